@@ -1,0 +1,3 @@
+from shortener.cli import main
+
+main()

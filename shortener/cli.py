@@ -1,0 +1,154 @@
+"""`shortener` command line: serve, migrate, keys, links, webhooks.
+
+Commands call the services through a Core, never the HTTP API. Results go to stdout, messages to
+stderr, so `KEY=$(shortener keys create --name ci)` captures only the key.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, Awaitable, Callable
+
+from shortener.config import Settings
+from shortener.errors import ApiError
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings.from_env(data_dir=getattr(args, "data_dir", None), **extra)
+
+
+def _with_core(fn: Callable[..., Awaitable[int | None]]) -> Callable[[argparse.Namespace], int]:
+    """Run `fn(core, args)` with a Core open (migrated, no background work started)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from shortener.core import Core
+
+        async def main() -> int:
+            core = await Core.open(_settings(args))
+            try:
+                await core.domains.ensure_configured()
+                return (await fn(core, args)) or 0
+            finally:
+                await core.close()
+
+        try:
+            return asyncio.run(main())
+        except ApiError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# -- serve / migrate -------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shortener.web.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    app = create_app(settings)
+    print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=args.access_log,
+        proxy_headers=False,  # forwarded headers are judged by our own trusted_proxies setting
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shortener.store import open_store
+
+    async def main() -> int:
+        store = await open_store(_settings(args), migrate=False)
+        try:
+            applied = await store.migrate()
+            version = await store.schema_version()
+        finally:
+            await store.close()
+        for name in applied:
+            print(f"applied {name}", file=sys.stderr)
+        print(f"schema version {version}", file=sys.stderr)
+        return 0
+
+    return asyncio.run(main())
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+@_with_core
+async def cmd_keys_create(core, args) -> int:
+    row, key = await core.api_keys.create(args.name)
+    print(f"created key {row['id']} ({row['name']}); it is shown only once", file=sys.stderr)
+    print(key)
+    return 0
+
+
+@_with_core
+async def cmd_keys_list(core, args) -> int:
+    for row in await core.api_keys.list():
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        print(f"{row['id']}\t{row['name']}\t{row['partial_key']}\t{row['created_at']}\t{state}")
+    return 0
+
+
+@_with_core
+async def cmd_keys_revoke(core, args) -> int:
+    await core.api_keys.revoke(args.key)
+    print(f"revoked {args.key}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shortener", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="data folder (SHORTENER_DATA_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the server (uvicorn)")
+    p.add_argument("--host", help="listen address (SHORTENER_HOST)")
+    p.add_argument("--port", type=int, help="listen port (SHORTENER_PORT)")
+    p.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS, help="data folder")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("create", help="create a key; prints it alone on stdout")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_keys_create)
+    p = keys.add_parser("list", help="list keys (partial keys only)")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("revoke", help="revoke a key by id or name")
+    p.add_argument("key")
+    p.set_defaults(func=cmd_keys_revoke)
+
+    add_links_commands(sub)
+    add_webhook_commands(sub)
+    return parser
+
+
+def add_links_commands(sub) -> None:
+    """`shortener links create|list|delete`."""
+
+
+def add_webhook_commands(sub) -> None:
+    """`shortener webhooks create|list|delete|rotate-secret`."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))

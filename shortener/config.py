@@ -1,0 +1,191 @@
+"""Every setting, declared once: name, environment variable, default, type and help.
+
+The README's settings table is checked against SETTINGS by tests/test_settings.py, so a setting
+cannot be added without being documented.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Any
+    cast: Callable[[str], Any]
+    help: str
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def _networks(value: str) -> tuple:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in _list(value))
+
+
+def _status(value: str) -> int:
+    status = int(value)
+    if status not in (301, 302, 307, 308):
+        raise ValueError("redirect status must be 301, 302, 307 or 308")
+    return status
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "SHORTENER_DATA_DIR", "./data", str,
+            "Folder for runtime files: the SQLite database, the secret key. The only place the server writes."),
+    Setting("database_url", "SHORTENER_DATABASE_URL", "", str,
+            "Database URL. Empty means `sqlite:///<data_dir>/shortener.db`."),
+    Setting("host", "SHORTENER_HOST", "127.0.0.1", str, "Address `shortener serve` listens on."),
+    Setting("port", "SHORTENER_PORT", 8000, int, "Port `shortener serve` listens on."),
+    Setting("domain", "SHORTENER_DOMAIN", "127.0.0.1:8000", str,
+            "Default short domain (host[:port] as visitors type it). Created on first start; new links use it unless they name another."),
+    Setting("extra_domains", "SHORTENER_EXTRA_DOMAINS", (), _list,
+            "Comma-separated extra short domains created on start (more can be added with the domains API)."),
+    Setting("api_host", "SHORTENER_API_HOST", "", str,
+            "Optional dedicated API host (e.g. `api.example.com`): the API is served at its root as well as under `/api/` on every host."),
+    Setting("scheme", "SHORTENER_SCHEME", "http", str,
+            "Scheme of the public short links (`http` or `https`); `https` also marks cookies Secure."),
+    Setting("secret_key_file", "SHORTENER_SECRET_KEY_FILE", "", str,
+            "File holding the cookie-signing key. Empty means `<data_dir>/secret.key`, generated on first run with mode 0600."),
+    Setting("redirect_status", "SHORTENER_REDIRECT_STATUS", 302, _status,
+            "Default redirect status (301, 302, 307, 308). Root links answer 301 unless the link sets its own."),
+    Setting("trusted_proxies", "SHORTENER_TRUSTED_PROXIES", (), _networks,
+            "Comma-separated CIDRs whose `X-Forwarded-For`/`Forwarded` headers are believed. Empty: forwarded headers are ignored."),
+    Setting("click_dedup_seconds", "SHORTENER_CLICK_DEDUP_SECONDS", 3600, int,
+            "Window in which the same visitor (IP + user agent) on the same link reuses its click id and is counted once. 0 counts every click."),
+    Setting("country_header", "SHORTENER_COUNTRY_HEADER", "cf-ipcountry", str,
+            "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records."),
+    Setting("click_flush_ms", "SHORTENER_CLICK_FLUSH_MS", 100, int,
+            "How often queued clicks are written, in milliseconds. A crash can lose at most this window of clicks."),
+    Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 500, int,
+            "Clicks written per transaction at most; a full batch is written without waiting for the timer."),
+    Setting("click_queue_max", "SHORTENER_CLICK_QUEUE_MAX", 100000, int,
+            "Clicks held in memory at most; past it new clicks are dropped (and counted) so redirects never wait."),
+    Setting("cache_sync_seconds", "SHORTENER_CACHE_SYNC_SECONDS", 1.0, float,
+            "How often the link cache checks the database for changes made by other processes."),
+    Setting("password_attempts", "SHORTENER_PASSWORD_ATTEMPTS", 10, int,
+            "Failed password attempts allowed per link and client IP in 10 minutes before answering 429."),
+    Setting("sqlite_synchronous", "SHORTENER_SQLITE_SYNCHRONOUS", "full", str,
+            "SQLite `synchronous` pragma: `full` survives power loss, `normal` survives a process crash and is faster."),
+    Setting("webhook_timeout", "SHORTENER_WEBHOOK_TIMEOUT", 10.0, float,
+            "Seconds a webhook delivery may take."),
+    Setting("webhook_max_failures", "SHORTENER_WEBHOOK_MAX_FAILURES", 20, int,
+            "Consecutive failed deliveries after which a webhook is disabled."),
+    Setting("webhook_allow_private", "SHORTENER_WEBHOOK_ALLOW_PRIVATE", False, _bool,
+            "Allow webhook targets on private and loopback addresses (link-local and metadata addresses are always refused)."),
+    Setting("log_level", "SHORTENER_LOG_LEVEL", "info", str, "Log level of the server."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "./data"
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    domain: str = "127.0.0.1:8000"
+    extra_domains: tuple[str, ...] = ()
+    api_host: str = ""
+    scheme: str = "http"
+    secret_key_file: str = ""
+    redirect_status: int = 302
+    trusted_proxies: tuple = ()
+    click_dedup_seconds: int = 3600
+    country_header: str = "cf-ipcountry"
+    click_flush_ms: int = 100
+    click_batch_size: int = 500
+    click_queue_max: int = 100000
+    cache_sync_seconds: float = 1.0
+    password_attempts: int = 10
+    sqlite_synchronous: str = "full"
+    webhook_timeout: float = 10.0
+    webhook_max_failures: int = 20
+    webhook_allow_private: bool = False
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `SHORTENER_*` variables, then explicit overrides (CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            if s.env in environ:
+                try:
+                    values[s.name] = s.cast(environ[s.env])
+                except ValueError as exc:
+                    raise SystemExit(f"invalid {s.env}: {exc}") from None
+        for name, value in overrides.items():
+            if name not in _BY_NAME:
+                raise TypeError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = value
+        return cls(**values).normalised()
+
+    def normalised(self) -> "Settings":
+        changes: dict[str, Any] = {
+            "domain": self.domain.strip().lower(),
+            "extra_domains": tuple(d.strip().lower() for d in self.extra_domains),
+            "api_host": self.api_host.strip().lower(),
+            "country_header": self.country_header.strip().lower(),
+            "scheme": self.scheme.strip().lower(),
+            "sqlite_synchronous": self.sqlite_synchronous.strip().lower(),
+        }
+        if changes["scheme"] not in ("http", "https"):
+            raise SystemExit("SHORTENER_SCHEME must be http or https")
+        if changes["sqlite_synchronous"] not in ("full", "normal", "extra"):
+            raise SystemExit("SHORTENER_SQLITE_SYNCHRONOUS must be full, normal or extra")
+        return dataclasses.replace(self, **changes)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes).normalised()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(Path(self.data_dir) / "shortener.db")
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return Path(self.secret_key_file) if self.secret_key_file else Path(self.data_dir) / "secret.key"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.scheme == "https"
+
+    def short_url(self, domain: str, key: str) -> str:
+        base = f"{self.scheme}://{domain}"
+        return base if key == "_root" else f"{base}/{key}"
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """Read the signing key, creating it (mode 0600) on first run."""
+    import secrets
+
+    path = settings.resolved_secret_key_file
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key

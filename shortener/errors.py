@@ -1,0 +1,61 @@
+"""Domain errors. Each carries Dub's error code and HTTP status; web/errors.py renders them."""
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal_server_error"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(ApiError):
+    """Validation failure; the message names the field (Dub: "<issue>: <path>: <message>")."""
+
+    status, code = 422, "unprocessable_entity"
+
+    def __init__(self, message: str, *, field: str | None = None, issue: str = "invalid") -> None:
+        if field is not None:
+            message = f"{issue}: {field}: {message}"
+        super().__init__(message)
+        self.field = field
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limit_exceeded"
+
+
+class InternalError(ApiError):
+    status, code = 500, "internal_server_error"
+
+
+ERROR_CODES: dict[str, int] = {
+    cls.code: cls.status
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited, InternalError)
+}

@@ -1,0 +1,16 @@
+"""The SQLite store: one class assembled from query groups, one file per area."""
+from __future__ import annotations
+
+from .base import Row, Tx
+from .clicks import ClickQueries
+from .conversions import ConversionQueries
+from .core import CoreQueries
+from .links import LinkQueries
+from .webhooks import WebhookQueries
+
+
+class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, CoreQueries):
+    """Every method named for a use case; nothing outside shortener/store holds SQL."""
+
+
+__all__ = ["SQLiteStore", "Row", "Tx"]

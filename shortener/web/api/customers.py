@@ -1,0 +1,4 @@
+"""API routes: customers."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""API routes: domains."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""API routes: events."""
+from __future__ import annotations
+
+routes: list = []

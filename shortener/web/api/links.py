@@ -1,0 +1,4 @@
+"""API routes: links."""
+from __future__ import annotations
+
+routes: list = []

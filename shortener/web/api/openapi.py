@@ -1,0 +1,4 @@
+"""API routes: openapi."""
+from __future__ import annotations
+
+routes: list = []

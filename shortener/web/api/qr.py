@@ -1,0 +1,4 @@
+"""API routes: qr."""
+from __future__ import annotations
+
+routes: list = []

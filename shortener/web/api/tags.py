@@ -1,0 +1,4 @@
+"""API routes: tags."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""API routes: track."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""API routes: webhooks."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,127 @@
+"""The ASGI application: a thin dispatcher in front of Starlette.
+
+Requests for short links never touch Starlette's routing (it costs ~45 % of the server's ceiling,
+reference/performance-notes.md): the dispatcher sends every path that is not the API, our own
+`/_/` pages, `/robots.txt` or `/favicon.ico` straight to the pure-ASGI redirector.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from shortener.config import Settings
+from shortener.core import Core
+from shortener.errors import ERROR_CODES
+
+from . import pages
+from .api import customers, domains, events, links, openapi, qr, tags, track, webhooks
+from .common import JSONResponse, core_of
+from .errors import EXCEPTION_HANDLERS
+from .redirect import Redirector
+from .templating import STATIC_DIR, render
+
+log = logging.getLogger("shortener")
+
+API_MODULES = (links, tags, domains, track, customers, events, webhooks, qr, openapi)
+
+_ERROR_TEXT = {
+    "bad_request": "The request is malformed: bad JSON, a bad Authorization header, or a missing required value.",
+    "unauthorized": "No API key, or an unknown or revoked one.",
+    "forbidden": "The key may not do this, or the value is reserved (for example a reserved key).",
+    "not_found": "The link, tag, domain, customer or click does not exist.",
+    "conflict": "The key, externalId or name is already taken.",
+    "unprocessable_entity": "A field failed validation; the message names the field.",
+    "rate_limit_exceeded": "Too many requests; retry later.",
+    "internal_server_error": "A bug on our side; the server log has the details.",
+}
+
+
+def api_routes() -> list:
+    routes: list = []
+    for module in API_MODULES:
+        routes.extend(module.routes)
+    return routes
+
+
+async def health(request: Request) -> Response:
+    core = core_of(request)
+    version = await core.store.schema_version()
+    return JSONResponse({"status": "ok", "schemaVersion": version})
+
+
+async def robots(request: Request) -> Response:
+    return PlainTextResponse("User-agent: *\nAllow: /\n")
+
+
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
+
+async def error_docs(request: Request) -> Response:
+    codes = [(code, status, _ERROR_TEXT.get(code, "")) for code, status in ERROR_CODES.items()]
+    return render("docs_errors.html", {"codes": codes})
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, inner: Starlette, redirector: Redirector) -> None:
+        self.settings = settings
+        self.inner = inner
+        self.redirector = redirector
+        self.api_host = settings.api_host.encode() if settings.api_host else None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if self.api_host is not None and not path.startswith(("/api/", "/_/")) and _host(scope) == self.api_host:
+                # api.example.com/links behaves like /api/links (as api.dub.co does)
+                scope = dict(scope, path="/api" + path, raw_path=b"/api" + scope.get("raw_path", path.encode()))
+            elif not path.startswith(("/api/", "/_/")) and path not in ("/api", "/robots.txt", "/favicon.ico"):
+                await self.redirector(scope, receive, send)
+                return
+        await self.inner(scope, receive, send)
+
+
+def _host(scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return value.lower()
+    return b""
+
+
+def create_app(settings: Settings | None = None) -> Dispatcher:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        core = await Core.open(settings)
+        try:
+            await core.start()
+            yield {"core": core}
+        finally:
+            await core.close()
+
+    api_app = Starlette(routes=api_routes(), exception_handlers=EXCEPTION_HANDLERS)
+    own = [
+        Route("/health", health),
+        Route("/docs/errors", error_docs),
+        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        *pages.routes,
+    ]
+    inner = Starlette(
+        routes=[
+            Mount("/api", app=api_app),
+            Mount("/_", routes=own),
+            Route("/robots.txt", robots),
+            Route("/favicon.ico", favicon),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    return Dispatcher(settings, inner, Redirector(settings))

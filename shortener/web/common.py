@@ -1,0 +1,90 @@
+"""What every API endpoint shares: the core, authentication, JSON in and out."""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shortener.errors import BadRequest, Unprocessable
+
+MAX_BODY = 2 * 1024 * 1024  # bulk creation of 100 links with 32k URLs fits well under this
+
+INVALID_JSON = (
+    "Invalid JSON format in request body. Please ensure the request body is a valid JSON object."
+)
+
+
+def core_of(request: Request):
+    return request.state.core
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: bool = False):
+    """Decorate an API endpoint: authenticate with the Bearer key unless `public`."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            if not public:
+                request.state.api_key = await core_of(request).api_keys.authenticate(
+                    request.headers.get("authorization")
+                )
+            return await fn(request)
+
+        return endpoint
+
+    return decorate(fn) if fn is not None else decorate
+
+
+async def read_json(request: Request, *, expect: type | tuple = dict) -> Any:
+    """The request body as JSON of the expected type; 400 on bad JSON, 422 on the wrong shape."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"Request body too large (over {MAX_BODY} bytes).")
+    if not body.strip():
+        raise BadRequest(INVALID_JSON)
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(INVALID_JSON) from None
+    if not isinstance(data, expect):
+        names = expect.__name__ if isinstance(expect, type) else " or ".join(t.__name__ for t in expect)
+        kind = {"dict": "object", "list": "array"}
+        raise Unprocessable(
+            f"Expected {kind.get(names, names)}, received {type(data).__name__}.",
+            field="body", issue="invalid_type",
+        )
+    return data
+
+
+def query_int(request: Request, name: str, default: int, *, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Unprocessable(f"Expected number, received {raw!r}.", field=name, issue="invalid_type") from None
+    if not lo <= value <= hi:
+        raise Unprocessable(f"Must be between {lo} and {hi}.", field=name, issue="too_big" if value > hi else "too_small")
+    return value
+
+
+def query_bool(request: Request, name: str, default: bool = False) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise Unprocessable(f"Expected boolean, received {raw!r}.", field=name, issue="invalid_type")

@@ -1,0 +1,157 @@
+"""Shared fixtures.
+
+- `settings`: a fresh data dir per test, default domain `go.test` plus `other.test`.
+- `client`: Starlette TestClient on the in-process app (lifespan running), base URL http://go.test,
+  redirects not followed. `core` is the running Core; `run(coro_fn, *args)` calls async code on
+  the app's loop (e.g. `run(core.clicks.flush)`).
+- `api`: the same client with a valid API key in its Authorization header; `api_key` is that key.
+- `live_server`: a factory starting `python -m shortener serve` on a free loopback port, for
+  tests that need a real server (SDK, concurrency, crash tests).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from shortener.config import Settings
+from shortener.web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        data_dir=str(tmp_path / "data"),
+        domain="go.test",
+        extra_domains=("other.test",),
+        sqlite_synchronous="normal",
+        click_flush_ms=20,
+    )
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings), base_url="http://go.test", follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def core(client):
+    return client.app_state["core"]
+
+
+@pytest.fixture
+def run(client):
+    def call(fn, *args, **kwargs):
+        return client.portal.call(lambda: fn(*args, **kwargs))
+
+    return call
+
+
+@pytest.fixture
+def api_key(core, run) -> str:
+    _, key = run(core.api_keys.create, "tests")
+    return key
+
+
+@pytest.fixture
+def api(client, api_key):
+    client.headers["Authorization"] = f"Bearer {api_key}"
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    data_dir: Path
+    port: int
+    env: dict
+    key: str = ""
+    proc: subprocess.Popen | None = None
+    log: Path = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "shortener", "--data-dir", str(self.data_dir), *args],
+            env=self.env, capture_output=True, text=True, check=check, timeout=60,
+        )
+
+    def start(self) -> "LiveServer":
+        self.log = self.data_dir.parent / f"server-{self.port}.log"
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shortener", "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
+            env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/_/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM): queues are flushed."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+    def kill(self) -> None:
+        """Crash (SIGKILL): nothing is flushed."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Factory: `live_server(**env)` starts a server with SHORTENER_* overrides and an API key."""
+    servers: list[LiveServer] = []
+
+    def start(**env_overrides: str) -> LiveServer:
+        port = free_port()
+        data_dir = tmp_path / f"live-{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+        env.update({
+            "SHORTENER_DOMAIN": f"127.0.0.1:{port}",
+            "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
+            "PYTHONPATH": str(ROOT),
+        })
+        env.update({k: str(v) for k, v in env_overrides.items()})
+        server = LiveServer(data_dir=data_dir, port=port, env=env)
+        server.key = server.cli("keys", "create", "--name", "tests").stdout.strip()
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
