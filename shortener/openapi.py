@@ -1,0 +1,1007 @@
+"""The OpenAPI 3.1 document describing our API, as plain Python data built once.
+
+Field names, required fields and enums follow Dub's API (the two references in shared/reference and
+the official SDK's models), so a client generated from this document talks to Dub as well; our own
+extensions (`passwordProtected`, `redirectStatus`, `cookieDomain`, webhooks, the QR endpoint's
+`format`) are marked as such in their descriptions. tests/test_openapi.py keeps it true: every API
+route of the app is documented with the same methods and every documented path exists, and real
+responses validate against the documented schemas.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+from shortener import __version__
+from shortener.errors import ERROR_CODES
+
+Schema = dict[str, Any]
+
+# ---------------------------------------------------------------------------------------------
+# Small constructors: the document is large and repetitive, and these keep each schema readable.
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _str(description: str = "", **extra: Any) -> Schema:
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def _nstr(description: str = "", **extra: Any) -> Schema:
+    """A string or null (OpenAPI 3.1 writes nullability as a JSON Schema type list)."""
+    return {"type": ["string", "null"], **({"description": description} if description else {}), **extra}
+
+
+def _bool(description: str = "", default: bool | None = None) -> Schema:
+    schema: Schema = {"type": "boolean"}
+    if description:
+        schema["description"] = description
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _num(description: str = "", **extra: Any) -> Schema:
+    return {"type": "number", **({"description": description} if description else {}), **extra}
+
+
+def _int(description: str = "", **extra: Any) -> Schema:
+    return {"type": "integer", **({"description": description} if description else {}), **extra}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _array(items: Schema, description: str = "", **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **({"description": description} if description else {}), **extra}
+
+
+def _object(properties: dict[str, Schema], required: list[str] | tuple[str, ...] = (), description: str = "",
+            **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        missing = set(required) - set(properties)
+        assert not missing, f"required fields without a property: {missing}"
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    schema.update(extra)
+    return schema
+
+
+def _date(description: str) -> Schema:
+    return _str(description + " ISO-8601 UTC with milliseconds and Z.", format="date-time")
+
+
+def _ndate(description: str) -> Schema:
+    return _nstr(description + " ISO-8601 UTC with milliseconds and Z.", format="date-time")
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, schema: Schema, description: str = "", required: bool = False) -> Schema:
+    param: Schema = {"name": name, "in": "query", "required": required, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def _path(name: str, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+
+
+def _body(schema: Schema, description: str = "", required: bool = True) -> Schema:
+    body: Schema = {"required": required, "content": {"application/json": {"schema": schema}}}
+    if description:
+        body["description"] = description
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared values
+
+TAG_COLORS = ["red", "yellow", "green", "blue", "purple", "brown", "gray", "pink"]
+REDIRECT_STATUSES = [301, 302, 307, 308]
+WEBHOOK_TRIGGERS = ["link.created", "link.updated", "link.deleted", "link.clicked", "lead.created", "sale.created"]
+PAYMENT_PROCESSORS = ["stripe", "shopify", "polar", "paddle", "apple", "revenuecat", "lemonsqueezy", "dub", "custom"]
+LEAD_MODES = ["async", "wait", "deferred"]
+
+# The HTTP status of each Dub error code, and the name of the reusable response in components.
+_ERROR_RESPONSES = {
+    "bad_request": "BadRequest",
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "not_found": "NotFound",
+    "conflict": "Conflict",
+    "unprocessable_entity": "UnprocessableEntity",
+    "rate_limit_exceeded": "RateLimitExceeded",
+    "internal_server_error": "InternalServerError",
+}
+_ERROR_TEXT = {
+    "bad_request": "The request is malformed: bad JSON, a bad Authorization header, or a missing required value.",
+    "unauthorized": "No API key, or an unknown or revoked one.",
+    "forbidden": "The key may not do this, or the value is reserved (for example a reserved key).",
+    "not_found": "The resource does not exist.",
+    "conflict": "The key, externalId or name is already taken.",
+    "unprocessable_entity": "A field failed validation; the message is \"<issue>: <field>: <text>\".",
+    "rate_limit_exceeded": "Too many requests; retry later.",
+    "internal_server_error": "A bug on our side; the server log has the details.",
+}
+
+
+def _error_schema(code: str) -> Schema:
+    return _object(
+        {
+            "error": _object(
+                {
+                    "code": _str("A short code naming the error.", enum=[code]),
+                    "message": _str("A human-readable explanation."),
+                    "doc_url": _str("A link to our error documentation (/_/docs/errors).", format="uri"),
+                },
+                required=["code", "message", "doc_url"],
+            )
+        },
+        required=["error"],
+        description=_ERROR_TEXT[code],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
+
+_LINK_DESCRIPTIONS = {
+    "url": "The destination URL of the short link.",
+    "domain": "The domain of the short link. If not provided, the server's default domain is used.",
+    "key": "The short link slug. If not provided, a random 7-character slug is generated. Leading and "
+           "trailing '/' are stripped; keys starting with '_' (other than the root link '_root') are rejected.",
+    "externalId": "The ID of the link in your database. Unique; pass it as ext_<externalId> where a link id is "
+                  "expected.",
+    "tenantId": "The ID of the tenant that created the link inside your system.",
+    "programId": "The ID of the program the short link is associated with (accepted for compatibility).",
+    "partnerId": "The ID of the partner the short link is associated with (accepted for compatibility).",
+    "trackConversion": "Whether to track conversions for the short link; the destination gets ?dub_id=<clickId>.",
+    "archived": "Whether the short link is archived (archived links keep redirecting but are hidden from listings).",
+    "publicStats": "Whether the short link's stats are publicly accessible (deprecated in Dub).",
+    "tagId": "The unique ID of the tag assigned to the short link (deprecated: use tagIds).",
+    "folderId": "The unique ID of an existing folder (accepted for compatibility).",
+    "comments": "The comments for the short link.",
+    "expiresAt": "The date and time when the short link will expire.",
+    "expiredUrl": "The URL to redirect to when the short link has expired.",
+    "password": "The password required to access the destination URL. Stored only as a salted hash, so "
+                "responses always return null; see passwordProtected.",
+    "proxy": "Whether the short link uses Custom Social Media Cards (an OG page for crawlers).",
+    "title": "The title for Custom Social Media Cards.",
+    "description": "The description for Custom Social Media Cards.",
+    "image": "The image for Custom Social Media Cards.",
+    "video": "The custom link preview video (og:video).",
+    "rewrite": "Whether the short link uses link cloaking (the destination is shown in a full-page frame).",
+    "ios": "The iOS destination URL for device targeting.",
+    "android": "The Android destination URL for device targeting.",
+    "geo": "Geo targeting: a map of ISO 3166-1 alpha-2 country codes to destination URLs.",
+    "doIndex": "Allow search engines to index the short link (otherwise X-Robots-Tag: noindex).",
+    "utm_source": "The UTM source; merged into the destination URL and read back from it.",
+    "utm_medium": "The UTM medium; merged into the destination URL and read back from it.",
+    "utm_campaign": "The UTM campaign; merged into the destination URL and read back from it.",
+    "utm_term": "The UTM term; merged into the destination URL and read back from it.",
+    "utm_content": "The UTM content; merged into the destination URL and read back from it.",
+    "ref": "The referral tag; merged into the destination URL as ?ref=.",
+    "webhookIds": "The IDs of the webhooks that receive link.clicked events for this link.",
+    "redirectStatus": "Our extension: the redirect status for this link (null means the server default: 302, "
+                      "301 for the root link).",
+}
+
+_TEST_VARIANT = _object({"url": _str(), "percentage": _num(minimum=10, maximum=90)}, required=["url", "percentage"])
+_STRING_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+
+
+def _link_input_properties(*, with_key_fields: bool = True) -> dict[str, Schema]:
+    """Fields a client may send when creating or changing a link (Dub's createLinkBodySchema)."""
+    d = _LINK_DESCRIPTIONS
+    props: dict[str, Schema] = {
+        "url": _str(d["url"], maxLength=32000),
+        "domain": _str(d["domain"], maxLength=190),
+        "key": _str(d["key"], maxLength=190),
+        "keyLength": _int("The length of a randomly generated key.", minimum=3, maximum=190, default=7),
+        "prefix": _str("The prefix of a randomly generated key (prefix/random); ignored when key is given."),
+        "externalId": _nstr(d["externalId"], maxLength=255),
+        "tenantId": _nstr(d["tenantId"]),
+        "programId": _nstr(d["programId"]),
+        "partnerId": _nstr(d["partnerId"]),
+        "trackConversion": _bool(d["trackConversion"], False),
+        "archived": _bool(d["archived"], False),
+        "tagIds": {**_STRING_OR_LIST, "description": "The IDs of existing tags (a comma-separated string or an array)."},
+        "tagNames": {**_STRING_OR_LIST, "description": "Tag names (case-insensitive); unknown names create the tag."},
+        "folderId": _nstr(d["folderId"]),
+        "comments": _nstr(d["comments"]),
+        "expiresAt": _nstr(d["expiresAt"] + " ISO-8601."),
+        "expiredUrl": _nstr(d["expiredUrl"]),
+        "password": _nstr("The password required to access the destination URL; null removes it."),
+        "proxy": _bool(d["proxy"], False),
+        "title": _nstr(d["title"]),
+        "description": _nstr(d["description"]),
+        "image": _nstr(d["image"]),
+        "video": _nstr(d["video"]),
+        "rewrite": _bool(d["rewrite"], False),
+        "ios": _nstr(d["ios"]),
+        "android": _nstr(d["android"]),
+        "geo": _nullable({"type": "object", "additionalProperties": {"type": "string"}, "description": d["geo"]}),
+        "doIndex": _bool(d["doIndex"], False),
+        "utm_source": _nstr(d["utm_source"], maxLength=255),
+        "utm_medium": _nstr(d["utm_medium"], maxLength=255),
+        "utm_campaign": _nstr(d["utm_campaign"], maxLength=255),
+        "utm_term": _nstr(d["utm_term"], maxLength=255),
+        "utm_content": _nstr(d["utm_content"], maxLength=255),
+        "ref": _nstr(d["ref"], maxLength=255),
+        "testVariants": _nullable(_array(_TEST_VARIANT, "A/B test variants (accepted for compatibility).")),
+        "testStartedAt": _nstr("When the A/B test started (accepted for compatibility)."),
+        "testCompletedAt": _nstr("When the A/B test completes (accepted for compatibility)."),
+        "publicStats": {**_bool(d["publicStats"], False), "deprecated": True},
+        "tagId": {**_nstr(d["tagId"]), "deprecated": True},
+        "webhookIds": _nullable(_array(_str(), d["webhookIds"])),
+        "redirectStatus": _nullable({"type": "integer", "enum": REDIRECT_STATUSES,
+                                     "description": d["redirectStatus"]}),
+    }
+    if not with_key_fields:
+        for name in ("domain", "key", "keyLength", "prefix", "externalId"):
+            del props[name]
+    return props
+
+
+_LINK_TAG = _object(
+    {"id": _str("The unique ID of the tag."), "name": _str("The name of the tag."),
+     "color": _str("The color of the tag.", enum=TAG_COLORS)},
+    required=["id", "name", "color"],
+)
+
+_LINK_FIELDS: dict[str, Schema] = {
+    "id": _str("The unique ID of the short link, prefixed with link_."),
+    "domain": _str(_LINK_DESCRIPTIONS["domain"]),
+    "key": _str("The short link slug."),
+    "url": _str(_LINK_DESCRIPTIONS["url"]),
+    "shortLink": _str("The full URL of the short link, including the scheme.", format="uri"),
+    "qrCode": _str("The URL of the QR code for the short link (our GET /api/qr).", format="uri"),
+    "trackConversion": _bool(_LINK_DESCRIPTIONS["trackConversion"], False),
+    "externalId": _nstr(_LINK_DESCRIPTIONS["externalId"]),
+    "tenantId": _nstr(_LINK_DESCRIPTIONS["tenantId"]),
+    "programId": _nstr(_LINK_DESCRIPTIONS["programId"]),
+    "partnerId": _nstr(_LINK_DESCRIPTIONS["partnerId"]),
+    "archived": _bool(_LINK_DESCRIPTIONS["archived"], False),
+    "expiresAt": _ndate(_LINK_DESCRIPTIONS["expiresAt"]),
+    "expiredUrl": _nstr(_LINK_DESCRIPTIONS["expiredUrl"]),
+    "disabledAt": _ndate("When the link was disabled (a disabled link answers not found)."),
+    "password": {"type": "null", "description": _LINK_DESCRIPTIONS["password"]},
+    "passwordProtected": _bool("Our extension: whether the link requires a password."),
+    "proxy": _bool(_LINK_DESCRIPTIONS["proxy"], False),
+    "title": _nstr(_LINK_DESCRIPTIONS["title"]),
+    "description": _nstr(_LINK_DESCRIPTIONS["description"]),
+    "image": _nstr(_LINK_DESCRIPTIONS["image"]),
+    "video": _nstr(_LINK_DESCRIPTIONS["video"]),
+    "rewrite": _bool(_LINK_DESCRIPTIONS["rewrite"], False),
+    "doIndex": _bool(_LINK_DESCRIPTIONS["doIndex"], False),
+    "ios": _nstr(_LINK_DESCRIPTIONS["ios"]),
+    "android": _nstr(_LINK_DESCRIPTIONS["android"]),
+    "geo": _nullable({"type": "object", "additionalProperties": {"type": "string"},
+                      "description": _LINK_DESCRIPTIONS["geo"]}),
+    "publicStats": _bool(_LINK_DESCRIPTIONS["publicStats"], False),
+    "tagId": _nstr(_LINK_DESCRIPTIONS["tagId"]),
+    "tags": _nullable(_array(_ref("LinkTag"), "The tags assigned to the short link.")),
+    "folderId": _nstr(_LINK_DESCRIPTIONS["folderId"]),
+    "webhookIds": _array(_str(), _LINK_DESCRIPTIONS["webhookIds"]),
+    "comments": _nstr(_LINK_DESCRIPTIONS["comments"]),
+    "utm_source": _nstr("The UTM source of the short link."),
+    "utm_medium": _nstr("The UTM medium of the short link."),
+    "utm_campaign": _nstr("The UTM campaign of the short link."),
+    "utm_term": _nstr("The UTM term of the short link."),
+    "utm_content": _nstr("The UTM content of the short link."),
+    "identifier": _nstr("Dub's client-side click-tracking identifier (always null here)."),
+    "testVariants": _nullable(_array(_TEST_VARIANT)),
+    "testStartedAt": _ndate("When the A/B test started."),
+    "testCompletedAt": _ndate("When the A/B test completes."),
+    "userId": _nstr("The user ID of the creator of the short link."),
+    "workspaceId": _str("The workspace ID of the short link (one workspace per server)."),
+    "projectId": _str("The project ID of the short link (deprecated: use workspaceId)."),
+    "clicks": _num("The number of clicks on the short link.", default=0),
+    "lastClicked": _ndate("When the short link was last clicked."),
+    "leads": _num("The number of leads the short link has generated.", default=0),
+    "conversions": _num("The number of leads that converted to paying customers.", default=0),
+    "sales": _num("The number of sales the short link has generated.", default=0),
+    "saleAmount": _num("The total amount of sales the short link has generated, in cents.", default=0),
+    "createdAt": _date("When the short link was created."),
+    "updatedAt": _date("When the short link was last updated."),
+    "linkRetentionCleanupDisabledAt": _ndate("Dub compatibility field (always null here)."),
+    "redirectStatus": _nullable({"type": "integer", "enum": REDIRECT_STATUSES,
+                                 "description": _LINK_DESCRIPTIONS["redirectStatus"]}),
+}
+
+# Every field the SDK's LinkSchema requires, plus the counters and flags that decisions.md says are
+# always present. Optional-in-SDK fields we always send are still required here: a client may rely on them.
+_LINK_REQUIRED = [
+    "id", "domain", "key", "url", "shortLink", "qrCode", "trackConversion", "externalId", "tenantId", "programId",
+    "partnerId", "archived", "expiresAt", "expiredUrl", "disabledAt", "password", "passwordProtected", "proxy",
+    "title", "description", "image", "video", "rewrite", "doIndex", "ios", "android", "geo", "publicStats",
+    "tagId", "tags", "folderId", "webhookIds", "comments", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "userId", "workspaceId", "projectId", "clicks", "lastClicked", "leads", "conversions",
+    "sales", "saleAmount", "createdAt", "updatedAt",
+]
+
+_LINK_ERROR = _object(
+    {
+        "link": {"description": "The item of the request that failed, as sent."},
+        "error": _str("Why the item failed."),
+        "code": _str("The Dub error code.", enum=list(ERROR_CODES) + ["exceeded_limit", "invite_pending",
+                                                                       "invite_expired"]),
+    },
+    required=["link", "error", "code"],
+    description="A bulk item that failed; it stands in the response array at the position of its request item.",
+)
+
+_LINK_FILTERS = [
+    _query("domain", _str(), "Only links on this domain."),
+    _query("tagId", _str(), "Only links with this tag (deprecated: use tagIds)."),
+    _query("tagIds", _STRING_OR_LIST, "Only links with any of these tag IDs (comma-separated)."),
+    _query("tagNames", _STRING_OR_LIST, "Only links with any of these tag names (comma-separated, case-insensitive)."),
+    _query("folderId", _str(), "Accepted for compatibility."),
+    _query("search", _str(), "Only links whose key or destination URL contains this text."),
+    _query("userId", _str(), "Accepted for compatibility."),
+    _query("tenantId", _str(), "Only links of this tenant."),
+    _query("showArchived", _bool(default=False), "Include archived links."),
+    _query("withTags", _bool(default=False), "Only links that have at least one tag."),
+]
+
+_LINK_LIST_PARAMS = _LINK_FILTERS + [
+    _query("sort", _str(enum=["createdAt", "clicks", "saleAmount", "lastClicked"], default="createdAt"),
+           "The field to sort by (deprecated in Dub: use sortBy)."),
+    _query("sortBy", _str(enum=["createdAt", "clicks", "saleAmount", "lastClicked"], default="createdAt"),
+           "The field to sort by."),
+    _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
+    _query("page", _int(minimum=1, default=1), "The page number (1-based)."),
+    _query("pageSize", _int(minimum=1, maximum=100, default=100), "The number of links per page."),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Tags, domains
+
+_TAG_BODY = {
+    "name": _str("The name of the tag (unique, case-insensitive).", minLength=1, maxLength=50),
+    "color": _str("The color of the tag; a random one when not given on creation.", enum=TAG_COLORS),
+    "tag": {**_str("The name of the tag (deprecated: use name)."), "deprecated": True},
+}
+
+_DOMAIN_FIELDS: dict[str, Schema] = {
+    "id": _str("The unique ID of the domain, prefixed with dom_."),
+    "slug": _str("The domain name (host[:port]).", maxLength=190),
+    "verified": _bool("Whether the domain is verified (always true: the server serves every configured domain).",
+                      False),
+    "primary": _bool("Whether this is the server's default domain.", False),
+    "archived": _bool("Whether the domain is archived.", False),
+    "placeholder": _nstr("The page to redirect to when the domain root has no link (shown in our dashboard)."),
+    "expiredUrl": _nstr("The URL to redirect to when a link under this domain has expired."),
+    "notFoundUrl": _nstr("The URL to redirect to when a link under this domain does not exist."),
+    "logo": _nstr("The logo of the domain."),
+    "assetLinks": _nstr("Android assetlinks.json content (accepted for compatibility)."),
+    "appleAppSiteAssociation": _nstr("apple-app-site-association content (accepted for compatibility)."),
+    "registeredDomain": {"type": "null", "description": "Dub compatibility field (always null here)."},
+    "cookieDomain": _nstr("Our extension: the Domain attribute of the dub_id cookie (e.g. .example.com); must be "
+                          "a suffix of the domain."),
+    "createdAt": _date("When the domain was created."),
+    "updatedAt": _date("When the domain was last updated."),
+}
+_DOMAIN_REQUIRED = ["id", "slug", "placeholder", "expiredUrl", "notFoundUrl", "logo", "registeredDomain",
+                    "createdAt", "updatedAt"]
+
+
+def _domain_input(*, slug_required: bool) -> Schema:
+    names = ["slug", "expiredUrl", "notFoundUrl", "archived", "placeholder", "logo", "assetLinks",
+             "appleAppSiteAssociation", "cookieDomain"]
+    return _object({n: _DOMAIN_FIELDS[n] for n in names}, required=["slug"] if slug_required else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversions: track, customers, events
+
+_TRACK_LEAD_BODY = _object(
+    {
+        "clickId": _str("The click the lead is attributed to (the dub_id cookie). An empty string uses the click "
+                        "bound to an existing customer with this customerExternalId (deferred tracking)."),
+        "eventName": _str("The name of the lead event, e.g. 'Sign up'.", minLength=1, maxLength=255),
+        "customerExternalId": _str("The unique ID of the customer in your system.", minLength=1, maxLength=100),
+        "customerName": _nstr("The name of the customer; a random name ('Big Red Caribou') when neither name nor "
+                              "email is given.", maxLength=100),
+        "customerEmail": _nstr("The email address of the customer.", format="email", maxLength=100),
+        "customerAvatar": _nstr("The avatar URL of the customer."),
+        "mode": _str("async: side effects (webhooks) are deferred; wait: the same (a 200 always means the event "
+                     "is committed); deferred: only binds the customer to the click, recording nothing yet.",
+                     enum=LEAD_MODES, default="async"),
+        "eventQuantity": _nullable({"type": "integer", "minimum": 1, "maximum": 100,
+                                    "description": "Record the lead event N times (leads += N)."}),
+        "metadata": _nullable({"type": "object", "description": "Additional data, at most 10,000 characters "
+                                                                "as JSON."}),
+    },
+    required=["clickId", "eventName", "customerExternalId"],
+)
+
+_TRACK_LEAD_RESPONSE = _object(
+    {
+        "click": _object({"id": _str("The unique ID of the click.")}, required=["id"]),
+        "link": _nullable(_object(
+            {
+                "id": _str("The unique ID of the link."),
+                "domain": _str("The domain of the short link."),
+                "key": _str("The key (slug) of the short link."),
+                "shortLink": _str("The full short link URL."),
+                "url": _str("The destination URL."),
+                "partnerId": _nstr("The partner ID if applicable."),
+                "programId": _nstr("The program ID if applicable."),
+                "tenantId": _nstr("The tenant ID if applicable."),
+                "externalId": _nstr("The external ID if applicable."),
+            },
+            required=["id", "domain", "key", "shortLink", "url", "partnerId", "programId", "tenantId", "externalId"],
+            description="The link the lead is attributed to; null when the request repeated an earlier lead "
+                        "(same customer and eventName within 7 days), which changes nothing.",
+        )),
+        "customer": _object(
+            {
+                "name": _nstr("The name of the customer."),
+                "email": _nstr("The email of the customer."),
+                "avatar": _nstr("The avatar URL of the customer."),
+                "externalId": _nstr("The external ID of the customer."),
+            },
+            required=["name", "email", "avatar", "externalId"],
+        ),
+    },
+    required=["click", "link", "customer"],
+)
+
+_TRACK_SALE_BODY = _object(
+    {
+        "customerExternalId": _str("The unique ID of the customer in your system.", minLength=1, maxLength=100),
+        "amount": _int("The amount of the sale in cents.", minimum=0),
+        "currency": _str("The currency of the sale (ISO 4217, lowercased).", default="usd"),
+        "eventName": _str("The name of the sale event.", maxLength=255, default="Purchase"),
+        "paymentProcessor": _str("The payment processor the sale came through.", enum=PAYMENT_PROCESSORS,
+                                 default="custom"),
+        "invoiceId": _nstr("The invoice ID; a repeated invoiceId returns the first response and changes nothing."),
+        "leadEventName": _nstr("The lead event the sale follows (default: the customer's latest lead)."),
+        "clickId": _nstr("For direct sale tracking: the click of a customer with no lead yet."),
+        "customerName": _nstr("The name of the customer (direct sale tracking).", maxLength=100),
+        "customerEmail": _nstr("The email of the customer (direct sale tracking).", format="email", maxLength=100),
+        "customerAvatar": _nstr("The avatar URL of the customer (direct sale tracking)."),
+        "metadata": _nullable({"type": "object", "description": "Additional data, at most 10,000 characters "
+                                                                "as JSON."}),
+    },
+    required=["customerExternalId", "amount"],
+)
+
+_TRACK_SALE_RESPONSE = _object(
+    {
+        "eventName": _str("The name of the sale event."),
+        "customer": _nullable(_object(
+            {"id": _str(), "name": _nstr(), "email": _nstr(), "avatar": _nstr(), "externalId": _nstr()},
+            required=["id", "name", "email", "avatar", "externalId"],
+        )),
+        "sale": _nullable(_object(
+            {"amount": _num("The amount in cents."), "currency": _str(), "paymentProcessor": _str(),
+             "invoiceId": _nstr(), "metadata": _nullable({"type": "object"})},
+            required=["amount", "currency", "paymentProcessor", "invoiceId", "metadata"],
+        )),
+    },
+    required=["eventName", "customer", "sale"],
+    description="customer and sale are null when the customer is unknown and no clickId was given.",
+)
+
+_CUSTOMER = _object(
+    {
+        "id": _str("The unique ID of the customer, prefixed with cus_."),
+        "externalId": _str("The unique ID of the customer in your system."),
+        "name": _nstr("The name of the customer."),
+        "email": _nstr("The email of the customer."),
+        "avatar": _nstr("The avatar URL of the customer."),
+        "stripeCustomerId": _nstr("Accepted for compatibility."),
+        "country": _nstr("The country of the customer's click (ISO 3166-1 alpha-2)."),
+        "sales": _nullable({"type": "number", "description": "The number of sales of the customer."}),
+        "saleAmount": _nullable({"type": "number", "description": "The total sale amount, in cents."}),
+        "firstSaleAt": _ndate("When the customer's first sale was tracked."),
+        "subscriptionCanceledAt": _ndate("Accepted for compatibility."),
+        "link": _nullable(_object(
+            {"id": _str(), "domain": _str(), "key": _str(), "shortLink": _str(), "url": _str(),
+             "programId": _nstr()},
+            required=["id", "domain", "key", "shortLink", "url", "programId"],
+            description="The link the customer came through (with includeExpandedFields).",
+        )),
+        "programId": _nstr("Accepted for compatibility."),
+        "createdAt": _date("When the customer was created."),
+    },
+    required=["id", "externalId", "createdAt"],
+)
+
+_CUSTOMER_UPDATE = _object({
+    "name": _nstr(maxLength=100), "email": _nstr(format="email", maxLength=100), "avatar": _nstr(),
+    "externalId": _str(minLength=1, maxLength=100), "stripeCustomerId": _nstr(), "country": _str(),
+    "subscriptionCanceledAt": _nstr(),
+})
+
+_CLICK = _object(
+    {
+        "id": _str("The click ID (16 characters of [0-9A-Za-z])."),
+        "timestamp": _date("When the click happened."),
+        "url": _str("The final destination URL the visitor was sent to."),
+        "country": _str(), "city": _str(), "region": _str(), "continent": _str(),
+        "device": _str(), "browser": _str(), "os": _str(),
+        "referer": _str("The referring host, or (direct)."),
+        "refererUrl": _str("The referring URL, or (direct)."),
+        "qr": _bool("Whether the click came from a QR code scan (?qr=1)."),
+        "ip": _str("The client IP truncated to /24 (IPv4) or /48 (IPv6)."),
+        "ua": _nstr("The user agent."),
+        "trigger": _nstr("link or qr."),
+    },
+    required=["id", "timestamp", "url", "country", "city", "region", "continent", "device", "browser", "os",
+              "referer", "refererUrl", "qr", "ip"],
+)
+
+# Dub's events also repeat some click fields flat at the top (deprecated); the SDK requires them.
+_FLAT_EVENT_FIELDS = {
+    "click_id": _str(), "link_id": _str(), "domain": _str(), "key": _str(), "url": _str(),
+    "continent": _str(), "country": _str(), "city": _str(), "device": _str(), "browser": _str(), "os": _str(),
+    "qr": _num(), "ip": _str(),
+}
+
+
+def _event(kind: str, extra: dict[str, Schema], extra_required: list[str]) -> Schema:
+    props = {
+        "event": _str(enum=[kind]),
+        "timestamp": _date("When the event happened."),
+        "click": _ref("Click"),
+        "link": _ref("Link"),
+        **extra,
+        **_FLAT_EVENT_FIELDS,
+    }
+    return _object(props, required=["event", "timestamp", "click", "link", *extra_required, *_FLAT_EVENT_FIELDS])
+
+
+_CLICK_EVENT = _event("click", {}, [])
+_LEAD_EVENT = _event("lead", {
+    "eventId": _str(), "eventName": _str(), "customer": _ref("Customer"),
+    "metadata": {"description": "The metadata sent with the event."},
+}, ["eventId", "eventName", "customer"])
+_SALE_EVENT = _event("sale", {
+    "eventId": _str(), "eventName": _str(), "customer": _ref("Customer"),
+    "sale": _object({"amount": _int("In cents."), "currency": _str(), "invoiceId": _nstr(),
+                     "paymentProcessor": _str(enum=PAYMENT_PROCESSORS)}, required=["amount", "currency"]),
+    "saleAmount": _num(), "invoice_id": _str(), "payment_processor": _str(),
+    "metadata": {"description": "The metadata sent with the event."},
+}, ["eventId", "eventName", "customer", "sale", "saleAmount", "invoice_id", "payment_processor"])
+
+_EVENT_PARAMS = [
+    _query("event", _str(enum=["clicks", "leads", "sales"], default="clicks"), "The kind of event to list."),
+    _query("domain", _str(), "Only events of links on this domain."),
+    _query("key", _str(), "Only events of this link (with domain)."),
+    _query("linkId", _str(), "Only events of this link."),
+    _query("externalId", _str(), "Only events of the link with this externalId (ext_ prefix)."),
+    _query("customerId", _str(), "Only events of this customer."),
+    _query("interval", _str(enum=["24h", "7d", "30d", "90d", "1y", "mtd", "qtd", "ytd", "all"]),
+           "The time range (ignored when start is given)."),
+    _query("start", _str(), "The start of the range (ISO-8601)."),
+    _query("end", _str(), "The end of the range (ISO-8601)."),
+    _query("country", _str(), "Only events from this country."),
+    _query("device", _str(), "Only events from this device type."),
+    _query("browser", _str(), "Only events from this browser."),
+    _query("os", _str(), "Only events from this OS."),
+    _query("referer", _str(), "Only events with this referring host."),
+    _query("qr", _bool(), "Only QR scans (true) or only other clicks (false)."),
+    _query("page", _int(minimum=1, default=1), "The page number."),
+    _query("limit", _int(minimum=1, maximum=1000, default=100), "The number of events per page."),
+    _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order by timestamp."),
+    _query("sortBy", _str(enum=["timestamp"], default="timestamp"), "The sort field."),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks (not in Dub's public API; our own management endpoints)
+
+_WEBHOOK = _object(
+    {
+        "id": _str("The unique ID of the webhook, prefixed with wh_."),
+        "name": _str("The name of the webhook."),
+        "url": _str("The URL deliveries are POSTed to.", format="uri"),
+        "secret": _str("The signing secret: Dub-Signature is the HMAC-SHA256 hex of the raw body with it."),
+        "triggers": _array(_str(enum=WEBHOOK_TRIGGERS), "The events delivered to this webhook."),
+        "linkIds": _array(_str(), "For link.clicked: the links whose clicks are delivered."),
+        "disabledAt": _ndate("When the webhook was disabled after too many consecutive failures."),
+        "createdAt": _date("When the webhook was created."),
+        "updatedAt": _date("When the webhook was last updated."),
+    },
+    required=["id", "name", "url", "triggers", "disabledAt", "createdAt"],
+)
+
+
+def _webhook_input(*, create: bool) -> Schema:
+    props = {
+        "name": _str(minLength=1, maxLength=40),
+        "url": _str(format="uri", maxLength=2000),
+        "secret": _str("A signing secret of your own; generated when not given."),
+        "triggers": _array(_str(enum=WEBHOOK_TRIGGERS)),
+        "linkIds": _array(_str()),
+    }
+    if not create:
+        props["disabled"] = _bool("false re-enables a webhook disabled after failures.")
+    return _object(props, required=["name", "url", "triggers"] if create else ())
+
+
+_WEBHOOK_DELIVERY = _object(
+    {
+        "id": _str("The unique ID of the delivery."),
+        "event": _str(enum=WEBHOOK_TRIGGERS),
+        "eventId": _str("The id of the event payload (evt_...)."),
+        "status": _str("pending, delivered or failed."),
+        "attempts": _int("How many times delivery was attempted."),
+        "responseStatus": _nullable({"type": "integer", "description": "The receiver's last HTTP status."}),
+        "nextAttemptAt": _ndate("When the next attempt is due."),
+        "createdAt": _date("When the delivery was queued."),
+    },
+    required=["id", "event", "status", "attempts", "createdAt"],
+)
+
+_WEBHOOK_EVENT = _object(
+    {
+        "id": _str("The unique ID of the event, prefixed with evt_."),
+        "event": _str(enum=WEBHOOK_TRIGGERS),
+        "createdAt": _date("When the event happened."),
+        "data": {"description": "link.created|updated|deleted: the link object; link.clicked: {click, link}; "
+                                "lead.created: {eventName, customer, click, link}; sale.created: "
+                                "{eventName, customer, click, link, sale}.", "type": "object"},
+    },
+    required=["id", "event", "createdAt", "data"],
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+
+_AUTH_ERRORS = ("bad_request", "unauthorized", "internal_server_error")
+
+
+def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, errors: tuple[str, ...] = (),
+        params: list[Schema] | None = None, body: Schema | None = None, public: bool = False,
+        description: str = "") -> Schema:
+    operation: Schema = {"operationId": op_id, "tags": [tag], "summary": summary}
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = body
+    codes = ("internal_server_error",) if public else _AUTH_ERRORS
+    all_errors = sorted(set(codes) | set(errors), key=lambda c: ERROR_CODES[c])
+    operation["responses"] = {
+        **responses,
+        **{str(ERROR_CODES[c]): {"$ref": f"#/components/responses/{_ERROR_RESPONSES[c]}"} for c in all_errors},
+    }
+    if public:
+        operation["security"] = []
+    return operation
+
+
+_LINK_ID = _path("linkId", "The link's id, or ext_<externalId>.")
+_LINK = _json(_ref("Link"), "The link.")
+
+
+def _paths() -> dict[str, Schema]:
+    link_list = _json(_array(_ref("Link")), "The links.")
+    bulk_result = _json(_array({"anyOf": [_ref("Link"), _ref("LinkError")]}),
+                        "One entry per request item, in order: the link, or why that item failed.")
+    return {
+        "/links": {
+            "post": _op("createLink", "Links", "Create a link", {"200": _LINK}, body=_body(_ref("LinkCreate")),
+                        errors=("forbidden", "not_found", "conflict", "unprocessable_entity")),
+            "get": _op("getLinks", "Links", "List links", {"200": link_list}, params=_LINK_LIST_PARAMS,
+                       errors=("unprocessable_entity",),
+                       description="Newest first by default; archived links only with showArchived=true."),
+        },
+        "/links/info": {
+            "get": _op("getLinkInfo", "Links", "Retrieve a link", {"200": _LINK}, params=[
+                _query("linkId", _str(), "The link's id."),
+                _query("externalId", _str(), "The link's externalId, prefixed with ext_."),
+                _query("domain", _str(), "The link's domain (with key)."),
+                _query("key", _str(), "The link's key (with domain)."),
+            ], errors=("not_found", "unprocessable_entity"),
+                description="Give linkId, or externalId, or domain and key."),
+        },
+        "/links/count": {
+            "get": _op("getLinksCount", "Links", "Count links", {
+                "200": _json({"anyOf": [_num(), _array({"type": "object", "additionalProperties": True})]},
+                             "The number of links matching the filters, or one {<groupBy>, _count} per group "
+                             "with groupBy."),
+            }, params=_LINK_FILTERS + [
+                _query("groupBy", _str(enum=["domain", "tagId", "userId", "folderId"]), "Count per group."),
+            ], errors=("unprocessable_entity",)),
+        },
+        "/links/upsert": {
+            "put": _op("upsertLink", "Links", "Upsert a link", {"200": _LINK}, body=_body(_ref("LinkCreate")),
+                       errors=("forbidden", "not_found", "conflict", "unprocessable_entity"),
+                       description="Updates the link with the same url when one exists, otherwise creates it."),
+        },
+        "/links/bulk": {
+            "post": _op("bulkCreateLinks", "Links", "Create up to 100 links", {"200": bulk_result},
+                        body=_body(_array(_ref("LinkCreate"), minItems=1, maxItems=100)),
+                        errors=("unprocessable_entity",)),
+            "patch": _op("bulkUpdateLinks", "Links", "Update up to 100 links", {"200": bulk_result},
+                         body=_body(_object({
+                             "linkIds": _array(_str(), maxItems=100),
+                             "externalIds": _array(_str(), maxItems=100),
+                             "data": _ref("LinkBulkUpdate"),
+                         }, required=["data"])), errors=("unprocessable_entity",),
+                         description="Applies the same changes to every link named by linkIds or externalIds."),
+            "delete": _op("bulkDeleteLinks", "Links", "Delete up to 100 links", {
+                "200": _json(_object({"deletedCount": _int("How many links were deleted.")},
+                                     required=["deletedCount"]), "How many links were deleted."),
+            }, params=[_query("linkIds", _STRING_OR_LIST, "The ids of the links to delete (comma-separated).",
+                              required=True)], errors=("unprocessable_entity",)),
+        },
+        "/links/{linkId}": {
+            "parameters": [_LINK_ID],
+            "get": _op("getLink", "Links", "Retrieve a link by id", {"200": _LINK}, errors=("not_found",)),
+            "patch": _op("updateLink", "Links", "Update a link", {"200": _LINK}, body=_body(_ref("LinkUpdate")),
+                         errors=("forbidden", "not_found", "conflict", "unprocessable_entity"),
+                         description="Only the fields sent change; null clears a nullable field."),
+            "delete": _op("deleteLink", "Links", "Delete a link", {
+                "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted link."),
+            }, errors=("not_found",)),
+        },
+        "/tags": {
+            "post": _op("createTag", "Tags", "Create a tag", {"201": _json(_ref("LinkTag"), "The tag.")},
+                        body=_body(_ref("TagCreate")), errors=("conflict", "unprocessable_entity")),
+            "get": _op("getTags", "Tags", "List tags", {"200": _json(_array(_ref("LinkTag")), "The tags.")}, params=[
+                _query("sortBy", _str(enum=["name", "createdAt"], default="name"), "The sort field."),
+                _query("sortOrder", _str(enum=["asc", "desc"], default="asc"), "The sort order."),
+                _query("search", _str(), "Only tags whose name contains this text."),
+                _query("ids", _STRING_OR_LIST, "Only these tag ids."),
+                _query("page", _int(minimum=1, default=1), "The page number."),
+                _query("pageSize", _int(minimum=1, maximum=100, default=100), "Tags per page."),
+            ], errors=("unprocessable_entity",)),
+        },
+        "/tags/{id}": {
+            "parameters": [_path("id", "The tag's id.")],
+            "patch": _op("updateTag", "Tags", "Update a tag", {"200": _json(_ref("LinkTag"), "The tag.")},
+                         body=_body(_ref("TagUpdate")), errors=("not_found", "conflict", "unprocessable_entity")),
+            "delete": _op("deleteTag", "Tags", "Delete a tag", {
+                "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted tag."),
+            }, errors=("not_found",)),
+        },
+        "/domains": {
+            "post": _op("createDomain", "Domains", "Create a domain", {"201": _json(_ref("Domain"), "The domain.")},
+                        body=_body(_ref("DomainCreate")), errors=("conflict", "unprocessable_entity")),
+            "get": _op("listDomains", "Domains", "List domains", {
+                "200": _json(_array(_ref("Domain")), "The domains."),
+            }, params=[
+                _query("archived", _bool(default=False), "List archived domains instead."),
+                _query("search", _str(), "Only domains whose slug contains this text."),
+                _query("page", _int(minimum=1, default=1), "The page number."),
+                _query("pageSize", _int(minimum=1, maximum=100, default=50), "Domains per page."),
+            ], errors=("unprocessable_entity",)),
+        },
+        "/domains/{slug}": {
+            "parameters": [_path("slug", "The domain name.")],
+            "patch": _op("updateDomain", "Domains", "Update a domain", {"200": _json(_ref("Domain"), "The domain.")},
+                         body=_body(_ref("DomainUpdate")),
+                         errors=("forbidden", "not_found", "conflict", "unprocessable_entity")),
+            "delete": _op("deleteDomain", "Domains", "Delete a domain and its links", {
+                "200": _json(_object({"slug": _str()}, required=["slug"]), "The deleted domain."),
+            }, errors=("forbidden", "not_found"), description="The default domain cannot be deleted (403)."),
+        },
+        "/qr": {
+            "get": _op("getQRCode", "QR codes", "Render a QR code", {
+                "200": {"description": "The QR code image.", "content": {
+                    "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+                    "image/svg+xml": {"schema": {"type": "string"}},
+                }},
+            }, params=[
+                _query("url", _str(), "The URL to encode.", required=True),
+                _query("size", _int(minimum=1, default=600), "The width and height in pixels."),
+                _query("level", _str(enum=["L", "M", "Q", "H"], default="L"), "The error correction level."),
+                _query("fgColor", _str(default="#000000"), "The foreground color (hex)."),
+                _query("bgColor", _str(default="#FFFFFF"), "The background color (hex)."),
+                _query("margin", _int(minimum=0, default=2), "The quiet zone, in modules."),
+                _query("format", _str(enum=["png", "svg"], default="png"), "Our extension: png or svg."),
+            ], errors=("bad_request", "unprocessable_entity"), public=True),
+        },
+        "/track/lead": {
+            "post": _op("trackLead", "Track", "Track a lead", {
+                "200": _json(_ref("TrackLeadResponse"), "The lead was recorded (committed), or was a repeat."),
+            }, body=_body(_ref("TrackLeadRequest")), errors=("not_found", "unprocessable_entity")),
+        },
+        "/track/sale": {
+            "post": _op("trackSale", "Track", "Track a sale", {
+                "200": _json(_ref("TrackSaleResponse"), "The sale was recorded (committed), or was a repeat."),
+            }, body=_body(_ref("TrackSaleRequest")), errors=("not_found", "unprocessable_entity")),
+        },
+        "/customers": {
+            "get": _op("getCustomers", "Customers", "List customers", {
+                "200": _json(_array(_ref("Customer")), "The customers."),
+            }, params=[
+                _query("email", _str(), "Only the customer with this email."),
+                _query("externalId", _str(), "Only the customer with this externalId."),
+                _query("search", _str(), "Only customers whose name, email or externalId contains this text."),
+                _query("linkId", _str(), "Only customers who came through this link."),
+                _query("includeExpandedFields", _bool(), "Include the customer's link."),
+                _query("sortBy", _str(enum=["createdAt", "saleAmount", "firstSaleAt"], default="createdAt"),
+                       "The sort field."),
+                _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
+                _query("page", _int(minimum=1, default=1), "The page number."),
+                _query("pageSize", _int(minimum=1, maximum=100, default=100), "Customers per page."),
+            ], errors=("unprocessable_entity",)),
+        },
+        "/customers/{id}": {
+            "parameters": [_path("id", "The customer's id (cus_...), or ext_<externalId>.")],
+            "get": _op("getCustomer", "Customers", "Retrieve a customer", {
+                "200": _json(_ref("Customer"), "The customer."),
+            }, params=[_query("includeExpandedFields", _bool(), "Include the customer's link.")],
+                errors=("not_found",)),
+            "patch": _op("updateCustomer", "Customers", "Update a customer", {
+                "200": _json(_ref("Customer"), "The customer."),
+            }, body=_body(_ref("CustomerUpdate")), errors=("not_found", "conflict", "unprocessable_entity")),
+            "delete": _op("deleteCustomer", "Customers", "Delete a customer", {
+                "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted customer."),
+            }, errors=("not_found",)),
+        },
+        "/events": {
+            "get": _op("listEvents", "Events", "List click, lead or sale events", {
+                "200": _json(_array({"anyOf": [_ref("ClickEvent"), _ref("LeadEvent"), _ref("SaleEvent")]}),
+                             "The events, newest first by default."),
+            }, params=_EVENT_PARAMS, errors=("unprocessable_entity",)),
+        },
+        "/webhooks": {
+            "post": _op("createWebhook", "Webhooks", "Create a webhook", {
+                "201": _json(_ref("Webhook"), "The webhook, with its secret."),
+            }, body=_body(_ref("WebhookCreate")), errors=("unprocessable_entity",)),
+            "get": _op("listWebhooks", "Webhooks", "List webhooks", {
+                "200": _json(_array(_ref("Webhook")), "The webhooks."),
+            }),
+        },
+        "/webhooks/{webhookId}": {
+            "parameters": [_path("webhookId", "The webhook's id.")],
+            "get": _op("getWebhook", "Webhooks", "Retrieve a webhook", {
+                "200": _json(_ref("Webhook"), "The webhook."),
+            }, errors=("not_found",)),
+            "patch": _op("updateWebhook", "Webhooks", "Update a webhook", {
+                "200": _json(_ref("Webhook"), "The webhook."),
+            }, body=_body(_ref("WebhookUpdate")), errors=("not_found", "unprocessable_entity")),
+            "delete": _op("deleteWebhook", "Webhooks", "Delete a webhook", {
+                "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted webhook."),
+            }, errors=("not_found",)),
+        },
+        "/webhooks/{webhookId}/rotate-secret": {
+            "parameters": [_path("webhookId", "The webhook's id.")],
+            "post": _op("rotateWebhookSecret", "Webhooks", "Replace a webhook's signing secret", {
+                "200": _json(_ref("Webhook"), "The webhook with its new secret."),
+            }, errors=("not_found",)),
+        },
+        "/webhooks/{webhookId}/deliveries": {
+            "parameters": [_path("webhookId", "The webhook's id.")],
+            "get": _op("listWebhookDeliveries", "Webhooks", "List a webhook's deliveries", {
+                "200": _json(_array(_ref("WebhookDelivery")), "The deliveries, newest first."),
+            }, errors=("not_found",)),
+        },
+        "/openapi.json": {
+            "get": _op("getOpenApiDocument", "Meta", "This document", {
+                "200": _json({"type": "object"}, "The OpenAPI 3.1 document."),
+            }, public=True),
+        },
+    }
+
+
+def _components() -> Schema:
+    link_create = _object(_link_input_properties(), required=["url"])
+    link_update = _object(_link_input_properties())
+    link_bulk_update = _object(_link_input_properties(with_key_fields=False),
+                               description="The changes applied to every link; domain, key and externalId "
+                                           "cannot be changed in bulk.")
+    return {
+        "schemas": {
+            "Link": _object(_LINK_FIELDS, required=_LINK_REQUIRED),
+            "LinkTag": _LINK_TAG,
+            "LinkError": _LINK_ERROR,
+            "LinkCreate": link_create,
+            "LinkUpdate": link_update,
+            "LinkBulkUpdate": link_bulk_update,
+            "TagCreate": _object(_TAG_BODY),
+            "TagUpdate": _object(_TAG_BODY),
+            "Domain": _object(_DOMAIN_FIELDS, required=_DOMAIN_REQUIRED),
+            "DomainCreate": _domain_input(slug_required=True),
+            "DomainUpdate": _domain_input(slug_required=False),
+            "TrackLeadRequest": _TRACK_LEAD_BODY,
+            "TrackLeadResponse": _TRACK_LEAD_RESPONSE,
+            "TrackSaleRequest": _TRACK_SALE_BODY,
+            "TrackSaleResponse": _TRACK_SALE_RESPONSE,
+            "Customer": _CUSTOMER,
+            "CustomerUpdate": _CUSTOMER_UPDATE,
+            "Click": _CLICK,
+            "ClickEvent": _CLICK_EVENT,
+            "LeadEvent": _LEAD_EVENT,
+            "SaleEvent": _SALE_EVENT,
+            "Webhook": _WEBHOOK,
+            "WebhookCreate": _webhook_input(create=True),
+            "WebhookUpdate": _webhook_input(create=False),
+            "WebhookDelivery": _WEBHOOK_DELIVERY,
+            "WebhookEvent": _WEBHOOK_EVENT,
+            **{f"{name}Error": _error_schema(code) for code, name in _ERROR_RESPONSES.items()},
+        },
+        "responses": {
+            name: _json(_ref(f"{name}Error"), _ERROR_TEXT[code]) for code, name in _ERROR_RESPONSES.items()
+        },
+        "securitySchemes": {
+            "bearerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key from `shortener keys create`, sent as Authorization: Bearer <key>. "
+                               "A missing header is 401, a malformed one 400.",
+            }
+        },
+    }
+
+
+def _webhooks() -> Schema:
+    """The payloads we POST to webhook receivers (OpenAPI 3.1's top-level `webhooks`)."""
+    return {
+        trigger: {
+            "post": {
+                "operationId": "webhook_" + trigger.replace(".", "_"),
+                "summary": f"The {trigger} event",
+                "description": "Signed with the webhook's secret: header Dub-Signature = HMAC-SHA256 hex of the "
+                               "raw body.",
+                "parameters": [{"name": "Dub-Signature", "in": "header", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": _body(_ref("WebhookEvent")),
+                "responses": {"2XX": {"description": "Any 2xx marks the delivery done; anything else is retried "
+                                                     "with exponential backoff."}},
+                "security": [],
+            }
+        }
+        for trigger in WEBHOOK_TRIGGERS
+    }
+
+
+@functools.cache
+def _document() -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "shortener API",
+            "version": __version__,
+            "description": "A self-hosted short-link redirector speaking Dub's API: the official Dub SDKs work "
+                           "with server_url pointed at <host>/api. Errors are {\"error\": {\"code\", \"message\", "
+                           "\"doc_url\"}} with Dub's code/status pairs.",
+            "license": {"name": "See the project's README"},
+        },
+        "servers": [{"url": "/api", "description": "This server"}],
+        "security": [{"bearerToken": []}],
+        "tags": [
+            {"name": "Links"}, {"name": "Tags"}, {"name": "Domains"}, {"name": "QR codes"}, {"name": "Track"},
+            {"name": "Customers"}, {"name": "Events"}, {"name": "Webhooks"}, {"name": "Meta"},
+        ],
+        "paths": _paths(),
+        "webhooks": _webhooks(),
+        "components": _components(),
+    }
+
+
+def document(servers: list[dict[str, str]] | None = None) -> Schema:
+    """The document; a deep copy, so a caller may change it without touching the one built once."""
+    doc = copy.deepcopy(_document())
+    if servers:
+        doc["servers"] = servers
+    return doc
+
+
+@functools.lru_cache(maxsize=8)
+def document_bytes(servers: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """The document as JSON, serialised once per distinct server list (url, description)."""
+    doc = dict(_document())
+    if servers:
+        doc["servers"] = [{"url": url, "description": text} for url, text in servers]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
