@@ -1,6 +1,311 @@
+"""Click capture: dedup on the request path, then a queue written in batches by one writer.
+
+The redirect calls `record()` (synchronous, no I/O, a few microseconds); one background task
+writes queued clicks in batches of `click_batch_size` at least every `click_flush_ms`, each
+batch and its links' `clicks`/`last_clicked` counters in one transaction. The user agent is
+parsed here, off the request path, with ua-parser's fast resolver; clicks whose user agent
+turns out to be a crawler (user-agents' `is_bot`) are dropped at this point.
+
+What a crash can lose is written down in decisions.md: the clicks still queued, at most one
+flush window. `stop()` flushes everything.
+"""
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shortener.config import load_secret_key
+from shortener.ids import click_id as new_click_id
+from shortener.store.sqlite.clicks import CLICK_COLUMNS
+from shortener.timeutil import iso
+from shortener.visitor import MAX_URL, referer_fields, truncate_ip
+
+log = logging.getLogger("shortener.clicks")
+
+MAX_DEDUP_ENTRIES = 1_000_000
+_UNKNOWN = "Unknown"
+
+
+@dataclass(slots=True)
+class PendingClick:
+    id: str
+    link_id: str
+    domain: str
+    key: str
+    url: str
+    at: float  # epoch seconds
+    country: str | None
+    ua: str
+    referer: str
+    qr: bool
+    ip: str
+    identity: str
+    webhooks: bool
+
+
+# -- user agents (writer side) -------------------------------------------------------------
+
+def _engine(ua: str) -> str:
+    if "Trident/" in ua:
+        return "Trident"
+    if "Edge/" in ua:
+        return "EdgeHTML"
+    if "Chrome/" in ua or "Chromium/" in ua:
+        return "Blink"
+    if "AppleWebKit/" in ua:
+        return "WebKit"
+    if "Gecko/" in ua:
+        return "Gecko"
+    return _UNKNOWN
+
+
+def _version(*parts: str | None) -> str:
+    return ".".join(p for p in parts if p) or _UNKNOWN
+
+
+@lru_cache(maxsize=20000)
+def describe_user_agent(ua: str) -> dict:
+    """Device type, browser, OS and engine of a user agent, and whether it is a crawler.
+
+    ua-parser's fast resolver does the regex work; user-agents' rules (is_mobile, is_tablet,
+    is_bot) classify the result, so we keep its judgement without its ~1.3 ms legacy parse.
+    """
+    import ua_parser
+    from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+
+    r = ua_parser.parse(ua)
+    ua_obj = UserAgent.__new__(UserAgent)
+    ua_obj.ua_string = ua
+    b, o, d = r.user_agent, r.os, r.device
+    ua_obj.browser = parse_browser(b.family, b.major, b.minor, b.patch, b.patch_minor) if b else parse_browser("Other")
+    ua_obj.os = parse_operating_system(o.family, o.major, o.minor, o.patch, o.patch_minor) if o else parse_operating_system("Other")
+    ua_obj.device = parse_device(d.family, d.brand, d.model) if d else parse_device("Other", None, None)
+    if ua_obj.is_bot:
+        device = "Bot"
+    elif ua_obj.is_tablet:
+        device = "Tablet"
+    elif ua_obj.is_mobile:
+        device = "Mobile"
+    else:
+        device = "Desktop"
+    return {
+        "bot": ua_obj.is_bot,
+        "device": device,
+        "device_vendor": (d.brand if d and d.brand else _UNKNOWN),
+        "device_model": (d.model if d and d.model else _UNKNOWN),
+        "browser": b.family if b else _UNKNOWN,
+        "browser_version": _version(b.major, b.minor, b.patch) if b else _UNKNOWN,
+        "os": o.family if o else _UNKNOWN,
+        "os_version": _version(o.major, o.minor, o.patch) if o else _UNKNOWN,
+        "engine": _engine(ua),
+    }
+
+
+def click_row(c: PendingClick) -> dict:
+    """The clicks-table row (002_clicks.sql) for a pending click."""
+    info = describe_user_agent(c.ua)
+    referer, referer_url = referer_fields(c.referer)
+    row = {
+        "id": c.id, "link_id": c.link_id, "domain": c.domain, "key": c.key, "url": c.url[:MAX_URL],
+        "timestamp": iso_from_epoch(c.at), "country": c.country,
+        "device": info["device"], "device_vendor": info["device_vendor"], "device_model": info["device_model"],
+        "browser": info["browser"], "browser_version": info["browser_version"], "os": info["os"],
+        "os_version": info["os_version"], "engine": info["engine"], "ua": c.ua or None,
+        "referer": referer, "referer_url": referer_url, "qr": 1 if c.qr else 0,
+        "trigger": "qr" if c.qr else "link", "ip": truncate_ip(c.ip), "identity_hash": c.identity,
+    }
+    assert tuple(row) == CLICK_COLUMNS
+    return row
+
+
+def iso_from_epoch(at: float) -> str:
+    from datetime import datetime, timezone
+
+    return iso(datetime.fromtimestamp(at, timezone.utc))  # type: ignore[return-value]
+
+
+def webhook_click(row: dict) -> dict:
+    """A click row in the shape of Dub's link.clicked event."""
+    return {
+        "id": row["id"], "timestamp": row["timestamp"], "url": row["url"],
+        "country": row["country"] or _UNKNOWN, "city": _UNKNOWN, "region": _UNKNOWN, "continent": _UNKNOWN,
+        "device": row["device"], "browser": row["browser"], "os": row["os"], "referer": row["referer"],
+        "refererUrl": row["referer_url"], "qr": bool(row["qr"]), "ip": row["ip"] or "",
+        "ua": row["ua"], "trigger": row["trigger"],
+    }
+
+
+# -- the recorder ----------------------------------------------------------------------------
 
 class ClickRecorder:
     def __init__(self, core) -> None:
         self.core = core
+        settings = core.settings
+        self.window = max(0, int(settings.click_dedup_seconds))
+        self.batch_size = max(1, int(settings.click_batch_size))
+        self.flush_interval = max(1, int(settings.click_flush_ms)) / 1000
+        self.queue_max = max(1, int(settings.click_queue_max))
+        # Keyed from the server secret so the stored hash cannot be reversed without it.
+        self.salt = hashlib.sha256(b"shortener.identity\x00" + load_secret_key(settings)).digest()[:32]
+        self._queue: list[PendingClick] = []
+        self._pending: dict[str, PendingClick] = {}  # queued or being written, by click id
+        self._dedup: dict[tuple[str, str], tuple[str, float]] = {}  # (link, identity) -> (click id, until)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._write_lock = asyncio.Lock()
+        self.dropped = 0  # queue full
+        self.bots_dropped = 0  # crawlers recognised by the full parse
+        self.written = 0
+        self.failures = 0
+
+    # -- request path ----------------------------------------------------------------------
+
+    def record(self, link, url: str, *, ip: str, identity: str, ua: str, referer: str,
+               country: str | None, qr: bool) -> str:
+        """Queue a click (or reuse the one this identity made inside the window); its click id."""
+        now = time.time()
+        if self.window:
+            dk = (link.id, identity)
+            seen = self._dedup.get(dk)
+            if seen is not None and seen[1] > now:
+                return seen[0]
+        cid = new_click_id()
+        if self.window:
+            if len(self._dedup) >= MAX_DEDUP_ENTRIES:
+                self._prune_dedup(now, force=True)
+            self._dedup[dk] = (cid, now + self.window)
+        if len(self._queue) >= self.queue_max:
+            self.dropped += 1
+            return cid
+        click = PendingClick(cid, link.id, link.domain, link.key, url, now, country, ua, referer, qr, ip,
+                             identity, link.has_webhooks)
+        self._queue.append(click)
+        self._pending[cid] = click
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+        return cid
+
+    def set_url(self, click_id: str, url: str) -> None:
+        """Fill in the final URL of a click recorded before its URL was known (see redirect.py)."""
+        pending = self._pending.get(click_id)
+        if pending is not None and not pending.url:
+            pending.url = url
+
+    def _prune_dedup(self, now: float, *, force: bool = False) -> None:
+        # Insertion order is expiry order (one window for all), so expired entries are in front.
+        d = self._dedup
+        while d:
+            first = next(iter(d))
+            if d[first][1] > now and not (force and len(d) >= MAX_DEDUP_ENTRIES):
+                break
+            del d[first]
+
+    # -- writer ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="click-writer")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # keep the writer alive; the batch stays queued and is retried
+                log.exception("writing clicks failed")
+                await asyncio.sleep(min(1.0, self.flush_interval * 5))
+            if self.window:
+                self._prune_dedup(time.time())
+
+    async def flush(self) -> int:
+        """Write every queued click now; returns how many rows were written."""
+        written = 0
+        async with self._write_lock:
+            while self._queue:
+                batch = self._queue[: self.batch_size]
+                del self._queue[: len(batch)]
+                try:
+                    written += await self._write(batch)
+                except BaseException:
+                    self.failures += 1
+                    self._queue[:0] = batch  # keep order; retried by the next flush
+                    raise
+        return written
+
+    async def _write(self, batch: list[PendingClick]) -> int:
+        rows, hooked = [], []
+        counters: dict[str, list] = {}
+        for c in batch:
+            row = click_row(c)
+            if row["device"] == "Bot":
+                self.bots_dropped += 1
+                continue
+            rows.append(row)
+            entry = counters.get(c.link_id)
+            if entry is None:
+                counters[c.link_id] = [1, row["timestamp"], c.link_id]
+            else:
+                entry[0] += 1
+                if row["timestamp"] > entry[1]:
+                    entry[1] = row["timestamp"]
+            if c.webhooks:
+                hooked.append(row)
+        if rows:
+            await self.core.store.record_click_batch(rows, [tuple(v) for v in counters.values()])
+        for c in batch:
+            self._pending.pop(c.id, None)
+        self.written += len(rows)
+        if hooked:
+            await self._notify(hooked)
+        return len(rows)
+
+    async def _notify(self, rows: list[dict]) -> None:
+        links: dict[str, dict] = {}
+        for row in rows:
+            link = links.get(row["link_id"])
+            if link is None:
+                try:
+                    link = await self.core.links.get(row["link_id"])
+                except Exception:  # deleted since the click; send what the click knows
+                    link = {"id": row["link_id"], "domain": row["domain"], "key": row["key"]}
+                links[row["link_id"]] = link
+            try:
+                await self.core.webhooks.enqueue("link.clicked", {"click": webhook_click(row), "link": link})
+            except Exception:
+                log.exception("queueing the link.clicked webhook failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("flushing clicks on shutdown failed; %d clicks lost", len(self._queue))
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    async def find_click(self, click_id: str) -> dict | None:
+        """The click row (002_clicks.sql columns) whether still queued or already written."""
+        if not isinstance(click_id, str) or not click_id:
+            return None
+        pending = self._pending.get(click_id)
+        if pending is not None:
+            row = click_row(pending)
+            return None if row["device"] == "Bot" else row
+        return await self.core.store.find_click(click_id)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)

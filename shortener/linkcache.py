@@ -1,9 +1,244 @@
+"""The redirect path's in-process cache of links and domains.
+
+It is meant to hold the whole working set (performance-notes.md: an LRU smaller than the working
+set was slower than no cache), so it is a plain dict with a generous bound rather than an LRU.
+Entries are dropped by `invalidate()` (every write through the API or CLI calls it after its
+commit, via Core.link_changed) and by a background task that follows the `link_changes` log,
+which also catches writes made by other processes within `cache_sync_seconds`.
+Negative answers (no such link) are cached too, in their own smaller map, so scanners probing
+random paths cannot push real links out.
+"""
 from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from shortener.timeutil import parse_iso
+
+log = logging.getLogger("shortener.linkcache")
+
+MAX_LINKS = 1_000_000
+MAX_MISSES = 50_000
+MAX_DOMAINS = 10_000
+
+
+@dataclass(slots=True)
+class Domain:
+    slug: str
+    placeholder: str | None
+    expired_url: str | None
+    not_found_url: str | None
+    cookie_domain: str | None
+
+
+@dataclass(slots=True)
+class Link:
+    id: str
+    domain: str
+    key: str
+    url: str
+    track_conversion: bool
+    archived: bool
+    expires_at: float | None  # epoch seconds
+    expired_url: str | None
+    password_hash: str | None
+    proxy: bool
+    title: str | None
+    description: str | None
+    image: str | None
+    video: str | None
+    rewrite: bool
+    do_index: bool
+    ios: str | None
+    android: str | None
+    geo: dict[str, str] | None
+    has_webhooks: bool
+    redirect_status: int | None
+    disabled: bool
+    # the destination split once: (scheme://netloc/path, query, "#fragment" or ""), None when it
+    # is not http(s) (deep links are forwarded untouched)
+    url_parts: tuple[str, str, str] | None
+    # true when a visit needs nothing but "Location: url" (+ the click): the fast branch
+    plain: bool
+    location: bytes  # `url` as a Location header value
+
+
+def split_url(url: str) -> tuple[str, str, str] | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    base = f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
+    return base, parts.query, f"#{parts.fragment}" if parts.fragment else ""
+
+
+def location_bytes(url: str) -> bytes:
+    """A Location value: non-ASCII and control characters percent-encoded, never a header break."""
+    return quote(url, safe="!#$%&'()*+,-./:;=?@[]_~").encode("ascii")
+
+
+def _expiry(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parse_iso(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _geo(value: str | None) -> dict[str, str] | None:
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    geo = {str(k).upper(): v for k, v in data.items() if isinstance(v, str) and v}
+    return geo or None
+
+
+def link_from_row(row: dict) -> Link:
+    url = row["url"] or ""
+    parts = split_url(url) if url else None
+    if parts is not None and not parts[1] and not parts[2]:
+        url = parts[0]  # a host-only URL gains its "/" as browsers serialise it
+    webhooks = row.get("webhook_ids") or "[]"
+    link = Link(
+        id=row["id"], domain=row["domain"], key=row["key"], url=url,
+        track_conversion=bool(row["track_conversion"]), archived=bool(row["archived"]),
+        expires_at=_expiry(row["expires_at"]), expired_url=row["expired_url"] or None,
+        password_hash=row["password_hash"] or None, proxy=bool(row["proxy"]),
+        title=row["title"], description=row["description"], image=row["image"], video=row["video"],
+        rewrite=bool(row["rewrite"]), do_index=bool(row["do_index"]),
+        ios=row["ios"] or None, android=row["android"] or None, geo=_geo(row["geo"]),
+        has_webhooks=webhooks.strip() not in ("", "[]", "null"),
+        redirect_status=row["redirect_status"] if row["redirect_status"] in (301, 302, 307, 308) else None,
+        disabled=bool(row["disabled_at"]), url_parts=parts, plain=False, location=location_bytes(url),
+    )
+    link.plain = not (
+        link.password_hash or link.proxy or link.rewrite or link.ios or link.android or link.geo
+        or link.track_conversion or link.expires_at is not None or link.disabled or not url
+    )
+    return link
+
+
+def domain_from_row(row: dict) -> Domain:
+    return Domain(
+        slug=row["slug"].lower(), placeholder=row["placeholder"] or None,
+        expired_url=row["expired_url"] or None, not_found_url=row["not_found_url"] or None,
+        cookie_domain=row["cookie_domain"] or None,
+    )
 
 
 class LinkCache:
     def __init__(self, core) -> None:
         self.core = core
+        self.store = core.store
+        self._links: dict[tuple[str, str], Link] = {}
+        self._misses: dict[tuple[str, str], None] = {}
+        self._domains: dict[str, Domain | None] = {}
+        self._seq = 0
+        self._task: asyncio.Task | None = None
+        self.hits = 0
+        self.loads = 0
+
+    # -- lookups (synchronous: the redirect path must not yield) ----------------------------
+
+    def domain(self, host: str) -> Domain | None:
+        """The configured domain for a lowercase Host header, or None."""
+        try:
+            return self._domains[host]
+        except KeyError:
+            pass
+        row = self.store.find_redirect_domain(host)
+        domain = domain_from_row(row) if row is not None else None
+        if len(self._domains) >= MAX_DOMAINS:
+            self._domains.clear()
+        self._domains[host] = domain
+        return domain
+
+    def link(self, domain: str, key: str) -> Link | None:
+        """The link at (domain, key); `key` as typed (compared case-insensitively)."""
+        ck = (domain, key.lower())
+        link = self._links.get(ck)
+        if link is not None:
+            self.hits += 1
+            return link
+        if ck in self._misses:
+            return None
+        self.loads += 1
+        row = self.store.find_redirect_link(domain, key)
+        if row is None:
+            if len(self._misses) >= MAX_MISSES:
+                self._misses.clear()
+            self._misses[ck] = None
+            return None
+        link = link_from_row(row)
+        if len(self._links) >= MAX_LINKS:
+            # Past the bound, drop the oldest tenth: cheaper than tracking recency on every hit.
+            for old in list(self._links)[: MAX_LINKS // 10]:
+                del self._links[old]
+        self._links[ck] = link
+        return link
+
+    # -- invalidation ----------------------------------------------------------------------
 
     def invalidate(self, domain: str, key: str) -> None:
-        pass
+        """Forget (domain, key); key "*" forgets the domain and every key under it."""
+        domain = domain.lower()
+        if key == "*":
+            self._domains.pop(domain, None)
+            for store in (self._links, self._misses):
+                for ck in [ck for ck in store if ck[0] == domain]:
+                    del store[ck]
+            return
+        ck = (domain, key.lower())
+        self._links.pop(ck, None)
+        self._misses.pop(ck, None)
+
+    def clear(self) -> None:
+        self._links.clear()
+        self._misses.clear()
+        self._domains.clear()
+
+    def sync(self) -> None:
+        """Apply the change log written since the last sync (by this or any other process)."""
+        while True:
+            seq, changes = self.store.link_changes_since(self._seq)
+            if not changes:
+                return
+            for domain, key in changes:
+                self.invalidate(domain, key)
+            self._seq = seq
+            if len(changes) < 10000:
+                return
+
+    async def _follow(self) -> None:
+        interval = max(0.05, float(self.core.settings.cache_sync_seconds))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.sync()
+            except Exception:  # a busy or closed database must not kill the follower
+                log.exception("link cache sync failed; clearing the cache")
+                self.clear()
+
+    async def start(self) -> None:
+        self._seq = self.store.latest_link_change()
+        self._task = asyncio.create_task(self._follow(), name="link-cache-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,10 +1,396 @@
-"""The redirect hot path (pure ASGI)."""
+"""The redirect hot path, as pure ASGI.
+
+The dispatcher (web/app.py) hands over every path that is not the API, `/_/`, `/robots.txt` or
+`/favicon.ico`. Framework routing and response objects would cost ~45 % of the server's ceiling
+(performance-notes.md), so this module speaks ASGI directly: a dict lookup in the link cache,
+a few header bytes, and a click handed to the in-memory queue.
+
+Order of the checks (decisions.md "Redirect behaviour", dub-behaviour.md 1.4): unknown host or
+link (or disabled) -> not found; password; expired; bot + proxy -> OG page; targeting
+(iOS, Android, geo); then the cloaking page or the redirect. Clicks are recorded only for
+people (not bots, not HEAD, not dub-no-track) and only on the last two branches.
+"""
 from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from urllib.parse import parse_qsl, quote, urlencode
+
+from shortener.bots import looks_like_bot
+from shortener.clicks import describe_user_agent
+from shortener.linkcache import Domain, Link, location_bytes, split_url
+from shortener.passwords import verify_password
+from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, identity_hash, text
+
+from .templating import render_text
+
+DUB_ID_MAX_AGE = 90 * 24 * 3600
+UNLOCK_MAX_AGE = 30 * 24 * 3600
+PASSWORD_WINDOW = 600.0
+MAX_FORM = 16 * 1024
+MAX_KEY_CHARS = 1024
+
+_STRIPPED = frozenset(("pw", "dub-no-track", "redir_url"))
+_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+_HTML = b"text/html; charset=utf-8"
+
+
+def punycode_key(key: str) -> str:
+    """Dub's key encoding (dub-behaviour.md 1.2): each dot-separated label holding non-ASCII
+    becomes `xn--` + RFC 3492 punycode, without lowercasing or nameprep."""
+    if key.isascii():
+        return key
+    labels = _DOTS.split(key)
+    return ".".join(l if l.isascii() else "xn--" + l.encode("punycode").decode("ascii") for l in labels)
+
+
+def key_from_path(path: str) -> str | None:
+    """The link key for a request path, or None when the path can never be a link."""
+    key = path.strip("/")
+    if not key:
+        return "_root"
+    if len(key) > MAX_KEY_CHARS or "\ufffd" in key or any(ord(c) < 32 or c == "\x7f" for c in key):
+        return None
+    low = key.lower()
+    if key.startswith("_") or low.endswith((".php", ".php7")) or low.startswith(".well-known"):
+        return None
+    try:
+        return punycode_key(key)
+    except UnicodeError:
+        return None
+
+
+def set_params(query: str, updates: list[tuple[str, str]]) -> str:
+    """URLSearchParams.set for each update: replace the first occurrence in place, drop the rest,
+    or append; the result is form-encoded (dub-behaviour.md 1.7)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    for name, value in updates:
+        idx = next((i for i, (k, _) in enumerate(pairs) if k == name), None)
+        if idx is None:
+            pairs.append((name, value))
+        else:
+            pairs[idx] = (name, value)
+            pairs[idx + 1:] = [p for p in pairs[idx + 1:] if p[0] != name]
+    return urlencode(pairs)
+
+
+def final_url(url: str, parts: tuple[str, str, str] | None, passthrough: list[tuple[str, str]],
+              dub_id: str | None) -> str:
+    updates = passthrough + [("dub_id", dub_id)] if dub_id else passthrough
+    if not updates or parts is None:
+        return url  # deep links (mailto:, app schemes...) are forwarded untouched
+    base, query, fragment = parts
+    return f"{base}?{set_params(query, updates)}{fragment}"
+
+
+def http_url(value: str | None) -> str | None:
+    """The value if it is an absolute http(s) URL (safe in href/src/content), else None."""
+    if value and split_url(value) is not None:
+        return value
+    return None
+
+
+def _unlock_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
 
 
 class Redirector:
     def __init__(self, settings) -> None:
         self.settings = settings
+        self.trusted = tuple(settings.trusted_proxies)
+        self.country_header = settings.country_header.encode("latin-1")
+        self.secure = settings.secure_cookies
+        self.default_status = settings.redirect_status
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._page_cache: dict[str, bytes] = {}
+
+    # -- entry -----------------------------------------------------------------------------
 
     async def __call__(self, scope, receive, send) -> None:
-        raise NotImplementedError
+        if scope["type"] != "http":
+            return
+        method = scope["method"]
+        head = method == "HEAD"
+        if method not in ("GET", "HEAD", "POST"):
+            await self._send(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")],
+                             b"Method not allowed\n", head)
+            return
+        core = scope["state"]["core"]
+        cache = core.link_cache
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        domain = cache.domain(host)
+        if domain is None and host.startswith("www."):
+            domain = cache.domain(host[4:])
+        if domain is None:
+            await self._not_found(send, None, head)
+            return
+        key = key_from_path(scope["path"])
+        link = cache.link(domain.slug, key) if key is not None else None
+        if link is None or link.disabled:
+            if key == "_root" and link is None and domain.placeholder and http_url(domain.placeholder):
+                await self._redirect(send, 302, domain.placeholder, [], head)
+                return
+            await self._not_found(send, domain, head)
+            return
+        if method == "POST" and link.password_hash is None:
+            await self._send(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")],
+                             b"Method not allowed\n", head)
+            return
+
+        qs = scope["query_string"]
+        ua = text(headers.get(b"user-agent"), MAX_UA)
+        if link.plain and not qs and not head and b"dub-no-track" not in headers and not looks_like_bot(ua):
+            # The common case: no query, no options, a person. Nothing else to decide.
+            ip = client_ip(scope, headers, self.trusted)
+            cid = core.clicks.record(
+                link, link.url, ip=ip, identity=identity_hash(core.clicks.salt, ip, ua), ua=ua,
+                referer=text(headers.get(b"referer"), MAX_REFERER),
+                country=country(headers.get(self.country_header)), qr=False,
+            )
+            await self._redirect(send, self._status(link), link.location, [self._dub_id_cookie(cid, domain)],
+                                 False, link.do_index)
+            return
+        await self._full(scope, receive, send, core, domain, link, headers, qs, ua, head)
+
+    # -- every other branch ----------------------------------------------------------------
+
+    async def _full(self, scope, receive, send, core, domain: Domain, link: Link, headers, qs: bytes,
+                    ua: str, head: bool) -> None:
+        params = parse_qsl(qs.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace") if qs else []
+        no_track = b"dub-no-track" in headers and headers[b"dub-no-track"].lower() not in (b"0", b"false")
+        qr = False
+        bot_param = False
+        pw: str | None = None
+        passthrough: list[tuple[str, str]] = []
+        for k, v in params:
+            if k == "dub-no-track":
+                no_track = no_track or v.lower() not in ("0", "false")
+            elif k == "pw":
+                pw = v
+            elif k == "qr" and v == "1":
+                qr = True
+            elif k == "bot" and v:
+                bot_param = True
+            if k not in _STRIPPED and not (k == "qr" and v == "1"):
+                passthrough.append((k, v))
+        ip = client_ip(scope, headers, self.trusted)
+        cookies: list[bytes] = []
+
+        if link.password_hash is not None:
+            if scope["method"] == "POST":
+                await self._unlock_post(scope, receive, send, core, link, ip, qs, head)
+                return
+            if not self._unlocked(core, link, headers):
+                if pw is None:
+                    await self._password_page(send, link, qs, 200, None, head)
+                    return
+                if self._limited(link, ip):
+                    await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head)
+                    return
+                if not await asyncio.to_thread(verify_password, pw, link.password_hash):
+                    self._failed(link, ip)
+                    await self._password_page(send, link, qs, 403, "Incorrect password.", head)
+                    return
+
+        if link.expires_at is not None and link.expires_at <= time.time():
+            target = link.expired_url or domain.expired_url
+            if target:
+                await self._redirect(send, 302, target, [], head, link.do_index)
+            else:
+                await self._page(send, 410, "expired.html", {}, head)
+            return
+
+        is_bot = head or bot_param or looks_like_bot(ua)
+        if link.proxy and not is_bot and ua:
+            is_bot = describe_user_agent(ua)["bot"]  # the answer depends on it: worth a full parse
+        if link.proxy and is_bot:
+            await self._og_page(send, link, domain, head)
+            return
+
+        url, parts = link.url, link.url_parts
+        if link.ios or link.android:
+            os_name = describe_user_agent(ua)["os"] if ua else ""
+            if link.ios and os_name == "iOS":
+                url = link.ios
+            elif link.android and os_name == "Android":
+                url = link.android
+        if url is link.url and link.geo:
+            cc = country(headers.get(self.country_header))
+            if cc is not None and cc in link.geo:
+                url = link.geo[cc]
+        if url is not link.url:
+            parts = split_url(url)
+        if not url:
+            # A root link without a destination: the domain's placeholder, if any.
+            if domain.placeholder and http_url(domain.placeholder):
+                await self._redirect(send, 302, domain.placeholder, [], head, link.do_index)
+            else:
+                await self._not_found(send, domain, head)
+            return
+
+        track = not (is_bot or no_track)
+        cid = None
+        if track:
+            identity = identity_hash(core.clicks.salt, ip, ua)
+            # The click id is needed before the final URL (trackConversion appends it), and the
+            # final URL is part of the click: reserve the id first, then record.
+            cid = core.clicks.record(
+                link, "", ip=ip, identity=identity, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
+                country=country(headers.get(self.country_header)), qr=qr,
+            )
+            cookies.append(self._dub_id_cookie(cid, domain))
+        destination = final_url(url, parts, passthrough, cid if link.track_conversion else None)
+        if cid is not None:
+            core.clicks.set_url(cid, destination)
+
+        if link.rewrite and http_url(destination):
+            await self._page(send, 200, "cloak.html", {
+                "url": destination, "title": link.title or link.domain, "description": link.description,
+            }, head, cookies, frame=True)
+            return
+        await self._redirect(send, self._status(link), destination, cookies, head, link.do_index)
+
+    # -- passwords -------------------------------------------------------------------------
+
+    def _cookie_name(self, link: Link) -> str:
+        return f"dub_password_{link.id}"
+
+    def _unlocked(self, core, link: Link, headers) -> bool:
+        raw = headers.get(b"cookie")
+        if not raw:
+            return False
+        name = self._cookie_name(link)
+        for part in raw.decode("latin-1").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == name:
+                data = core.signer.loads("link-unlock", v, max_age=UNLOCK_MAX_AGE)
+                if (isinstance(data, list) and len(data) == 2 and data[0] == link.id
+                        and data[1] == _unlock_fingerprint(link.password_hash or "")):
+                    return True
+        return False
+
+    def _limited(self, link: Link, ip: str) -> bool:
+        now = time.monotonic()
+        times = self._failures.get((link.id, ip))
+        if not times:
+            return False
+        while times and times[0] <= now - PASSWORD_WINDOW:
+            times.pop(0)
+        return len(times) >= max(1, int(self.settings.password_attempts))
+
+    def _failed(self, link: Link, ip: str) -> None:
+        now = time.monotonic()
+        if len(self._failures) > 100_000:
+            # Forget entries whose window has passed before growing further.
+            for k in [k for k, v in self._failures.items() if not v or v[-1] <= now - PASSWORD_WINDOW]:
+                del self._failures[k]
+        self._failures.setdefault((link.id, ip), []).append(now)
+
+    async def _unlock_post(self, scope, receive, send, core, link: Link, ip: str, qs: bytes, head: bool) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_FORM:
+                await self._send(send, 413, [(b"content-type", b"text/plain")], b"Form too large\n", head)
+                return
+            if not message.get("more_body"):
+                break
+        form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"))
+        password = form.get("password", "")
+        if self._limited(link, ip):
+            await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head)
+            return
+        if not password or not await asyncio.to_thread(verify_password, password, link.password_hash):
+            self._failed(link, ip)
+            await self._password_page(send, link, qs, 403, "Incorrect password.", head)
+            return
+        token = core.signer.dumps("link-unlock", [link.id, _unlock_fingerprint(link.password_hash or "")])
+        cookie = (f"{self._cookie_name(link)}={token}; Path={self._key_path(link)}; HttpOnly; SameSite=Lax"
+                  + ("; Secure" if self.secure else ""))
+        await self._redirect(send, 302, self._self_url(link, qs), [cookie.encode("latin-1")], head)
+
+    def _key_path(self, link: Link) -> str:
+        return "/" if link.key == "_root" else "/" + quote(link.key, safe="/-._~!$&'()*+,;=:@")
+
+    def _self_url(self, link: Link, qs: bytes) -> str:
+        """The short link's own path with the visitor's query minus `pw` (the form target)."""
+        query = [(k, v) for k, v in parse_qsl(qs.decode("latin-1"), keep_blank_values=True) if k != "pw"] if qs else []
+        return self._key_path(link) + ("?" + urlencode(query) if query else "")
+
+    async def _password_page(self, send, link: Link, qs: bytes, status: int, error: str | None, head: bool) -> None:
+        await self._page(send, status, "password.html", {"action": self._self_url(link, qs), "error": error}, head)
+
+    # -- responses -------------------------------------------------------------------------
+
+    def _status(self, link: Link) -> int:
+        if link.redirect_status:
+            return link.redirect_status
+        return 301 if link.key == "_root" else self.default_status
+
+    def _dub_id_cookie(self, cid: str, domain: Domain) -> bytes:
+        cookie = f"dub_id={cid}; Path=/; Max-Age={DUB_ID_MAX_AGE}; SameSite=Lax"
+        if self.secure:
+            cookie += "; Secure"
+        if domain.cookie_domain:
+            cookie += f"; Domain={domain.cookie_domain}"
+        return cookie.encode("latin-1")
+
+    async def _redirect(self, send, status: int, location: str | bytes, cookies: list[bytes], head: bool,
+                        do_index: bool = False) -> None:
+        if isinstance(location, str):
+            location = location_bytes(location)
+        headers = [(b"location", location), (b"content-length", b"0")]
+        if not do_index:
+            headers.append((b"x-robots-tag", b"noindex"))
+        for cookie in cookies:
+            headers.append((b"set-cookie", cookie))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _not_found(self, send, domain: Domain | None, head: bool) -> None:
+        if domain is not None and domain.not_found_url and http_url(domain.not_found_url):
+            await self._redirect(send, 302, domain.not_found_url, [], head)
+            return
+        await self._page(send, 404, "notfound.html", {}, head)
+
+    async def _og_page(self, send, link: Link, domain: Domain, head: bool) -> None:
+        await self._page(send, 200, "og.html", {
+            "title": link.title or link.domain, "description": link.description,
+            "image": http_url(link.image), "video": http_url(link.video),
+            "short_url": self.settings.short_url(link.domain, link.key),
+        }, head, do_index=link.do_index)
+
+    async def _page(self, send, status: int, template: str, context: dict, head: bool,
+                    cookies: list[bytes] = (), *, frame: bool = False, do_index: bool = False) -> None:
+        if context:
+            body = render_text(template, context).encode("utf-8")
+        else:
+            body = self._page_cache.get(template)
+            if body is None:
+                body = self._page_cache[template] = render_text(template, {}).encode("utf-8")
+        headers = [
+            (b"content-type", _HTML),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer-when-downgrade"),
+        ]
+        if not frame:
+            headers.append((b"x-frame-options", b"DENY"))
+        if not do_index:
+            headers.append((b"x-robots-tag", b"noindex"))
+        for cookie in cookies:
+            headers.append((b"set-cookie", cookie))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def _send(self, send, status: int, headers: list, body: bytes, head: bool) -> None:
+        headers = headers + [(b"content-length", str(len(body)).encode()), (b"x-robots-tag", b"noindex")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+

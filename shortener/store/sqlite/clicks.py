@@ -1,8 +1,80 @@
 """Queries for the redirect path's lookups and click batches."""
 from __future__ import annotations
 
+from typing import Iterable, Sequence
+
 from .base import Row, SQLiteBase
+
+# Only what a redirect needs; the link cache keeps these rows for the whole working set.
+_REDIRECT_COLUMNS = (
+    "id, domain, key, url, track_conversion, archived, expires_at, expired_url, password_hash, proxy, "
+    "title, description, image, video, rewrite, do_index, ios, android, geo, webhook_ids, "
+    "redirect_status, disabled_at"
+)
+
+CLICK_COLUMNS = (
+    "id", "link_id", "domain", "key", "url", "timestamp", "country", "device", "device_vendor",
+    "device_model", "browser", "browser_version", "os", "os_version", "engine", "ua", "referer",
+    "referer_url", "qr", "trigger", "ip", "identity_hash",
+)
+
+_INSERT_CLICK = (
+    f"INSERT OR IGNORE INTO clicks ({', '.join(CLICK_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in CLICK_COLUMNS)})"
+)
 
 
 class ClickQueries(SQLiteBase):
-    pass
+    # -- redirect lookups (synchronous: primary-key point reads on the event loop) -----------
+
+    def find_redirect_link(self, domain: str, key: str) -> Row | None:
+        """The link at (domain, key), compared case-insensitively (the columns are NOCASE)."""
+        rows = self.read_now(f"SELECT {_REDIRECT_COLUMNS} FROM links WHERE domain = ? AND key = ?", (domain, key))
+        return rows[0] if rows else None
+
+    def find_redirect_domain(self, slug: str) -> Row | None:
+        rows = self.read_now(
+            "SELECT slug, archived, placeholder, expired_url, not_found_url, cookie_domain "
+            "FROM domains WHERE slug = ?",
+            (slug,),
+        )
+        return rows[0] if rows else None
+
+    # -- click batches -----------------------------------------------------------------------
+
+    async def record_click_batch(self, clicks: Sequence[Row], counters: Iterable[tuple[int, str, str]]) -> None:
+        """Click rows and the links' `clicks`/`last_clicked` counters, in one transaction.
+
+        `counters` holds (clicks to add, latest click time, link id).
+        """
+        async with self.transaction() as tx:
+            await tx.executemany(_INSERT_CLICK, clicks)
+            await tx.executemany(
+                "UPDATE links SET clicks = clicks + ?, "
+                "last_clicked = MAX(COALESCE(last_clicked, ''), ?) WHERE id = ?",
+                counters,
+            )
+
+    async def find_click(self, click_id: str) -> Row | None:
+        return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
+
+    async def clicks_of_link(self, link_id: str, *, limit: int = 10000) -> list[Row]:
+        """A link's clicks, oldest first."""
+        return await self.read(
+            "SELECT * FROM clicks WHERE link_id = ? ORDER BY timestamp, id LIMIT ?", (link_id, limit)
+        )
+
+    async def click_totals(self, link_id: str) -> Row:
+        """Rows stored for a link next to its counters, for consistency checks (tests, bench)."""
+        row = await self.read_one(
+            "SELECT (SELECT COUNT(*) FROM clicks WHERE link_id = :id) AS rows, "
+            "(SELECT clicks FROM links WHERE id = :id) AS clicks, "
+            "(SELECT last_clicked FROM links WHERE id = :id) AS last_clicked",
+            {"id": link_id},
+        )
+        assert row is not None
+        return row
+
+    async def count_all_clicks(self) -> int:
+        row = await self.read_one("SELECT COUNT(*) AS n FROM clicks")
+        return row["n"] if row else 0
