@@ -1,6 +1,214 @@
+"""Short domains: the configured ones exist from the start; more come through the API.
+
+The default domain (settings.domain) is the primary one: it cannot be deleted or renamed, since
+the settings would bring it back on the next start.
+"""
 from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from shortener import urls
+from shortener.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shortener.ids import new_id
+from shortener.timeutil import now_iso
+
+MAX_SLUG = 190
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_SLUG = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?$")
+
+# json name -> (column, kind)
+_FIELDS = {
+    "placeholder": ("placeholder", "url"),
+    "expiredUrl": ("expired_url", "url"),
+    "notFoundUrl": ("not_found_url", "url"),
+    "logo": ("logo", "url"),
+    "assetLinks": ("assetlinks", "json"),
+    "appleAppSiteAssociation": ("apple_app_site_association", "json"),
+    "cookieDomain": ("cookie_domain", "cookie"),
+}
+
+
+def normalise_slug(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Unprocessable("Expected string.", field="slug", issue="invalid_type")
+    slug = value.strip().lower().rstrip(".")
+    if len(slug) > MAX_SLUG:
+        raise Unprocessable(f"Too big: expected string to have <={MAX_SLUG} characters", field="slug", issue="too_big")
+    host, sep, port = slug.partition(":")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise Unprocessable("Invalid domain.", field="slug", issue="invalid_string") from None
+    slug = host + sep + port
+    if not _SLUG.match(slug) or ("." not in host and not port) or (port and not 0 < int(port) < 65536):
+        raise Unprocessable("Invalid domain.", field="slug", issue="invalid_string")
+    return slug
+
+
+def cookie_domain_for(slug: str, value: str) -> str:
+    """Validate a cookie Domain attribute: the domain itself or a parent of it (not a bare TLD)."""
+    host = slug.partition(":")[0]
+    wanted = value.strip().lower()
+    bare = wanted.lstrip(".")
+    if (not bare or "." not in bare or not _SLUG.match(bare)
+            or not (host == bare or host.endswith("." + bare))):
+        raise Unprocessable(
+            f"Must be {host} or a parent domain of it (e.g. .{host.split('.', 1)[-1]}).",
+            field="cookieDomain", issue="invalid_string",
+        )
+    return wanted
+
+
+def to_api(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "verified": bool(row["verified"]),
+        "primary": bool(row["is_primary"]),
+        "archived": bool(row["archived"]),
+        "placeholder": row["placeholder"],
+        "expiredUrl": row["expired_url"],
+        "notFoundUrl": row["not_found_url"],
+        "logo": row["logo"],
+        "assetLinks": row["assetlinks"],
+        "appleAppSiteAssociation": row["apple_app_site_association"],
+        "cookieDomain": row["cookie_domain"],
+        "registeredDomain": None,
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
+
+
+def _parse(body: Any, slug: str) -> dict:
+    if not isinstance(body, dict):
+        raise Unprocessable("Expected object.", field="body", issue="invalid_type")
+    cols: dict = {}
+    if "archived" in body:
+        if not isinstance(body["archived"], bool):
+            raise Unprocessable("Expected boolean.", field="archived", issue="invalid_type")
+        cols["archived"] = int(body["archived"])
+    for name, (column, kind) in _FIELDS.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if value is None or value == "":
+            cols[column] = None
+        elif kind == "url":
+            cols[column] = urls.normalise_url(value, field=name, web_only=True)
+        elif kind == "json":
+            if not isinstance(value, str) or len(value) > 100_000:
+                raise Unprocessable("Expected a JSON string.", field=name, issue="invalid_type")
+            try:
+                json.loads(value)
+            except ValueError:
+                raise Unprocessable("Invalid JSON.", field=name, issue="invalid_string") from None
+            cols[column] = value
+        else:
+            if not isinstance(value, str):
+                raise Unprocessable("Expected string.", field=name, issue="invalid_type")
+            cols[column] = cookie_domain_for(slug, value)
+    return cols
 
 
 class DomainService:
     def __init__(self, core) -> None:
         self.core = core
+
+    @property
+    def store(self):
+        return self.core.store
+
+    async def start(self) -> None:
+        await self.ensure_configured()
+
+    async def ensure_configured(self) -> list[str]:
+        """Create settings.domain (primary) and settings.extra_domains if missing; idempotent."""
+        settings = self.core.settings
+        now = now_iso()
+        rows = []
+        for slug in dict.fromkeys((settings.domain, *settings.extra_domains)):
+            rows.append({
+                "id": new_id("dom_"), "slug": slug, "verified": 1, "is_primary": int(slug == settings.domain),
+                "archived": 0, "placeholder": None, "expired_url": None, "not_found_url": None,
+                "cookie_domain": None, "logo": None, "assetlinks": None, "apple_app_site_association": None,
+                "created_at": now, "updated_at": now,
+            })
+        return await self.store.ensure_domains(rows, settings.domain)
+
+    async def get(self, slug: str) -> dict:
+        row = await self.store.get_domain(slug.strip().lower()) if isinstance(slug, str) else None
+        if row is None:
+            raise NotFound("Domain not found.")
+        return to_api(row)
+
+    async def list(self, *, archived: bool | None = False, search: str | None = None,
+                   page: int = 1, page_size: int = 50) -> list[dict]:
+        rows = await self.store.list_domains(
+            archived=archived, search=search, limit=page_size, offset=(page - 1) * page_size
+        )
+        return [to_api(r) for r in rows]
+
+    async def create(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise Unprocessable("Expected object.", field="body", issue="invalid_type")
+        if "slug" not in body:
+            raise Unprocessable("slug is required.", field="slug", issue="invalid_type")
+        slug = normalise_slug(body["slug"])
+        now = now_iso()
+        row = {
+            "id": new_id("dom_"), "slug": slug, "verified": 1, "is_primary": 0, "archived": 0,
+            "placeholder": None, "expired_url": None, "not_found_url": None, "cookie_domain": None,
+            "logo": None, "assetlinks": None, "apple_app_site_association": None,
+            "created_at": now, "updated_at": now,
+        }
+        row.update(_parse(body, slug))
+        if not await self.store.insert_domain(row):
+            raise Conflict(f"Domain {slug} is already in use.")
+        return to_api(row)
+
+    async def update(self, slug: str, body: Any) -> dict:
+        current = await self.get(slug)
+        slug = current["slug"]
+        new_slug = None
+        if isinstance(body, dict) and body.get("slug") is not None:
+            new_slug = normalise_slug(body["slug"])
+            if new_slug == slug:
+                new_slug = None
+            elif slug == self.core.settings.domain:
+                raise Forbidden("The default domain is set by SHORTENER_DOMAIN and cannot be renamed.")
+        changes = _parse(body, new_slug or slug)
+        if "cookie_domain" not in changes and new_slug and current["cookieDomain"]:
+            changes["cookie_domain"] = None  # a parent of the old name need not be one of the new
+        if new_slug:
+            changes["slug"] = new_slug
+        changes["updated_at"] = now_iso()
+        moved_ids = await self.store.link_ids_on_domain(slug) if new_slug else []
+        previous = await self.core.links._objects_by_id(moved_ids) if moved_ids else {}
+        result = await self.store.update_domain(slug, changes)
+        if result == "missing":
+            raise NotFound("Domain not found.")
+        if result == "slug_taken":
+            raise Conflict(f"Domain {new_slug} is already in use.")
+        self.core.link_cache.invalidate(slug, "*")
+        if new_slug:
+            self.core.link_cache.invalidate(new_slug, "*")
+            moved = await self.core.links._objects_by_id(list(previous))
+            for link_id, obj in moved.items():
+                await self.core.link_changed("link.updated", obj, previous[link_id])
+        return await self.get(new_slug or slug)
+
+    async def delete(self, slug: str) -> dict:
+        current = await self.get(slug)
+        slug = current["slug"]
+        if slug == self.core.settings.domain or current["primary"]:
+            raise Forbidden("You cannot delete the default domain.")
+        objects = list((await self.core.links._objects_by_id(await self.store.link_ids_on_domain(slug))).values())
+        deleted = await self.store.delete_domain_and_links(slug)
+        if deleted is None:
+            raise NotFound("Domain not found.")
+        self.core.link_cache.invalidate(slug, "*")
+        await self.core.links.deleted_with_domain(objects, deleted)
+        return {"slug": slug}
