@@ -142,7 +142,86 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_links_commands(sub) -> None:
-    """`shortener links create|list|delete`."""
+    """`shortener links create|list|delete`: the link service directly, not the HTTP API."""
+    links = sub.add_parser("links", help="short links").add_subparsers(dest="links_command", required=True)
+
+    p = links.add_parser("create", help="create a link; prints the link object as JSON")
+    p.add_argument("url", help="destination URL")
+    p.add_argument("--key", help="short key (random when omitted)")
+    p.add_argument("--domain", help="short domain (the default domain when omitted)")
+    p.add_argument("--prefix", help="prefix for a random key (prefix/random)")
+    p.add_argument("--key-length", type=int, help="length of a random key (3-190, default 7)")
+    p.add_argument("--external-id", help="your own id for the link")
+    p.add_argument("--tag", action="append", dest="tags", help="tag name (created if unknown); repeatable")
+    p.add_argument("--password", help="password visitors must enter")
+    p.add_argument("--expires-at", help="ISO-8601 expiry time")
+    p.add_argument("--redirect-status", type=int, choices=(301, 302, 307, 308))
+    p.add_argument("--short", action="store_true", help="print only the short link")
+    p.set_defaults(func=cmd_links_create)
+
+    p = links.add_parser("list", help="list links, newest first: id, short link, destination, clicks")
+    p.add_argument("--domain")
+    p.add_argument("--search", help="substring of the key or destination")
+    p.add_argument("--tag", action="append", dest="tags", help="tag name; repeatable (any of them)")
+    p.add_argument("--archived", action="store_true", help="include archived links")
+    p.add_argument("--limit", type=int, default=100, help="at most this many links (default 100)")
+    p.add_argument("--json", action="store_true", help="print link objects as JSON")
+    p.set_defaults(func=cmd_links_list)
+
+    p = links.add_parser("delete", help="delete links by id or ext_<externalId>")
+    p.add_argument("ids", nargs="+")
+    p.set_defaults(func=cmd_links_delete)
+
+
+@_with_core
+async def cmd_links_create(core, args) -> int:
+    body: dict[str, Any] = {"url": args.url}
+    for name, value in (("key", args.key), ("domain", args.domain), ("prefix", args.prefix),
+                        ("keyLength", args.key_length), ("externalId", args.external_id),
+                        ("tagNames", args.tags), ("password", args.password),
+                        ("expiresAt", args.expires_at), ("redirectStatus", args.redirect_status)):
+        if value is not None:
+            body[name] = value
+    link = await core.links.create(body)
+    if args.short:
+        print(link["shortLink"])
+    else:
+        _print_json(link)
+    return 0
+
+
+@_with_core
+async def cmd_links_list(core, args) -> int:
+    filters = {"domain": args.domain.lower() if args.domain else None, "search": args.search,
+               "tag_names": args.tags or [], "show_archived": args.archived}
+    remaining, page, out = max(args.limit, 0), 1, []
+    while remaining > 0:
+        batch = await core.links.list(filters, page=page, page_size=min(100, remaining))
+        out += batch
+        remaining -= len(batch)
+        if len(batch) < 100:
+            break
+        page += 1
+    if args.json:
+        _print_json(out)
+        return 0
+    for link in out:
+        print(f"{link['id']}\t{link['shortLink']}\t{link['url']}\t{link['clicks']}")
+    return 0
+
+
+@_with_core
+async def cmd_links_delete(core, args) -> int:
+    failed = 0
+    for link_id in args.ids:
+        try:
+            await core.links.delete(link_id)
+        except ApiError as exc:
+            print(f"error: {link_id}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"deleted {link_id}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def add_webhook_commands(sub) -> None:
