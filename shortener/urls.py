@@ -65,8 +65,6 @@ def normalise_url(value: object, *, field: str = "url", web_only: bool = False) 
     if scheme not in allowed:
         raise _invalid(field, f"Invalid destination URL: the {scheme}: scheme is not allowed")
     url = scheme + url[len(scheme):]
-    # Browsers send a space as %20; do the same rather than refuse a pasted URL.
-    url = url.replace(" ", "%20")
     if scheme in WEB_SCHEMES:
         try:
             parts = urlsplit(url)
@@ -80,7 +78,8 @@ def normalise_url(value: object, *, field: str = "url", web_only: bool = False) 
             raise _invalid(field)
     elif len(url) == len(scheme) + 1:
         raise _invalid(field)  # "mailto:" with nothing after it
-    return url
+    # Browsers send a space in a path or query as %20; do the same rather than refuse a pasted URL.
+    return url.replace(" ", "%20")
 
 
 def set_query_params(url: str, params: dict[str, str | None]) -> str:
