@@ -1,8 +1,355 @@
-"""Queries for customers, lead and sale events."""
+"""Queries for customers, lead and sale events, and the /track/* idempotency keys."""
 from __future__ import annotations
 
-from .base import Row, SQLiteBase
+import json
+from typing import Any, Callable, Sequence
+
+from .base import Row, SQLiteBase, Tx
+from .webhooks import insert_outbox
+
+_CUSTOMER_COLUMNS = (
+    "id", "external_id", "name", "email", "avatar", "stripe_customer_id", "country", "click_id",
+    "link_id", "clicked_at", "created_at", "updated_at",
+)
+_INSERT_CUSTOMER = (
+    f"INSERT INTO customers ({', '.join(_CUSTOMER_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _CUSTOMER_COLUMNS)}) ON CONFLICT (external_id) DO NOTHING"
+)
+_INSERT_LEAD = (
+    "INSERT INTO lead_events (id, customer_id, click_id, link_id, event_name, metadata, timestamp) "
+    "VALUES (:id, :customer_id, :click_id, :link_id, :event_name, :metadata, :timestamp)"
+)
+_INSERT_SALE = (
+    "INSERT INTO sale_events (id, customer_id, click_id, link_id, event_name, amount, currency, "
+    "payment_processor, invoice_id, metadata, timestamp) VALUES (:id, :customer_id, :click_id, "
+    ":link_id, :event_name, :amount, :currency, :payment_processor, :invoice_id, :metadata, :timestamp)"
+)
+
+# Columns a customer listing may sort by (API name -> SQL); anything else is refused upstream.
+CUSTOMER_SORTS = {
+    "createdAt": "created_at",
+    "saleAmount": "sale_amount",
+    "firstSaleAt": "first_sale_at",
+    "subscriptionCanceledAt": "subscription_canceled_at",
+}
+CUSTOMER_UPDATABLE = ("name", "email", "avatar", "external_id", "stripe_customer_id", "country",
+                      "subscription_canceled_at")
+
+
+async def _get_or_create_customer(tx: Tx, customer: Row) -> Row:
+    await tx.execute(_INSERT_CUSTOMER, customer)
+    row = await tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (customer["external_id"],))
+    assert row is not None
+    if row["click_id"] is None and customer.get("click_id"):
+        # A customer created without a click (PATCH-free API paths never do, but a restored
+        # backup might) takes the first click it is seen with.
+        await tx.execute(
+            "UPDATE customers SET click_id = ?, link_id = ?, clicked_at = ?, "
+            "country = COALESCE(country, ?), updated_at = ? WHERE id = ?",
+            (customer["click_id"], customer["link_id"], customer["clicked_at"], customer["country"],
+             customer["updated_at"], row["id"]),
+        )
+        row = await tx.fetchone("SELECT * FROM customers WHERE id = ?", (row["id"],))
+    return row  # type: ignore[return-value]
 
 
 class ConversionQueries(SQLiteBase):
-    pass
+    # -- lookups for /track/* -----------------------------------------------------------------
+
+    async def find_customer_by_external_id(self, external_id: str) -> Row | None:
+        return await self.read_one("SELECT * FROM customers WHERE external_id = ?", (external_id,))
+
+    async def find_customer(self, customer_id: str) -> Row | None:
+        return await self.read_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Row]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.read(f"SELECT * FROM customers WHERE id IN ({marks})", list(ids))
+        return {r["id"]: r for r in rows}
+
+    async def find_written_click(self, click_id: str) -> Row | None:
+        return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
+
+    async def link_for_conversion(self, link_id: str) -> Row | None:
+        return await self.read_one(
+            "SELECT id, domain, key, url, partner_id, program_id, tenant_id, external_id, disabled_at "
+            "FROM links WHERE id = ?",
+            (link_id,),
+        )
+
+    async def lead_key_active(self, external_id: str, event_key: str, since: str) -> bool:
+        row = await self.read_one(
+            "SELECT 1 AS hit FROM lead_keys WHERE customer_external_id = ? AND event_key = ? AND created_at >= ?",
+            (external_id, event_key, since),
+        )
+        return row is not None
+
+    async def latest_lead(self, customer_id: str, event_name: str | None) -> Row | None:
+        if event_name is None:
+            return await self.read_one(
+                "SELECT * FROM lead_events WHERE customer_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1",
+                (customer_id,),
+            )
+        return await self.read_one(
+            "SELECT * FROM lead_events WHERE customer_id = ? AND event_name = ? COLLATE NOCASE "
+            "ORDER BY timestamp DESC, id DESC LIMIT 1",
+            (customer_id, event_name),
+        )
+
+    async def find_sale_invoice(self, invoice_id: str, since: str) -> dict | None:
+        row = await self.read_one(
+            "SELECT response FROM sale_invoices WHERE invoice_id = ? AND created_at >= ?", (invoice_id, since)
+        )
+        return json.loads(row["response"]) if row else None
+
+    # -- the /track/* transactions ---------------------------------------------------------------
+
+    async def bind_customer(self, customer: Row) -> Row:
+        """Deferred lead: create the customer bound to its click; an existing one is kept as is."""
+        async with self.transaction() as tx:
+            return await _get_or_create_customer(tx, customer)
+
+    async def record_lead(
+        self,
+        *,
+        customer: Row,
+        event_key: str,
+        key_since: str,
+        events: list[Row],
+        link_id: str,
+        now: str,
+        outbox: Callable[[Row], list[Row]] | None = None,
+    ) -> tuple[bool, Row | None]:
+        """Idempotency key, customer, N lead events, link counters and webhook outbox: one commit.
+
+        Returns (duplicate, customer row). A duplicate changes nothing.
+        """
+        external_id = customer["external_id"]
+        async with self.transaction() as tx:
+            taken = await tx.fetchone(
+                "SELECT 1 AS hit FROM lead_keys WHERE customer_external_id = ? AND event_key = ? AND created_at >= ?",
+                (external_id, event_key, key_since),
+            )
+            if taken:
+                existing = await tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (external_id,))
+                return True, existing
+            await tx.execute(
+                "INSERT INTO lead_keys (customer_external_id, event_key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (customer_external_id, event_key) DO UPDATE SET created_at = excluded.created_at",
+                (external_id, event_key, now),
+            )
+            row = await _get_or_create_customer(tx, customer)
+            for event in events:
+                event["customer_id"] = row["id"]
+            await tx.executemany(_INSERT_LEAD, events)
+            await tx.execute(
+                "UPDATE links SET leads = leads + ?, last_lead_at = ? WHERE id = ?", (len(events), now, link_id)
+            )
+            if outbox is not None:
+                await insert_outbox(tx, outbox(row))
+            return False, row
+
+    async def record_sale(
+        self,
+        *,
+        sale: Row,
+        invoice_since: str,
+        new_customer: Row | None,
+        direct_lead: Row | None,
+        now: str,
+        respond: Callable[[Row], dict],
+        outbox: Callable[[Row, bool], list[Row]] | None = None,
+    ) -> dict:
+        """Sale event, customer and link counters, invoice key and outbox: one commit.
+
+        `new_customer` and `direct_lead` are set for a direct sale (unknown customer with a click):
+        the customer and its lead are created here too. Returns the response body; for an
+        invoiceId already answered within the window, the stored first answer.
+        """
+        async with self.transaction() as tx:
+            invoice_id = sale.get("invoice_id")
+            if invoice_id is not None:
+                seen = await tx.fetchone(
+                    "SELECT response FROM sale_invoices WHERE invoice_id = ? AND created_at >= ?",
+                    (invoice_id, invoice_since),
+                )
+                if seen:
+                    return json.loads(seen["response"])
+            if new_customer is not None:
+                customer = await _get_or_create_customer(tx, new_customer)
+            else:
+                customer = await tx.fetchone("SELECT * FROM customers WHERE id = ?", (sale["customer_id"],))
+                if customer is None:  # deleted between the lookup and this transaction
+                    return respond({})
+            if direct_lead is not None:
+                direct_lead["customer_id"] = customer["id"]
+                await tx.execute(_INSERT_LEAD, direct_lead)
+                await tx.execute(
+                    "UPDATE links SET leads = leads + 1, last_lead_at = ? WHERE id = ?", (now, direct_lead["link_id"])
+                )
+            sale["customer_id"] = customer["id"]
+            await tx.execute(_INSERT_SALE, sale)
+            # A first conversion: the customer's first sale, or a sale on another link than the
+            # one the customer came through.
+            first = customer["sales"] == 0 or customer["link_id"] != sale["link_id"]
+            await tx.execute(
+                "UPDATE customers SET sales = sales + 1, sale_amount = sale_amount + ?, "
+                "first_sale_at = COALESCE(first_sale_at, ?), updated_at = ? WHERE id = ?",
+                (sale["amount"], now, now, customer["id"]),
+            )
+            await tx.execute(
+                "UPDATE links SET sales = sales + 1, sale_amount = sale_amount + ?, "
+                "conversions = conversions + ?, last_conversion_at = CASE WHEN ? THEN ? ELSE last_conversion_at END "
+                "WHERE id = ?",
+                (sale["amount"], 1 if first else 0, first, now, sale["link_id"]),
+            )
+            customer = await tx.fetchone("SELECT * FROM customers WHERE id = ?", (customer["id"],))
+            body = respond(customer)  # type: ignore[arg-type]
+            if invoice_id is not None:
+                await tx.execute(
+                    "INSERT INTO sale_invoices (invoice_id, response, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (invoice_id) DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
+                    (invoice_id, json.dumps(body), now),
+                )
+            if outbox is not None:
+                await insert_outbox(tx, outbox(customer, first))  # type: ignore[arg-type]
+            return body
+
+    # -- customers API ----------------------------------------------------------------------------
+
+    async def list_customers(
+        self, *, filters: dict[str, Any], sort: str, desc: bool, limit: int, offset: int,
+        starting_after: Row | None = None, ending_before: Row | None = None,
+    ) -> list[Row]:
+        where, params = [], []
+        for name in ("email", "external_id", "country", "link_id"):
+            if filters.get(name) is not None:
+                where.append(f"{name} = ?" + (" COLLATE NOCASE" if name in ("email", "country") else ""))
+                params.append(filters[name])
+        if filters.get("search"):
+            where.append("(email LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR external_id LIKE ? ESCAPE '\\')")
+            like = "%" + filters["search"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like, like]
+        column = CUSTOMER_SORTS[sort]
+        direction = "DESC" if desc else "ASC"
+        # Cursor paging on (created_at, id), which is unique and matches the default sort.
+        if starting_after is not None:
+            op = "<" if desc else ">"
+            where.append(f"(created_at, id) {op} (?, ?)")
+            params += [starting_after["created_at"], starting_after["id"]]
+        if ending_before is not None:
+            op = ">" if desc else "<"
+            where.append(f"(created_at, id) {op} (?, ?)")
+            params += [ending_before["created_at"], ending_before["id"]]
+        sql = "SELECT * FROM customers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        nulls = " NULLS LAST" if column != "created_at" else ""
+        sql += f" ORDER BY {column} {direction}{nulls}, id {direction} LIMIT ? OFFSET ?"
+        return await self.read(sql, params + [limit, offset])
+
+    async def update_customer(self, customer_id: str, changes: Row, now: str) -> Row | None:
+        cols = [c for c in changes if c in CUSTOMER_UPDATABLE]
+        async with self.transaction() as tx:
+            if cols:
+                sets = ", ".join(f"{c} = ?" for c in cols)
+                await tx.execute(
+                    f"UPDATE customers SET {sets}, updated_at = ? WHERE id = ?",
+                    [changes[c] for c in cols] + [now, customer_id],
+                )
+            return await tx.fetchone("SELECT * FROM customers WHERE id = ?", (customer_id,))
+
+    async def external_id_taken(self, external_id: str, other_than: str) -> bool:
+        row = await self.read_one(
+            "SELECT 1 AS hit FROM customers WHERE external_id = ? AND id != ?", (external_id, other_than)
+        )
+        return row is not None
+
+    async def delete_customer(self, customer_id: str) -> bool:
+        """The customer, its events (cascade) and its lead keys; link counters keep their history."""
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT external_id FROM customers WHERE id = ?", (customer_id,))
+            if row is None:
+                return False
+            await tx.execute("DELETE FROM lead_keys WHERE customer_external_id = ?", (row["external_id"],))
+            await tx.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+            return True
+
+    # -- events API -------------------------------------------------------------------------------
+
+    async def list_events(
+        self, kind: str, *, filters: dict[str, Any], desc: bool, limit: int, offset: int
+    ) -> list[Row]:
+        """Events of `kind` (clicks, leads, sales) joined with their click, newest first by default.
+
+        Events of deleted links are left out: the listing must carry the link object.
+        """
+        click_cols = (
+            "c.id AS click_id, c.timestamp AS click_timestamp, c.url AS click_url, c.country, c.device, "
+            "c.browser, c.os, c.referer, c.referer_url, c.qr, c.ip, c.ua, c.trigger"
+        )
+        if kind == "clicks":
+            sql = f"SELECT c.link_id, c.timestamp, {click_cols} FROM clicks c JOIN links l ON l.id = c.link_id"
+            time_col = "c.timestamp"
+        elif kind == "leads":
+            sql = (
+                f"SELECT e.id AS event_id, e.event_name, e.metadata, e.timestamp, e.customer_id, e.link_id, "
+                f"e.click_id AS event_click_id, {click_cols} FROM lead_events e JOIN links l ON l.id = e.link_id "
+                f"LEFT JOIN clicks c ON c.id = e.click_id"
+            )
+            time_col = "e.timestamp"
+        else:
+            sql = (
+                f"SELECT e.id AS event_id, e.event_name, e.metadata, e.timestamp, e.customer_id, e.link_id, "
+                f"e.click_id AS event_click_id, e.amount, e.currency, e.payment_processor, e.invoice_id, "
+                f"{click_cols} FROM sale_events e JOIN links l ON l.id = e.link_id "
+                f"LEFT JOIN clicks c ON c.id = e.click_id"
+            )
+            time_col = "e.timestamp"
+        where: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            where.append(clause)
+            params.extend(values)
+
+        f = filters
+        if f.get("link_id"):
+            add("l.id = ?", f["link_id"])
+        if f.get("domain"):
+            add("l.domain = ?", f["domain"])
+        if f.get("key"):
+            add("l.key = ?", f["key"])
+        if f.get("link_external_id"):
+            add("l.external_id = ?", f["link_external_id"])
+        if f.get("tenant_id"):
+            add("l.tenant_id = ?", f["tenant_id"])
+        if f.get("tag_ids"):
+            marks = ",".join("?" * len(f["tag_ids"]))
+            add(f"EXISTS (SELECT 1 FROM link_tags t WHERE t.link_id = l.id AND t.tag_id IN ({marks}))", *f["tag_ids"])
+        if f.get("start"):
+            add(f"{time_col} >= ?", f["start"])
+        if f.get("end"):
+            add(f"{time_col} < ?", f["end"])
+        for name in ("country", "device", "browser", "os", "referer", "trigger"):
+            if f.get(name):
+                add(f"c.{name} = ? COLLATE NOCASE", f[name])
+        if f.get("referer_url"):
+            add("c.referer_url = ?", f["referer_url"])
+        if f.get("url"):
+            add("c.url = ?", f["url"])
+        if f.get("qr") is not None:
+            add("c.qr = ?", 1 if f["qr"] else 0)
+        if kind != "clicks":
+            if f.get("customer_id"):
+                add("e.customer_id = ?", f["customer_id"])
+            if f.get("event_name"):
+                add("e.event_name = ? COLLATE NOCASE", f["event_name"])
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        direction = "DESC" if desc else "ASC"
+        id_col = "c.id" if kind == "clicks" else "e.id"
+        sql += f" ORDER BY {time_col} {direction}, {id_col} {direction} LIMIT ? OFFSET ?"
+        return await self.read(sql, params + [limit, offset])
