@@ -225,7 +225,72 @@ async def cmd_links_delete(core, args) -> int:
 
 
 def add_webhook_commands(sub) -> None:
-    """`shortener webhooks create|list|delete|rotate-secret`."""
+    """`shortener webhooks create|list|delete|rotate-secret|deliveries`: the webhook service directly."""
+
+    @_with_core
+    async def create(core, args) -> int:
+        body = {"name": args.name, "url": args.url, "triggers": args.triggers}
+        if args.secret:
+            body["secret"] = args.secret
+        if args.link_ids:
+            body["linkIds"] = args.link_ids
+        hook = await core.webhooks.create(body)
+        print(f"created webhook {hook['id']}; signing secret: {hook['secret']}", file=sys.stderr)
+        _print_json(hook)
+        return 0
+
+    @_with_core
+    async def list_(core, args) -> int:
+        hooks = await core.webhooks.list()
+        if args.json:
+            _print_json(hooks)
+            return 0
+        for h in hooks:
+            state = f"disabled {h['disabledAt']}" if h["disabledAt"] else "enabled"
+            print(f"{h['id']}\t{h['name']}\t{h['url']}\t{','.join(h['triggers'])}\t{state}")
+        return 0
+
+    @_with_core
+    async def delete(core, args) -> int:
+        for webhook_id in args.ids:
+            await core.webhooks.delete(webhook_id)
+            print(f"deleted {webhook_id}", file=sys.stderr)
+        return 0
+
+    @_with_core
+    async def rotate(core, args) -> int:
+        hook = await core.webhooks.rotate_secret(args.id)
+        print(hook["secret"])
+        return 0
+
+    @_with_core
+    async def deliveries(core, args) -> int:
+        _print_json(await core.webhooks.deliveries(args.id, args.limit))
+        return 0
+
+    hooks = sub.add_parser("webhooks", help="webhooks").add_subparsers(dest="webhooks_command", required=True)
+    p = hooks.add_parser("create", help="create a webhook; prints it as JSON (with its secret)")
+    p.add_argument("url", help="receiver URL (http or https)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--trigger", action="append", dest="triggers", required=True,
+                   help="event to deliver (link.created, link.updated, link.deleted, link.clicked, "
+                        "lead.created, sale.created); repeatable")
+    p.add_argument("--secret", help="signing secret (16-128 chars; generated when omitted)")
+    p.add_argument("--link-id", action="append", dest="link_ids", help="link whose clicks are delivered; repeatable")
+    p.set_defaults(func=create)
+    p = hooks.add_parser("list", help="list webhooks")
+    p.add_argument("--json", action="store_true", help="print webhook objects as JSON")
+    p.set_defaults(func=list_)
+    p = hooks.add_parser("delete", help="delete webhooks by id")
+    p.add_argument("ids", nargs="+")
+    p.set_defaults(func=delete)
+    p = hooks.add_parser("rotate-secret", help="replace a webhook's secret; prints the new one")
+    p.add_argument("id")
+    p.set_defaults(func=rotate)
+    p = hooks.add_parser("deliveries", help="a webhook's deliveries, newest first, as JSON")
+    p.add_argument("id")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=deliveries)
 
 
 def main(argv: list[str] | None = None) -> None:
