@@ -37,7 +37,7 @@ _NAMES = (
     r"curl/", r"wget/", r"python-requests", r"python-urllib", r"aiohttp/", r"go-http-client",
     r"okhttp/", r"axios/", r"node-fetch", r"undici", r"postmanruntime", r"insomnia/", r"httpie/",
     r"java/\d", r"apache-httpclient", r"libwww-perl", r"scrapy", r"headlesschrome", r"phantomjs",
-    r"lighthouse", r"chrome-lighthouse",
+    r"lighthouse", r"chrome-lighthouse", r"linkchecker", r"httrack", r"feed ?fetcher",
 )
 # Generic self-descriptions used by well-behaved crawlers: "...bot/1.0", "compatible; FooBot;",
 # "+http://example.com/bot.html", "crawler", "spider".
