@@ -1,0 +1,144 @@
+"""Click capture: dedup, the batched writer (size, time, on demand, on stop), find_click, webhooks."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from shortener.core import Core
+from redirect_support import DESKTOP, IPHONE, clicks, client_with, cookie_attrs, make_link, totals
+
+
+def _cid(r) -> str:
+    return cookie_attrs(r.headers["set-cookie"])[1]
+
+
+def test_same_identity_inside_the_window_reuses_its_click_id_and_counts_once(client, core, run):
+    link = make_link(run, core, key="d")
+    first = _cid(client.get("/d", headers={"user-agent": DESKTOP}))
+    again = _cid(client.get("/d?x=1", headers={"user-agent": DESKTOP}))
+    other_ua = _cid(client.get("/d", headers={"user-agent": IPHONE}))
+    assert first == again and other_ua != first
+    rows = clicks(run, core, link)
+    assert [r["id"] for r in rows] == [first, other_ua]
+    assert totals(run, core, link)["clicks"] == 2
+
+
+def test_dedup_is_per_link(client, core, run):
+    a = make_link(run, core, key="a")
+    b = make_link(run, core, key="b")
+    assert _cid(client.get("/a")) != _cid(client.get("/b"))
+    assert len(clicks(run, core, a)) == 1 and len(clicks(run, core, b)) == 1
+
+
+def test_window_zero_counts_every_click(settings):
+    with client_with(settings, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="z")
+        ids = {_cid(c.get("/z")) for _ in range(5)}
+        assert len(ids) == 5
+        assert totals(run, core, link) == {"rows": 5, "clicks": 5, "last_clicked": clicks(run, core, link)[-1]["timestamp"]}
+
+
+def test_find_click_sees_queued_and_written_clicks(settings):
+    # A long flush interval keeps the click queued until we flush.
+    with client_with(settings, click_flush_ms=60_000) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="f", url="https://example.com/f")
+        cid = _cid(c.get("/f?qr=1", headers={"user-agent": IPHONE, "cf-ipcountry": "NL"}))
+        queued = run(core.clicks.find_click, cid)
+        assert run(core.store.find_click, cid) is None
+        assert queued["id"] == cid and queued["link_id"] == link["id"]
+        assert (queued["country"], queued["device"], queued["qr"], queued["trigger"]) == ("NL", "Mobile", 1, "qr")
+        assert run(core.clicks.flush) == 1
+        written = run(core.clicks.find_click, cid)
+        assert written == queued
+        assert run(core.clicks.find_click, "nope") is None
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_timer(settings):
+    with client_with(settings, click_flush_ms=60_000, click_batch_size=3, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="s")
+        for _ in range(3):
+            c.get("/s")
+        deadline = time.monotonic() + 5
+        while run(core.store.click_totals, link["id"])["rows"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run(core.store.click_totals, link["id"])["clicks"] == 3
+
+
+def test_the_timer_writes_clicks_and_counters_follow(client, core, run):
+    link = make_link(run, core, key="t")
+    client.get("/t")
+    deadline = time.monotonic() + 5  # the fixture's flush interval is 20 ms
+    while run(core.store.click_totals, link["id"])["clicks"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run(core.store.click_totals, link["id"])["rows"] == 1
+
+
+def test_stop_flushes_the_queue(settings):
+    with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="q")
+        for _ in range(7):
+            c.get("/q")
+        assert core.clicks.queued == 7
+
+    async def count():
+        other = await Core.open(settings)
+        try:
+            return await other.store.click_totals(link["id"])
+        finally:
+            await other.close()
+
+    t = asyncio.run(count())
+    assert (t["rows"], t["clicks"]) == (7, 7)
+
+
+def test_a_full_queue_drops_and_counts_but_still_redirects(settings):
+    with client_with(settings, click_flush_ms=60_000, click_queue_max=2, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="full")
+        statuses = [c.get("/full").status_code for _ in range(5)]
+        assert statuses == [302] * 5
+        assert core.clicks.dropped == 3
+        assert totals(run, core, link)["clicks"] == 2
+
+
+def test_ip_is_truncated_and_identity_is_salted(settings):
+    with client_with(settings, trusted_proxies=("127.0.0.1/32",), click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="ip")
+        # TestClient's peer is not an address, so it is never a trusted proxy: XFF is ignored.
+        c.get("/ip", headers={"x-forwarded-for": "203.0.113.77"})
+        [row] = clicks(run, core, link)
+        assert row["ip"] is None
+
+
+def test_webhook_links_enqueue_link_clicked_after_the_commit(client, core, run, monkeypatch):
+    sent = []
+
+    async def enqueue(event, data):
+        sent.append((event, data))
+
+    monkeypatch.setattr(core.webhooks, "enqueue", enqueue)
+    hooked = make_link(run, core, key="wh", url="https://example.com/wh", webhookIds=["wh_test"])
+    plain = make_link(run, core, key="nowh")
+    sent.clear()  # creation events
+    r = client.get("/wh?qr=1", headers={"user-agent": IPHONE, "referer": "https://t.co/abc"})
+    client.get("/nowh")
+    run(core.clicks.flush)
+    assert [e for e, _ in sent] == ["link.clicked"]
+    data = sent[0][1]
+    click = data["click"]
+    assert click["id"] == _cid(r) and click["url"] == "https://example.com/wh"
+    assert (click["device"], click["os"], click["referer"], click["refererUrl"], click["qr"]) == (
+        "Mobile", "iOS", "t.co", "https://t.co/abc", True)
+    assert data["link"]["id"] == hooked["id"] and data["link"]["webhookIds"] == ["wh_test"]
+    assert plain["id"] != hooked["id"]
