@@ -12,6 +12,7 @@ Rules (reference/dub-behaviour.md 1.2, 3.3; decisions.md "Keys"):
 """
 from __future__ import annotations
 
+import math
 import re
 
 from shortener.errors import Forbidden, Unprocessable
@@ -108,7 +109,7 @@ def normalise_prefix(raw: object) -> str:
 def key_length(raw: object) -> int:
     if raw is None:
         return DEFAULT_LENGTH
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != int(raw):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or raw != int(raw):
         raise Unprocessable(f"Expected integer, received {type(raw).__name__}.", field="keyLength", issue="invalid_type")
     n = int(raw)
     if n < MIN_LENGTH:

@@ -45,6 +45,11 @@ def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: b
     return decorate(fn) if fn is not None else decorate
 
 
+def _not_json(name: str) -> Any:
+    # Python's json module accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{name} is not JSON")
+
+
 async def read_json(request: Request, *, expect: type | tuple = dict) -> Any:
     """The request body as JSON of the expected type; 400 on bad JSON, 422 on the wrong shape."""
     body = await request.body()
@@ -53,8 +58,9 @@ async def read_json(request: Request, *, expect: type | tuple = dict) -> Any:
     if not body.strip():
         raise BadRequest(INVALID_JSON)
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(body, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a body of 100k nested brackets is still bad JSON, not a 500.
         raise BadRequest(INVALID_JSON) from None
     if not isinstance(data, expect):
         names = expect.__name__ if isinstance(expect, type) else " or ".join(t.__name__ for t in expect)
