@@ -48,10 +48,10 @@ def totals(run, core, link: dict) -> dict:
 
 
 @contextlib.contextmanager
-def client_with(settings, **overrides):
-    """A TestClient on an app built with changed settings (e.g. scheme="https")."""
+def client_with(settings, peer: tuple[str, int] = ("testclient", 50000), **overrides):
+    """A TestClient on an app built with changed settings (e.g. scheme="https"), from `peer`."""
     app = create_app(settings.replace(**overrides))
-    with TestClient(app, base_url="http://go.test", follow_redirects=False) as c:
+    with TestClient(app, base_url="http://go.test", follow_redirects=False, client=peer) as c:
         yield c
 
 
