@@ -63,8 +63,9 @@ def check_address(ip: str, *, allow_private: bool) -> None:
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
-    if addr.is_link_local or addr.is_multicast or addr.is_unspecified or addr.is_reserved or any(
-        addr in net for net in _METADATA
+    # ::1 sits inside IPv6's reserved ::/8, so loopback is judged before the reserved check.
+    if addr.is_link_local or addr.is_multicast or addr.is_unspecified or any(addr in net for net in _METADATA) or (
+        addr.is_reserved and not addr.is_loopback
     ):
         raise Blocked(f"address {addr} is link-local, metadata or reserved")
     if not addr.is_global and not allow_private:

@@ -1,0 +1,312 @@
+"""Webhooks: management API and CLI, signed delivery of every trigger to a loopback receiver,
+retries with backoff, disabling after failures, retries that survive a restart, address checks."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from dub.models import components
+from starlette.testclient import TestClient
+
+from conftest import ROOT, free_port
+from conversion_support import lead, new_link, sale, visit
+from shortener.webhooks import Blocked, check_address
+from shortener.web.app import create_app
+
+ALL = ["link.created", "link.updated", "link.deleted", "link.clicked", "lead.created", "sale.created"]
+
+
+class Receiver:
+    """A webhook receiver on loopback that records raw bodies and headers; `status` is its answer."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.got: list[tuple[dict, bytes]] = []
+        self.status = 200
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def events(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.got]
+
+    def wait_for(self, count: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.got) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.got) >= count, f"got {len(self.got)} of {count}: {[e['event'] for e in self.events()]}"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def hooked(settings):
+    """An in-process app that may send webhooks to loopback, with an API key."""
+    app = create_app(settings.replace(webhook_allow_private=True, webhook_max_failures=2))
+    with TestClient(app, base_url="http://go.test", follow_redirects=False) as c:
+        core = c.app_state["core"]
+        _, key = c.portal.call(core.api_keys.create, "hooks")
+        c.headers["Authorization"] = f"Bearer {key}"
+        yield c
+
+
+def _signed(secret: str, headers: dict, body: bytes) -> bool:
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers["dub-signature"], expected)
+
+
+def _create(api, url: str, triggers=ALL, **extra) -> dict:
+    r = api.post("/api/webhooks", json={"name": "receiver", "url": url, "triggers": triggers, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_every_trigger_arrives_once_signed_and_shaped_like_dubs_events(hooked, receiver):
+    api = hooked
+    hook = _create(api, receiver.url)
+    assert hook["id"].startswith("wh_") and hook["secret"].startswith("whsec_")
+    link = new_link(api, "hooked", webhookIds=[hook["id"]])
+    click_id = visit(api, "hooked")
+    assert lead(api, click_id, "wh-customer", customerName="Hook").status_code == 200
+    assert sale(api, "wh-customer", 1999, invoiceId="in_wh").status_code == 200
+    assert api.patch(f"/api/links/{link['id']}", json={"title": "Renamed"}).status_code == 200
+    assert api.delete(f"/api/links/{link['id']}").status_code == 200
+    receiver.wait_for(6)
+    time.sleep(0.5)  # anything sent twice would arrive by now
+    assert len(receiver.got) == 6
+    for headers, body in receiver.got:
+        assert _signed(hook["secret"], headers, body)
+        assert headers["content-type"] == "application/json"
+    events = {e["event"]: e for e in receiver.events()}
+    assert sorted(events) == sorted(ALL)
+    assert len({e["id"] for e in events.values()}) == 6 and all(e["id"].startswith("evt_") for e in events.values())
+    # the official SDK's models accept every payload
+    for name in ("link.created", "link.updated", "link.deleted"):
+        components.LinkWebhookEvent.model_validate(events[name])
+        assert events[name]["data"]["id"] == link["id"]
+    assert events["link.updated"]["data"]["title"] == "Renamed"
+    clicked = components.LinkClickedEvent.model_validate(events["link.clicked"])
+    assert clicked.data.click.id == click_id
+    lead_event = components.LeadCreatedEvent.model_validate(events["lead.created"])
+    assert lead_event.data.customer.external_id == "wh-customer" and lead_event.data.click.id == click_id
+    assert lead_event.data.event_name == "Sign up" and lead_event.data.link.leads == 1
+    sale_event = components.SaleCreatedEvent.model_validate(events["sale.created"])
+    assert sale_event.data.sale.amount == 1999 and sale_event.data.sale.invoice_id == "in_wh"
+    assert sale_event.data.link.sales == 1 and sale_event.data.link.sale_amount == 1999
+    deliveries = api.get(f"/api/webhooks/{hook['id']}/deliveries").json()
+    assert len(deliveries) == 6
+    assert all(d["status"] == "delivered" and d["attempts"] == 1 and d["responseStatus"] == 200 for d in deliveries)
+    assert {d["eventId"] for d in deliveries} == {e["id"] for e in events.values()}
+
+
+def test_link_clicked_only_for_links_that_name_the_webhook(hooked, receiver):
+    api = hooked
+    hook = _create(api, receiver.url, triggers=["link.clicked"])
+    new_link(api, "plain")
+    named = new_link(api, "named")
+    assert api.patch(f"/api/webhooks/{hook['id']}", json={"linkIds": [named["id"]]}).json()["linkIds"] == [named["id"]]
+    assert api.get(f"/api/links/{named['id']}").json()["webhookIds"] == [hook["id"]]
+    visit(api, "plain")
+    click_id = visit(api, "named")
+    receiver.wait_for(1)
+    time.sleep(0.5)
+    [event] = receiver.events()
+    assert event["data"]["click"]["id"] == click_id
+
+
+def test_rotated_secret_signs_the_next_deliveries(hooked, receiver):
+    api = hooked
+    hook = _create(api, receiver.url, triggers=["link.created"])
+    rotated = api.post(f"/api/webhooks/{hook['id']}/rotate-secret").json()
+    assert rotated["secret"] != hook["secret"] and rotated["secret"].startswith("whsec_")
+    new_link(api, "after-rotate")
+    receiver.wait_for(1)
+    headers, body = receiver.got[0]
+    assert _signed(rotated["secret"], headers, body) and not _signed(hook["secret"], headers, body)
+
+
+def test_failures_are_retried_with_backoff_then_the_webhook_is_disabled(hooked, receiver):
+    api = hooked
+    receiver.status = 500
+    hook = _create(api, receiver.url, triggers=["link.created"])
+    new_link(api, "failing")
+    receiver.wait_for(2, timeout=10)  # the first attempt, and the retry a second later
+    deadline = time.monotonic() + 5
+    while api.get(f"/api/webhooks/{hook['id']}").json()["disabledAt"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state = api.get(f"/api/webhooks/{hook['id']}").json()
+    assert state["disabledAt"] is not None  # webhook_max_failures=2 in this app
+    [delivery] = api.get(f"/api/webhooks/{hook['id']}/deliveries").json()
+    assert delivery["status"] == "pending" and delivery["attempts"] == 2 and delivery["responseStatus"] == 500
+    ids = {e["id"] for e in receiver.events()}
+    assert len(ids) == 1  # a retry resends the same event
+    # re-enabling delivers what waited
+    receiver.status = 200
+    assert api.patch(f"/api/webhooks/{hook['id']}", json={"disabled": False}).json()["disabledAt"] is None
+    receiver.wait_for(3, timeout=10)
+    deadline = time.monotonic() + 5
+    while api.get(f"/api/webhooks/{hook['id']}/deliveries").json()[0]["status"] != "delivered":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_management_api_crud_and_validation(hooked, api):
+    hook = _create(hooked, "https://hooks.example.com/x", triggers=["lead.created"], secret="s" * 20)
+    assert hook["secret"] == "s" * 20 and hook["linkIds"] == [] and hook["disabledAt"] is None
+    assert [h["id"] for h in hooked.get("/api/webhooks").json()] == [hook["id"]]
+    updated = hooked.patch(f"/api/webhooks/{hook['id']}", json={"name": "renamed", "triggers": ["sale.created"]})
+    assert updated.status_code == 200 and updated.json()["name"] == "renamed"
+    assert updated.json()["triggers"] == ["sale.created"]
+    bad = [
+        {"name": "x", "url": "ftp://example.com", "triggers": ["lead.created"]},
+        {"name": "x", "url": "http://169.254.169.254/latest/meta-data", "triggers": ["lead.created"]},
+        {"name": "x", "url": "http://[fe80::1]/", "triggers": ["lead.created"]},
+        {"name": "x", "url": "http://100.100.100.200/", "triggers": ["lead.created"]},
+        {"name": "x", "url": "http://0.0.0.0:8080/", "triggers": ["lead.created"]},
+        {"name": "x", "url": "https://example.com", "triggers": ["link.exploded"]},
+        {"name": "x", "url": "https://example.com", "triggers": []},
+        {"name": "x" * 41, "url": "https://example.com", "triggers": ["lead.created"]},
+        {"name": "x", "url": "https://example.com", "triggers": ["lead.created"], "secret": "short"},
+        {"name": "x", "url": "https://example.com", "triggers": ["lead.created"], "linkIds": ["link_nope"]},
+    ]
+    for body in bad:
+        r = hooked.post("/api/webhooks", json=body)
+        assert r.status_code == 422, body
+    # without webhook_allow_private, loopback and private targets are refused too
+    for url in ("http://127.0.0.1:9000/", "http://localhost/x", "http://10.1.2.3/", "http://[::1]/"):
+        r = api.post("/api/webhooks", json={"name": "x", "url": url, "triggers": ["lead.created"]})
+        assert r.status_code == 422 and "private" in r.json()["error"]["message"], url
+    assert hooked.get("/api/webhooks/wh_missing").status_code == 404
+    assert hooked.delete(f"/api/webhooks/{hook['id']}").json() == {"id": hook["id"]}
+    assert hooked.get(f"/api/webhooks/{hook['id']}").status_code == 404
+    assert len(hooked.get("/api/webhooks").json()) == 0
+    assert api.get("/api/webhooks", headers={"Authorization": ""}).status_code == 401
+
+
+@pytest.mark.parametrize("ip,allow_private,blocked", [
+    ("169.254.169.254", True, True), ("fe80::1", True, True), ("fd00:ec2::254", True, True),
+    ("100.100.100.200", True, True), ("::ffff:169.254.169.254", True, True), ("224.0.0.1", True, True),
+    ("127.0.0.1", False, True), ("10.0.0.1", False, True), ("192.168.1.1", False, True), ("::1", False, True),
+    ("127.0.0.1", True, False), ("10.0.0.1", True, False), ("93.184.215.14", False, False),
+])
+def test_address_checks(ip, allow_private, blocked):
+    if blocked:
+        with pytest.raises(Blocked):
+            check_address(ip, allow_private=allow_private)
+    else:
+        check_address(ip, allow_private=allow_private)
+
+
+def test_a_name_resolving_to_a_refused_address_is_never_contacted(settings, receiver):
+    """Delivery re-resolves the host: `localhost` passes creation only with allow_private, and the
+    delivery-time check refuses it in an app without it (no request reaches the receiver)."""
+    import asyncio
+
+    from shortener.core import Core
+
+    async def scenario() -> dict:
+        core = await Core.open(settings.replace(webhook_allow_private=True))
+        hook = await core.webhooks.create({"name": "x", "url": f"http://localhost:{receiver.port}/h",
+                                           "triggers": ["link.created"]})
+        await core.close()
+        strict = await Core.open(settings)
+        await strict.start()
+        try:
+            await strict.webhooks.enqueue("link.created", {"id": "link_x"})
+            await strict.webhooks.deliver_due()
+            return (await strict.webhooks.deliveries(hook["id"]))[0]
+        finally:
+            await strict.close()
+
+    delivery = asyncio.run(scenario())
+    assert delivery["status"] == "pending" and delivery["attempts"] == 1
+    assert delivery["lastError"].startswith("blocked:") and receiver.got == []
+
+
+def test_deliveries_survive_a_restart_when_the_receiver_was_down(live_server):
+    server = live_server(SHORTENER_WEBHOOK_ALLOW_PRIVATE="1")
+    receiver = Receiver()  # not started: its port refuses connections
+    auth = {"Authorization": f"Bearer {server.key}"}
+    hook = httpx.post(f"{server.api_url}/webhooks", headers=auth, timeout=10,
+                      json={"name": "down", "url": receiver.url, "triggers": ["link.created"]}).json()
+    r = httpx.post(f"{server.api_url}/links", headers=auth, json={"url": "https://example.com", "key": "boot"})
+    assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    while True:
+        [delivery] = httpx.get(f"{server.api_url}/webhooks/{hook['id']}/deliveries", headers=auth).json()
+        if delivery["attempts"] >= 1:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert delivery["status"] == "pending" and delivery["responseStatus"] is None
+    server.stop()
+    receiver.start()
+    try:
+        server.start()
+        receiver.wait_for(1, timeout=15)
+        time.sleep(0.3)
+        [(headers, body)] = receiver.got
+        assert _signed(hook["secret"], headers, body)
+        event = json.loads(body)
+        assert event["id"] == delivery["eventId"] and event["data"]["key"] == "boot"
+    finally:
+        receiver.stop()
+
+
+def test_cli_manages_webhooks(tmp_path):
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", str(tmp_path / "d"), *args],
+                              capture_output=True, text=True, cwd=str(ROOT), check=check, timeout=60)
+
+    created = json.loads(cli("webhooks", "create", "https://hooks.example.com/in", "--name", "cli",
+                             "--trigger", "lead.created", "--trigger", "sale.created").stdout)
+    assert created["triggers"] == ["lead.created", "sale.created"]
+    listed = cli("webhooks", "list").stdout
+    assert created["id"] in listed and "https://hooks.example.com/in" in listed
+    secret = cli("webhooks", "rotate-secret", created["id"]).stdout.strip()
+    assert secret.startswith("whsec_") and secret != created["secret"]
+    assert json.loads(cli("webhooks", "list", "--json").stdout)[0]["secret"] == secret
+    refused = cli("webhooks", "create", "http://169.254.169.254/", "--name", "x", "--trigger", "lead.created",
+                  check=False)
+    assert refused.returncode == 1 and "link-local" in refused.stderr
+    cli("webhooks", "delete", created["id"])
+    assert json.loads(cli("webhooks", "list", "--json").stdout) == []
