@@ -370,3 +370,14 @@ def test_bulk_limits(api):
     error(api.delete("/api/links/bulk", params={"linkIds": ids}), 422, "unprocessable_entity")
     error(api.patch("/api/links/bulk", json={"data": {"archived": True}}), 400, "bad_request")
     assert api.get("/api/links/count").json() == 0
+
+
+def test_a_random_key_that_collides_is_drawn_again(api, monkeypatch):
+    from shortener import keys
+
+    create(api, url="https://a.com", key="Taken1")
+    draws = iter(["taken1", "taken1", "fresh01", "fresh02"])
+    monkeypatch.setattr(keys, "random_key", lambda length=7, prefix="": next(draws))
+    assert create(api, url="https://b.com")["key"] == "fresh01"
+    out = api.post("/api/links/bulk", json=[{"url": "https://c.com"}]).json()
+    assert out[0]["key"] == "fresh02"

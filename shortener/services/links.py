@@ -5,6 +5,7 @@ redirect cache entries and queues webhooks.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from shortener.timeutil import now_iso, parse_iso
 PROJECT_ID = "default"
 WORKSPACE_ID = "ws_" + PROJECT_ID
 MAX_BULK = 100
+RANDOM_KEY_DRAWS = 5
 REDIRECT_STATUSES = (301, 302, 307, 308)
 DUPLICATE_KEY = "Duplicate key: This short link already exists."
 DUPLICATE_EXTERNAL_ID = "A link with this externalId already exists in this workspace."
@@ -44,6 +46,11 @@ _TRUNCATED = {"title": 120, "description": 240}
 _IGNORED = ("testVariants", "testStartedAt", "testCompletedAt")
 # Bulk update changes what links say, not where they live (Dub's bulk schema omits these).
 _NOT_IN_BULK_UPDATE = ("domain", "key", "externalId", "keyLength", "prefix")
+
+
+async def _hash(password: str) -> str:
+    # scrypt takes tens of milliseconds by design; off the event loop, redirects keep flowing.
+    return await asyncio.to_thread(hash_password, password)
 
 
 def _type_name(value: Any) -> str:
@@ -459,29 +466,38 @@ class LinkService:
         row.update(p.columns)
         row.update(utm_cols)
         if isinstance(p.password, str):
-            row["password_hash"] = hash_password(p.password)
+            row["password_hash"] = await _hash(p.password)
         if key is None:
-            row["key"] = await self._free_random_key(domain, p.key_length, p.prefix)
-        return {"link": row, "tag_ids": tag_ids or [], "new_tags": new_tags}, p
+            # Not checked here: the insert checks inside its transaction and create() draws again.
+            row["key"] = keyrules.random_key(p.key_length, p.prefix)
+        return {"link": row, "tag_ids": tag_ids or [], "new_tags": new_tags, "random_key": key is None,
+                "key_length": p.key_length, "prefix": p.prefix}, p
 
-    async def _free_random_key(self, domain: str, length: int, prefix: str) -> str:
-        for _ in range(10):
-            key = keyrules.random_key(length, prefix)
-            if not await self.store.link_key_taken(domain, key):
-                return key
-        # Ten collisions in a row means the key space at this length is nearly full.
-        raise Conflict("Could not find a free random key; use a longer keyLength.")
+    async def _insert(self, items: list[dict]) -> list[str | None]:
+        """store.create_links, drawing new random keys for random-key items that collided."""
+        results = await self.store.create_links(items)
+        for _ in range(RANDOM_KEY_DRAWS):
+            retry = [i for i, (item, r) in enumerate(zip(items, results)) if r == "key" and item["random_key"]]
+            if not retry:
+                break
+            for i in retry:
+                items[i]["link"]["key"] = keyrules.random_key(items[i]["key_length"], items[i]["prefix"])
+            for i, result in zip(retry, await self.store.create_links([items[i] for i in retry])):
+                results[i] = result
+        return results
+
+    async def _created(self, rows: list[dict]) -> list[dict]:
+        """API objects for rows just inserted: counters start at zero, tags are read back."""
+        tags = await self.store.tags_of_links([r["id"] for r in rows])
+        zero = {"clicks": 0, "last_clicked": None, "leads": 0, "conversions": 0, "sales": 0, "sale_amount": 0}
+        return [self.to_api({**zero, **r}, tags[r["id"]]) for r in rows]
 
     async def create(self, body: Any) -> dict:
-        for attempt in range(5):
-            item, p = await self._prepare(body)
-            (result,) = await self.store.create_links([item])
-            if result is None:
-                break
-            if result == "key" and p.key is None and attempt < 4:
-                continue  # another writer took the random key between the check and the insert
+        item, _ = await self._prepare(body)
+        (result,) = await self._insert([item])
+        if result is not None:
             raise Conflict(DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID)
-        obj = await self.get(item["link"]["id"])
+        (obj,) = await self._created([item["link"]])
         await self.core.link_changed("link.created", obj, None)
         return obj
 
@@ -502,18 +518,18 @@ class LinkService:
                 out[i] = {"link": body, "error": exc.message, "code": exc.code}
                 continue
             pending.append((i, item))
-        results = await self.store.create_links([item for _, item in pending]) if pending else []
+        results = await self._insert([item for _, item in pending]) if pending else []
         created = []
         for (i, item), result in zip(pending, results):
             if result is None:
-                created.append((i, item["link"]["id"]))
+                created.append((i, item["link"]))
             else:
                 message = DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID
                 out[i] = {"link": bodies[i], "error": message, "code": "conflict"}
-        objects = await self._objects_by_id([link_id for _, link_id in created])
-        for i, link_id in created:
-            out[i] = objects[link_id]
-            await self.core.link_changed("link.created", objects[link_id], None)
+        objects = await self._created([row for _, row in created])
+        for (i, _), obj in zip(created, objects):
+            out[i] = obj
+            await self.core.link_changed("link.created", obj, None)
         return out
 
     # -- update ------------------------------------------------------------------------------
@@ -536,7 +552,7 @@ class LinkService:
         if p.password is None:
             changes["password_hash"] = None
         elif isinstance(p.password, str):
-            changes["password_hash"] = hash_password(p.password)
+            changes["password_hash"] = await _hash(p.password)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
         changes["updated_at"] = now_iso()
         return {"id": row["id"], "changes": changes, "tag_ids": tag_ids, "new_tags": new_tags}

@@ -1,0 +1,186 @@
+"""Benchmark of the links API on a real server: link creation (single and bulk) and GET /links/info.
+
+    .venv/bin/python bench/bench_links.py [--links 100000] [--creates 1000] [--bulk 30] [--lookups 3000]
+
+Seeds --links links straight through the store (the API is what is measured, not the seeding),
+starts `shortener serve` on a loopback port with a throwaway data dir and default settings, then
+drives it with httpx over keep-alive connections and prints the figures.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shortener.config import Settings  # noqa: E402
+from shortener.core import Core  # noqa: E402
+from shortener.ids import nanoid, new_id  # noqa: E402
+from shortener.timeutil import now_iso  # noqa: E402
+
+DOMAIN = "bench.test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def seed(data_dir: str, count: int) -> list[str]:
+    """Insert `count` links in batches; returns their keys."""
+    settings = Settings.from_env({}, data_dir=data_dir, domain=DOMAIN)
+    core = await Core.open(settings)
+    keys: list[str] = []
+    try:
+        await core.domains.ensure_configured()
+        base = {
+            "external_id": None, "tenant_id": None, "identifier": None, "track_conversion": 0,
+            "archived": 0, "expires_at": None, "expired_url": None, "password_hash": None, "proxy": 0,
+            "title": None, "description": None, "image": None, "video": None, "rewrite": 0,
+            "do_index": 0, "ios": None, "android": None, "geo": None, "public_stats": 0, "comments": None,
+            "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None,
+            "utm_content": None, "ref": None, "program_id": None, "partner_id": None, "folder_id": None,
+            "user_id": None, "webhook_ids": "[]", "redirect_status": None, "disabled_at": None,
+        }
+        for start in range(0, count, 5000):
+            items = []
+            for i in range(start, min(start + 5000, count)):
+                key = f"s{i}{nanoid(5)}"
+                now = now_iso()
+                row = dict(base, id=new_id("link_"), domain=DOMAIN, key=key,
+                           url=f"https://example.com/page/{i}", created_at=now, updated_at=now)
+                items.append({"link": row, "tag_ids": [], "new_tags": []})
+                keys.append(key)
+            await core.store.create_links(items)
+        _, api_key = await core.api_keys.create("bench")
+    finally:
+        await core.close()
+    return keys, api_key
+
+
+def start_server(data_dir: str, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+    env.update({"SHORTENER_DOMAIN": DOMAIN, "PYTHONPATH": str(ROOT), "SHORTENER_LOG_LEVEL": "warning"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shortener", "--data-dir", data_dir, "serve", "--port", str(port)],
+        env=env, cwd=str(ROOT),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def bench(base: str, key: str, keys: list[str], args) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        # warm-up: connections, caches, code paths
+        for i in range(20):
+            await client.post("/api/links", json={"url": f"https://warm.example.com/{i}"})
+
+        t0 = time.perf_counter()
+        for i in range(args.creates):
+            r = await client.post("/api/links", json={"url": f"https://example.com/new/{i}", "tagNames": ["bench"]})
+            assert r.status_code == 200, r.text
+        single = args.creates / (time.perf_counter() - t0)
+
+        async def worker(n: int, offset: int) -> None:
+            for i in range(n):
+                r = await client.post("/api/links", json={"url": f"https://example.com/c/{offset}/{i}"})
+                assert r.status_code == 200, r.text
+
+        t0 = time.perf_counter()
+        per = args.creates // 8
+        await asyncio.gather(*(worker(per, w) for w in range(8)))
+        concurrent = per * 8 / (time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        for b in range(args.bulk):
+            batch = [{"url": f"https://example.com/bulk/{b}/{i}"} for i in range(100)]
+            r = await client.post("/api/links/bulk", json=batch)
+            assert r.status_code == 200 and all("id" in x for x in r.json()), r.text[:300]
+        bulk = args.bulk * 100 / (time.perf_counter() - t0)
+
+        total = (await client.get("/api/links/count")).json()
+        sample = random.Random(1).choices(keys, k=args.lookups)
+        latencies = []
+        for k in sample:
+            t = time.perf_counter()
+            r = await client.get("/api/links/info", params={"domain": DOMAIN, "key": k})
+            latencies.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200, r.text
+        ids = [(await client.get("/api/links/info", params={"domain": DOMAIN, "key": k})).json()["id"]
+               for k in sample[:200]]
+        by_id = []
+        for link_id in ids * 5:
+            t = time.perf_counter()
+            r = await client.get("/api/links/info", params={"linkId": link_id})
+            by_id.append((time.perf_counter() - t) * 1000)
+        list_ms = []
+        for page in range(1, 21):
+            t = time.perf_counter()
+            r = await client.get("/api/links", params={"page": page, "pageSize": 100})
+            list_ms.append((time.perf_counter() - t) * 1000)
+
+    print(f"links stored: {total}")
+    print(f"create, one request at a time:   {single:8.0f} links/s  ({args.creates} links)")
+    print(f"create, 8 concurrent clients:    {concurrent:8.0f} links/s  ({per * 8} links)")
+    print(f"create, bulk of 100 per request: {bulk:8.0f} links/s  ({args.bulk * 100} links)")
+    print(f"GET /links/info?domain&key: p50 {statistics.median(latencies):6.2f} ms  "
+          f"p99 {pct(latencies, 99):6.2f} ms  ({len(latencies)} lookups)")
+    print(f"GET /links/info?linkId:     p50 {statistics.median(by_id):6.2f} ms  "
+          f"p99 {pct(by_id, 99):6.2f} ms  ({len(by_id)} lookups)")
+    print(f"GET /links (page of 100):   p50 {statistics.median(list_ms):6.2f} ms  p99 {pct(list_ms, 99):6.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=100_000, help="links stored before measuring")
+    parser.add_argument("--creates", type=int, default=1000, help="links created one per request")
+    parser.add_argument("--bulk", type=int, default=30, help="bulk requests of 100 links")
+    parser.add_argument("--lookups", type=int, default=3000, help="GET /links/info requests")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="bench-links-")
+    proc = None
+    try:
+        t0 = time.perf_counter()
+        keys, api_key = asyncio.run(seed(data_dir, args.links))
+        print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f} s")
+        port = free_port()
+        proc = start_server(data_dir, port)
+        asyncio.run(bench(f"http://127.0.0.1:{port}", api_key, keys, args))
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
