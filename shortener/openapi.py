@@ -112,6 +112,7 @@ REDIRECT_STATUSES = [301, 302, 307, 308]
 WEBHOOK_TRIGGERS = ["link.created", "link.updated", "link.deleted", "link.clicked", "lead.created", "sale.created"]
 PAYMENT_PROCESSORS = ["stripe", "shopify", "polar", "paddle", "apple", "revenuecat", "lemonsqueezy", "dub", "custom"]
 LEAD_MODES = ["async", "wait", "deferred"]
+_HEX_COLOR = "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
 
 # The HTTP status of each Dub error code, and the name of the reusable response in components.
 _ERROR_RESPONSES = {
@@ -363,6 +364,8 @@ _LINK_LIST_PARAMS = _LINK_FILTERS + [
     _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
     _query("page", _int(minimum=1, default=1), "The page number (1-based)."),
     _query("pageSize", _int(minimum=1, maximum=100, default=100), "The number of links per page."),
+    _query("startingAfter", _str(), "Cursor paging: the links after this link id in the sort order."),
+    _query("endingBefore", _str(), "Cursor paging: the links before this link id in the sort order."),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -516,6 +519,10 @@ _CUSTOMER = _object(
             description="The link the customer came through (with includeExpandedFields).",
         )),
         "programId": _nstr("Accepted for compatibility."),
+        "partner": {"type": "null", "description": "Dub's partner program (always null here; with "
+                                                   "includeExpandedFields)."},
+        "discount": {"type": "null", "description": "Dub's partner discount (always null here; with "
+                                                    "includeExpandedFields)."},
         "createdAt": _date("When the customer was created."),
     },
     required=["id", "externalId", "createdAt"],
@@ -567,11 +574,13 @@ def _event(kind: str, extra: dict[str, Schema], extra_required: list[str]) -> Sc
 
 _CLICK_EVENT = _event("click", {}, [])
 _LEAD_EVENT = _event("lead", {
-    "eventId": _str(), "eventName": _str(), "customer": _ref("Customer"),
+    "eventId": _str(), "eventName": _str(),
+    "customer": _nullable(_ref("Customer") | {"description": "Null when the customer was deleted."}),
     "metadata": {"description": "The metadata sent with the event."},
 }, ["eventId", "eventName", "customer"])
 _SALE_EVENT = _event("sale", {
-    "eventId": _str(), "eventName": _str(), "customer": _ref("Customer"),
+    "eventId": _str(), "eventName": _str(),
+    "customer": _nullable(_ref("Customer") | {"description": "Null when the customer was deleted."}),
     "sale": _object({"amount": _int("In cents."), "currency": _str(), "invoiceId": _nstr(),
                      "paymentProcessor": _str(enum=PAYMENT_PROCESSORS)}, required=["amount", "currency"]),
     "saleAmount": _num(), "invoice_id": _str(), "payment_processor": _str(),
@@ -584,7 +593,11 @@ _EVENT_PARAMS = [
     _query("key", _str(), "Only events of this link (with domain)."),
     _query("linkId", _str(), "Only events of this link."),
     _query("externalId", _str(), "Only events of the link with this externalId (ext_ prefix)."),
+    _query("tenantId", _str(), "Only events of links of this tenant."),
+    _query("tagId", _str(), "Only events of links with this tag (deprecated: use tagIds)."),
+    _query("tagIds", _str(), "Only events of links with any of these tags (comma-separated)."),
     _query("customerId", _str(), "Only events of this customer."),
+    _query("eventName", _str(), "Only lead or sale events with this name."),
     _query("interval", _str(enum=["24h", "7d", "30d", "90d", "1y", "mtd", "qtd", "ytd", "all"]),
            "The time range (ignored when start is given)."),
     _query("start", _str(), "The start of the range (ISO-8601)."),
@@ -594,11 +607,16 @@ _EVENT_PARAMS = [
     _query("browser", _str(), "Only events from this browser."),
     _query("os", _str(), "Only events from this OS."),
     _query("referer", _str(), "Only events with this referring host."),
+    _query("refererUrl", _str(), "Only events with this referring URL."),
+    _query("url", _str(), "Only events whose click went to this destination URL."),
+    _query("trigger", _str(enum=["link", "qr"]), "Only clicks from links or only QR scans."),
     _query("qr", _bool(), "Only QR scans (true) or only other clicks (false)."),
     _query("page", _int(minimum=1, default=1), "The page number."),
     _query("limit", _int(minimum=1, maximum=1000, default=100), "The number of events per page."),
     _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order by timestamp."),
     _query("sortBy", _str(enum=["timestamp"], default="timestamp"), "The sort field."),
+    {**_query("order", _str(enum=["asc", "desc"], default="desc"), "The sort order (deprecated: use sortOrder)."),
+     "deprecated": True},
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -612,21 +630,25 @@ _WEBHOOK = _object(
         "secret": _str("The signing secret: Dub-Signature is the HMAC-SHA256 hex of the raw body with it."),
         "triggers": _array(_str(enum=WEBHOOK_TRIGGERS), "The events delivered to this webhook."),
         "linkIds": _array(_str(), "For link.clicked: the links whose clicks are delivered."),
-        "disabledAt": _ndate("When the webhook was disabled after too many consecutive failures."),
+        "disabledAt": _ndate("When the webhook was disabled (after too many consecutive failures, or by "
+                             "disabled: true)."),
+        "consecutiveFailures": _int("Failed deliveries in a row; the webhook is disabled when this reaches "
+                                    "SHORTENER_WEBHOOK_MAX_FAILURES."),
         "createdAt": _date("When the webhook was created."),
         "updatedAt": _date("When the webhook was last updated."),
     },
-    required=["id", "name", "url", "triggers", "disabledAt", "createdAt"],
+    required=["id", "name", "url", "secret", "triggers", "linkIds", "disabledAt", "createdAt", "updatedAt"],
 )
 
 
 def _webhook_input(*, create: bool) -> Schema:
     props = {
         "name": _str(minLength=1, maxLength=40),
-        "url": _str(format="uri", maxLength=2000),
-        "secret": _str("A signing secret of your own; generated when not given."),
-        "triggers": _array(_str(enum=WEBHOOK_TRIGGERS)),
-        "linkIds": _array(_str()),
+        "url": _str("An http(s) URL; private and loopback addresses only with SHORTENER_WEBHOOK_ALLOW_PRIVATE, "
+                    "link-local and metadata addresses never.", format="uri", maxLength=2000),
+        "secret": _str("A signing secret of your own; generated when not given.", minLength=16, maxLength=128),
+        "triggers": _array(_str(enum=WEBHOOK_TRIGGERS), minItems=1),
+        "linkIds": _array(_str(), "The links whose clicks are delivered (sets their webhookIds)."),
     }
     if not create:
         props["disabled"] = _bool("false re-enables a webhook disabled after failures.")
@@ -641,7 +663,9 @@ _WEBHOOK_DELIVERY = _object(
         "status": _str("pending, delivered or failed."),
         "attempts": _int("How many times delivery was attempted."),
         "responseStatus": _nullable({"type": "integer", "description": "The receiver's last HTTP status."}),
-        "nextAttemptAt": _ndate("When the next attempt is due."),
+        "lastError": _nstr("Why the last attempt failed (refused, timeout, blocked address, HTTP status)."),
+        "nextAttemptAt": _ndate("When the next attempt is due (pending deliveries only)."),
+        "deliveredAt": _ndate("When the receiver accepted the delivery."),
         "createdAt": _date("When the delivery was queued."),
     },
     required=["id", "event", "status", "attempts", "createdAt"],
@@ -691,7 +715,20 @@ _LINK_ID = _path("linkId", "The link's id, or ext_<externalId>.")
 _LINK = _json(_ref("Link"), "The link.")
 
 
+def _put_alias(patch: Schema) -> Schema:
+    """PUT on a resource behaves exactly like PATCH (Dub keeps PUT for older clients)."""
+    return {**patch, "operationId": patch["operationId"] + "Put", "deprecated": True,
+            "description": (patch.get("description", "") + " The same as PATCH; kept for older clients.").strip()}
+
+
 def _paths() -> dict[str, Schema]:
+    paths = _own_paths()
+    for path in ("/links/{linkId}", "/tags/{id}", "/domains/{slug}"):
+        paths[path]["put"] = _put_alias(paths[path]["patch"])
+    return paths
+
+
+def _own_paths() -> dict[str, Schema]:
     link_list = _json(_array(_ref("Link")), "The links.")
     bulk_result = _json(_array({"anyOf": [_ref("Link"), _ref("LinkError")]}),
                         "One entry per request item, in order: the link, or why that item failed.")
@@ -801,12 +838,14 @@ def _paths() -> dict[str, Schema]:
                     "image/svg+xml": {"schema": {"type": "string"}},
                 }},
             }, params=[
-                _query("url", _str(), "The URL to encode.", required=True),
-                _query("size", _int(minimum=1, default=600), "The width and height in pixels."),
+                _query("url", _str(minLength=1, maxLength=2048), "The URL (or any text) to encode.", required=True),
+                _query("size", _int(minimum=32, maximum=2000, default=600),
+                       "The largest width and height in pixels; the image is the largest whole multiple of the "
+                       "QR modules that fits, so module edges stay sharp."),
                 _query("level", _str(enum=["L", "M", "Q", "H"], default="L"), "The error correction level."),
-                _query("fgColor", _str(default="#000000"), "The foreground color (hex)."),
-                _query("bgColor", _str(default="#FFFFFF"), "The background color (hex)."),
-                _query("margin", _int(minimum=0, default=2), "The quiet zone, in modules."),
+                _query("fgColor", _str(default="#000000", pattern=_HEX_COLOR), "The foreground color (hex, # optional)."),
+                _query("bgColor", _str(default="#FFFFFF", pattern=_HEX_COLOR), "The background color (hex, # optional)."),
+                _query("margin", _int(minimum=0, maximum=20, default=2), "The quiet zone, in modules."),
                 _query("format", _str(enum=["png", "svg"], default="png"), "Our extension: png or svg."),
             ], errors=("bad_request", "unprocessable_entity"), public=True),
         },
@@ -827,13 +866,16 @@ def _paths() -> dict[str, Schema]:
                 _query("email", _str(), "Only the customer with this email."),
                 _query("externalId", _str(), "Only the customer with this externalId."),
                 _query("search", _str(), "Only customers whose name, email or externalId contains this text."),
+                _query("country", _str(), "Only customers from this country (ISO 3166-1 alpha-2)."),
                 _query("linkId", _str(), "Only customers who came through this link."),
                 _query("includeExpandedFields", _bool(), "Include the customer's link."),
-                _query("sortBy", _str(enum=["createdAt", "saleAmount", "firstSaleAt"], default="createdAt"),
-                       "The sort field."),
+                _query("sortBy", _str(enum=["createdAt", "saleAmount", "firstSaleAt", "subscriptionCanceledAt"],
+                                      default="createdAt"), "The sort field."),
                 _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
                 _query("page", _int(minimum=1, default=1), "The page number."),
                 _query("pageSize", _int(minimum=1, maximum=100, default=100), "Customers per page."),
+                _query("startingAfter", _str(), "Cursor paging: the customers after this customer id."),
+                _query("endingBefore", _str(), "Cursor paging: the customers before this customer id."),
             ], errors=("unprocessable_entity",)),
         },
         "/customers/{id}": {
@@ -844,7 +886,8 @@ def _paths() -> dict[str, Schema]:
                 errors=("not_found",)),
             "patch": _op("updateCustomer", "Customers", "Update a customer", {
                 "200": _json(_ref("Customer"), "The customer."),
-            }, body=_body(_ref("CustomerUpdate")), errors=("not_found", "conflict", "unprocessable_entity")),
+            }, params=[_query("includeExpandedFields", _bool(), "Include the customer's link.")],
+                body=_body(_ref("CustomerUpdate")), errors=("not_found", "conflict", "unprocessable_entity")),
             "delete": _op("deleteCustomer", "Customers", "Delete a customer", {
                 "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted customer."),
             }, errors=("not_found",)),
@@ -885,7 +928,8 @@ def _paths() -> dict[str, Schema]:
             "parameters": [_path("webhookId", "The webhook's id.")],
             "get": _op("listWebhookDeliveries", "Webhooks", "List a webhook's deliveries", {
                 "200": _json(_array(_ref("WebhookDelivery")), "The deliveries, newest first."),
-            }, errors=("not_found",)),
+            }, params=[_query("limit", _int(minimum=1, maximum=1000, default=100), "At most this many.")],
+                errors=("not_found", "unprocessable_entity")),
         },
         "/openapi.json": {
             "get": _op("getOpenApiDocument", "Meta", "This document", {
