@@ -240,9 +240,10 @@ def _link_input_properties(*, with_key_fields: bool = True) -> dict[str, Schema]
         "utm_term": _nstr(d["utm_term"], maxLength=255),
         "utm_content": _nstr(d["utm_content"], maxLength=255),
         "ref": _nstr(d["ref"], maxLength=255),
-        "testVariants": _nullable(_array(_TEST_VARIANT, "A/B test variants (accepted for compatibility).")),
-        "testStartedAt": _nstr("When the A/B test started (accepted for compatibility)."),
-        "testCompletedAt": _nstr("When the A/B test completes (accepted for compatibility)."),
+        # Dub's SDK sends these; A/B tests are not supported, so they are accepted and ignored
+        "testVariants": _nullable(_array(_TEST_VARIANT, "Accepted and ignored: A/B tests are not supported.")),
+        "testStartedAt": _nstr("Accepted and ignored: A/B tests are not supported."),
+        "testCompletedAt": _nstr("Accepted and ignored: A/B tests are not supported."),
         "publicStats": {**_bool(d["publicStats"], False), "deprecated": True},
         "tagId": {**_nstr(d["tagId"]), "deprecated": True},
         "webhookIds": _nullable(_array(_str(), d["webhookIds"])),

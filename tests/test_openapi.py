@@ -6,6 +6,7 @@ schemas, and the documented models carry every field the official Dub SDK reads 
 """
 from __future__ import annotations
 
+import inspect
 import re
 
 import jsonschema
@@ -153,6 +154,43 @@ def test_every_documented_path_exists_in_the_app():
     missing = {path: methods - served.get(path, set())
                for path, methods in _doc_operations().items() if methods - served.get(path, set())}
     assert missing == {}
+
+
+# How route handlers read query parameters: query_int(request, "page", ...), _choice(request, ...),
+# request.query_params.get("x"), q.get("x") with q = request.query_params.
+_PARAM_READS = (re.compile(r'\(\s*request\s*,\s*"([A-Za-z_]+)"'),
+                re.compile(r'(?:query_params|\bq)\.(?:get|getlist)\(\s*"([A-Za-z_]+)"'))
+
+
+def _query_params_read(fn, seen: set | None = None) -> set[str]:
+    """Query parameter names a handler reads, following the module-level helpers it calls."""
+    seen = set() if seen is None else seen
+    fn = inspect.unwrap(fn)
+    if fn in seen:
+        return set()
+    seen.add(fn)
+    source = inspect.getsource(fn)
+    names = {name for pattern in _PARAM_READS for name in pattern.findall(source)}
+    for helper in re.findall(r"\b(_[a-z_]+)\(", source):
+        obj = fn.__globals__.get(helper)
+        if inspect.isfunction(obj):
+            names |= _query_params_read(obj, seen)
+    return names
+
+
+def _handlers():
+    for route in api_routes():
+        for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+            yield pytest.param(route, method.lower(), id=f"{method} {route.path}")
+
+
+@pytest.mark.parametrize("route, method", list(_handlers()))
+def test_documented_query_parameters_are_the_ones_read(route, method):
+    path = next(p for p in DOC["paths"] if _normalise(p) == _normalise(route.path))
+    item = DOC["paths"][path]
+    params = item.get("parameters", []) + item[method].get("parameters", [])
+    documented = {p["name"] for p in params if p["in"] == "query"}
+    assert documented == _query_params_read(route.endpoint)
 
 
 def _operations():
@@ -315,6 +353,10 @@ def tour(settings):
             r = c.request(method, "/api" + path, **kwargs)
             assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text[:300]}"
             plain = path.split("?")[0]
+            if "json" in kwargs:  # what we sent is what the document says a client may send
+                body_schema = _operation(method, plain)["requestBody"]["content"]["application/json"]["schema"]
+                jsonschema.Draft202012Validator({**body_schema, "components": STRICT_COMPONENTS}).validate(
+                    kwargs["json"])
             assert_documented(r, method, plain)
             c.seen.add(_operation(method, plain)["operationId"])
             return r.json() if r.headers["content-type"].startswith("application/json") else r
@@ -387,3 +429,80 @@ def test_every_documented_operation_answers_as_documented(tour):
 
     documented = {op["operationId"] for item in DOC["paths"].values() for m, op in item.items() if m in HTTP_METHODS}
     assert documented - tour.seen == set()
+
+
+# --- kept true: every documented request field is one the server reads -----------------------------
+
+# Fields the SDK sends that we accept and ignore (documented as such), and deprecated aliases whose
+# errors name the field they stand for.
+IGNORED_FIELDS = {"testVariants", "testStartedAt", "testCompletedAt"}
+ALIASES = {"tag": "name"}
+
+
+def _wrong_value(schema: dict):
+    """A JSON value of a type the schema does not allow."""
+    options = schema.get("anyOf", [schema])
+    types: set[str] = set()
+    for option in options:
+        t = option.get("type")
+        types |= set(t if isinstance(t, list) else [t])
+    return 12345 if "boolean" in types else True
+
+
+def _refs(node) -> list[str]:
+    if isinstance(node, dict):
+        return ([node["$ref"]] if "$ref" in node else []) + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def _probe_targets(client) -> dict[str, tuple[str, str, dict]]:
+    """Schema name -> (method, path, a valid body) for every documented request body schema."""
+    link = client.post("/api/links", json={"url": "https://example.com/p", "key": "probe"}).json()
+    tag = client.post("/api/tags", json={"name": "probe"}).json()
+    client.post("/api/domains", json={"slug": "probe.test"})
+    hook = client.post("/api/webhooks", json={"name": "p", "url": "http://127.0.0.1:9/",
+                                              "triggers": ["lead.created"]}).json()
+    click_id = client.get("/probe").cookies["dub_id"]
+    client.flush_clicks()
+    lead = client.post("/api/track/lead", json={"clickId": click_id, "eventName": "e", "customerExternalId": "c1"})
+    assert lead.status_code == 200, lead.text
+    customer = client.get("/api/customers").json()[0]
+    return {
+        "LinkCreate": ("POST", "/api/links", {"url": "https://example.com"}),
+        "LinkUpdate": ("PATCH", f"/api/links/{link['id']}", {}),
+        "LinkBulkUpdate": ("PATCH", "/api/links/bulk", {"linkIds": [link["id"]]}),
+        "TagCreate": ("POST", "/api/tags", {"name": "t2"}),
+        "TagUpdate": ("PATCH", f"/api/tags/{tag['id']}", {}),
+        "DomainCreate": ("POST", "/api/domains", {"slug": "new.test"}),
+        "DomainUpdate": ("PATCH", "/api/domains/probe.test", {}),
+        "TrackLeadRequest": ("POST", "/api/track/lead", {"clickId": click_id, "eventName": "e2",
+                                                         "customerExternalId": "c2"}),
+        "TrackSaleRequest": ("POST", "/api/track/sale", {"customerExternalId": "c1", "amount": 100}),
+        "CustomerUpdate": ("PATCH", f"/api/customers/{customer['id']}", {}),
+        "WebhookCreate": ("POST", "/api/webhooks", {"name": "w", "url": "http://127.0.0.1:9/",
+                                                    "triggers": ["lead.created"]}),
+        "WebhookUpdate": ("PATCH", f"/api/webhooks/{hook['id']}", {}),
+    }
+
+
+def test_every_documented_request_field_is_read(tour):
+    """A value of the wrong type in any documented field is refused with a 422 naming that field,
+    so the document lists no field the server silently drops (besides the ignored A/B fields)."""
+    targets = _probe_targets(tour)
+    documented_bodies = {ref.split("/")[-1] for item in DOC["paths"].values() for m, op in item.items()
+                         if m in HTTP_METHODS and "requestBody" in op for ref in _refs(op["requestBody"])}
+    assert documented_bodies == set(targets)
+    unread = []
+    for name, (method, path, base) in targets.items():
+        for field, schema in DOC["components"]["schemas"][name]["properties"].items():
+            if field in IGNORED_FIELDS:
+                continue
+            body = {**{k: v for k, v in base.items() if k != ALIASES.get(field)}, field: _wrong_value(schema)}
+            if name == "LinkBulkUpdate":
+                body = {**base, "data": {field: _wrong_value(schema)}}
+            r = tour.request(method, path, json=body)
+            if r.status_code != 422 or f": {ALIASES.get(field, field)}:" not in r.json()["error"]["message"]:
+                unread.append((name, field, r.status_code, r.text[:120]))
+    assert unread == []
