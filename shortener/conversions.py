@@ -222,11 +222,16 @@ class ConversionService:
         await self.core.clicks.flush()
         return await self.store.find_written_click(click_id) or found
 
-    async def _click_and_link(self, click_id: str) -> tuple[dict, dict]:
-        click = await self._find_click(click_id)
+    async def _click_and_link(self, click_id: str, click: dict | None = None,
+                              link: dict | None = None) -> tuple[dict, dict]:
+        """The click and its link (either may be passed in when already read); 404s as Dub."""
         if click is None:
-            raise NotFound(f"Click event not found for clickId: {click_id}")
-        link = await self.store.link_for_conversion(click["link_id"])
+            click = await self._find_click(click_id)
+            if click is None:
+                raise NotFound(f"Click event not found for clickId: {click_id}")
+            link = None
+        if link is None:
+            link = await self.store.link_for_conversion(click["link_id"])
         if link is None:
             raise NotFound(f"Link not found for clickId: {click_id}")
         if link["disabled_at"] is not None:
@@ -269,25 +274,25 @@ class ConversionService:
         quantity = _int(body, "eventQuantity", lo=1, hi=100) or 1
         metadata = _metadata(body)
 
-        customer = await self.store.find_customer_by_external_id(external_id)
-        if not click_id:
-            if customer is None or not customer["click_id"]:
-                raise BadRequest(
-                    "The `clickId` property was not provided in the request, and no existing customer "
-                    "with the provided `customerExternalId` was found."
-                )
-            click_id = customer["click_id"]
-        final_name = customer_name or customer_email or random_name()
-        would_be = {"name": final_name, "email": customer_email, "avatar": customer_avatar, "externalId": external_id}
         now_dt = utcnow()
         now = iso(now_dt)
         key_since = iso(now_dt - IDEMPOTENCY_WINDOW)
         key = event_key(name)
+        ctx = await self.store.lead_context(external_id, click_id, key, key_since)
+        customer = ctx["customer"]
+        if not ctx["click_id"]:
+            raise BadRequest(
+                "The `clickId` property was not provided in the request, and no existing customer "
+                "with the provided `customerExternalId` was found."
+            )
+        click_id = ctx["click_id"]
+        final_name = customer_name or customer_email or random_name()
+        would_be = {"name": final_name, "email": customer_email, "avatar": customer_avatar, "externalId": external_id}
 
-        if mode != "deferred" and await self.store.lead_key_active(external_id, key, key_since):
+        if mode != "deferred" and ctx["duplicate"]:
             return {"click": {"id": click_id}, "link": None, "customer": _short_customer(customer, would_be)}
 
-        click, link = await self._click_and_link(click_id)
+        click, link = await self._click_and_link(click_id, ctx["click"], ctx["link"])
         new_customer = self._new_customer(external_id, final_name, customer_email, customer_avatar, click, now)
 
         if mode == "deferred":

@@ -46,3 +46,24 @@ def all_events(api, kind: str, **params) -> list[dict]:
     r = api.get("/api/events", params={"event": kind, "interval": "all", **params})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def raw_post(port: int, path: str, body: dict, key: str) -> tuple[int, bytes]:
+    """One POST on its own connection, without a client library: for tests that need hundreds of
+    requests in flight at once (httpx's pool costs more than the server does)."""
+    import asyncio
+    import json
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        data = json.dumps(body).encode()
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+            + data
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        return status, await reader.read()
+    finally:
+        writer.close()

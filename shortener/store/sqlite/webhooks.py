@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Iterable
 
 from .base import Row, SQLiteBase, Tx
@@ -17,6 +18,13 @@ async def insert_outbox(tx: Tx, rows: Iterable[Row]) -> None:
     rows = list(rows)
     if rows:
         await tx.executemany(_INSERT_OUTBOX, rows)
+
+
+def insert_outbox_now(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:
+    """The same from inside a transaction that runs on the writer thread (see conversions.py)."""
+    rows = list(rows)
+    if rows:
+        conn.executemany(_INSERT_OUTBOX, rows)
 
 
 class WebhookQueries(SQLiteBase):
