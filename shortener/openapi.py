@@ -610,7 +610,7 @@ _EVENT_PARAMS = [
     _query("referer", _str(), "Only events with this referring host."),
     _query("refererUrl", _str(), "Only events with this referring URL."),
     _query("url", _str(), "Only events whose click went to this destination URL."),
-    _query("trigger", _str(enum=["link", "qr"]), "Only clicks from links or only QR scans."),
+    _query("trigger", _str(), "Only events whose click came this way: link or qr."),
     _query("qr", _bool(), "Only QR scans (true) or only other clicks (false)."),
     _query("page", _int(minimum=1, default=1), "The page number."),
     _query("limit", _int(minimum=1, maximum=1000, default=100), "The number of events per page."),
@@ -884,7 +884,7 @@ def _own_paths() -> dict[str, Schema]:
             "get": _op("getCustomer", "Customers", "Retrieve a customer", {
                 "200": _json(_ref("Customer"), "The customer."),
             }, params=[_query("includeExpandedFields", _bool(), "Include the customer's link.")],
-                errors=("not_found",)),
+                errors=("not_found", "unprocessable_entity")),
             "patch": _op("updateCustomer", "Customers", "Update a customer", {
                 "200": _json(_ref("Customer"), "The customer."),
             }, params=[_query("includeExpandedFields", _bool(), "Include the customer's link.")],
