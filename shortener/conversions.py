@@ -52,6 +52,15 @@ def _js_type(value: Any) -> str:
     return "object"
 
 
+def encodable(value: str, field: str) -> str:
+    """JSON may carry lone surrogates (\\ud800) that no database text can hold: 422, not 500."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unprocessable("Invalid string: lone surrogate", field=field, issue="invalid_string") from None
+    return value
+
+
 def _string(body: dict, name: str, *, max_len: int | None = None, empty_is_none: bool = False) -> str | None:
     """An optional, nullable, trimmed string field."""
     value = body.get(name)
@@ -59,6 +68,7 @@ def _string(body: dict, name: str, *, max_len: int | None = None, empty_is_none:
         return None
     if not isinstance(value, str):
         raise Unprocessable(f"Expected string, received {_js_type(value)}", field=name, issue="invalid_type")
+    encodable(value, name)
     value = value.strip()
     if empty_is_none and not value:
         return None
@@ -91,7 +101,7 @@ def _metadata(body: dict) -> str | None:
         return None
     if not isinstance(value, dict):
         raise Unprocessable(f"Expected object, received {_js_type(value)}", field="metadata", issue="invalid_type")
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = encodable(json.dumps(value, ensure_ascii=False, separators=(",", ":")), "metadata")
     if len(text) > METADATA_MAX:
         raise Unprocessable("Metadata must be less than 10,000 characters when stringified",
                             field="metadata", issue="custom")

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from shortener.conversions import encodable
 from shortener.errors import NotFound, Unprocessable
 from shortener.ids import nanoid, new_id
 from shortener.timeutil import iso, now_iso, utcnow
@@ -75,7 +76,7 @@ def check_address(ip: str, *, allow_private: bool) -> None:
 def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str:
     if not isinstance(value, str) or not value.strip():
         raise Unprocessable("Expected a URL", field=field, issue="invalid_type")
-    url = value.strip()
+    url = encodable(value.strip(), field)
     if len(url) > 2000:
         raise Unprocessable("Too big: expected string to have <=2000 characters", field=field, issue="too_big")
     parts = urlsplit(url)
@@ -103,7 +104,7 @@ def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Unprocessable("Expected a name of 1 to 40 characters", field="name", issue="invalid_type")
-    value = value.strip()
+    value = encodable(value.strip(), "name")
     if len(value) > 40:
         raise Unprocessable("Too big: expected string to have <=40 characters", field="name", issue="too_big")
     return value
@@ -125,7 +126,7 @@ def _triggers(value: Any) -> list[str]:
 def _secret(value: Any) -> str:
     if not isinstance(value, str) or not 16 <= len(value) <= 128:
         raise Unprocessable("Expected a secret of 16 to 128 characters", field="secret", issue="invalid_string")
-    return value
+    return encodable(value, "secret")
 
 
 def new_secret() -> str:
@@ -342,6 +343,8 @@ class WebhookService:
     async def _link_ids(self, value: Any) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise Unprocessable("Expected an array of link ids", field="linkIds", issue="invalid_type")
+        for v in value:
+            encodable(v, "linkIds")
         ids = list(dict.fromkeys(value))
         missing = await self.store.missing_link_ids(ids)
         if missing:
@@ -391,6 +394,8 @@ class WebhookService:
             changes["consecutive_failures"] = 0
         link_ids = await self._link_ids(body["linkIds"]) if body.get("linkIds") is not None else None
         await self.store.update_webhook(webhook_id, changes)
+        if body.get("disabled") is False:
+            await self.store.reschedule_pending(webhook_id, now)  # no hour-long backoff after a re-enable
         if link_ids is not None:
             await self.store.set_webhook_links(webhook_id, link_ids, now)
         await self.reload()

@@ -88,6 +88,7 @@ def test_customer_update(api, shop):
                          ({"externalId": ""}, 422), ({"name": 5}, 422)]:
         r = api.patch(f"/api/customers/{bob['id']}", json=body)
         assert r.status_code == status, body
+    assert api.patch(f"/api/customers/{bob['id']}", content=b'{"name": "\\ud800"}').status_code == 422
     assert api.patch("/api/customers/cus_nobody", json={"name": "x"}).status_code == 404
     assert api.get(f"/api/customers/{bob['id']}").json()["name"] == "Robert"
 

@@ -211,6 +211,8 @@ def test_management_api_crud_and_validation(hooked, api):
     for body in bad:
         r = hooked.post("/api/webhooks", json=body)
         assert r.status_code == 422, body
+    r = hooked.post("/api/webhooks", content=b'{"name": "\\ud800", "url": "https://e.com", "triggers": ["lead.created"]}')
+    assert r.status_code == 422
     # without webhook_allow_private, loopback and private targets are refused too
     for url in ("http://127.0.0.1:9000/", "http://localhost/x", "http://10.1.2.3/", "http://[::1]/"):
         r = api.post("/api/webhooks", json={"name": "x", "url": url, "triggers": ["lead.created"]})

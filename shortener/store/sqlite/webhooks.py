@@ -53,6 +53,11 @@ class WebhookQueries(SQLiteBase):
                                  [changes[c] for c in allowed] + [webhook_id])
             return await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
 
+    async def reschedule_pending(self, webhook_id: str, at: str) -> None:
+        await self.write(
+            "UPDATE webhook_outbox SET next_attempt_at = ? WHERE webhook_id = ? AND status = 'pending'", (at, webhook_id)
+        )
+
     async def delete_webhook(self, webhook_id: str) -> bool:
         return await self.write("DELETE FROM webhooks WHERE id = ?", (webhook_id,)) > 0
 
