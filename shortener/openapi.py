@@ -672,17 +672,54 @@ _WEBHOOK_DELIVERY = _object(
     required=["id", "event", "status", "attempts", "createdAt"],
 )
 
-_WEBHOOK_EVENT = _object(
-    {
-        "id": _str("The unique ID of the event, prefixed with evt_."),
-        "event": _str(enum=WEBHOOK_TRIGGERS),
-        "createdAt": _date("When the event happened."),
-        "data": {"description": "link.created|updated|deleted: the link object; link.clicked: {click, link}; "
-                                "lead.created: {eventName, customer, click, link}; sale.created: "
-                                "{eventName, customer, click, link, sale}.", "type": "object"},
-    },
-    required=["id", "event", "createdAt", "data"],
-)
+
+
+def _webhook_event(events: list[str], data: Schema, description: str) -> Schema:
+    return _object(
+        {
+            "id": _str("The unique ID of the event, prefixed with evt_; the same on every retry."),
+            "event": _str(enum=events),
+            "createdAt": _date("When the event happened."),
+            "data": data,
+        },
+        required=["id", "event", "createdAt", "data"],
+        description=description,
+    )
+
+
+_CONVERSION_DATA = {
+    "eventName": _str("The name of the lead or sale event."),
+    "customer": _ref("Customer"),
+    "click": _ref("Click"),
+    "link": _ref("Link"),
+    "metadata": _nullable({"type": "object", "description": "The metadata sent with the event."}),
+    "partner": {"type": "null", "description": "Dub's partner program (always null here)."},
+}
+
+_WEBHOOK_EVENTS: dict[str, Schema] = {
+    "LinkWebhookEvent": _webhook_event(
+        ["link.created", "link.updated", "link.deleted"], _ref("Link"),
+        "link.created, link.updated, link.deleted: the link as the API returns it (for link.deleted, as it was)."),
+    "LinkClickedEvent": _webhook_event(["link.clicked"], _ref("LinkClickedEventData"),
+                                       "link.clicked: sent only to the webhooks named in the link's webhookIds."),
+    "LeadCreatedEvent": _webhook_event(["lead.created"], _ref("LeadCreatedEventData"), "lead.created."),
+    "SaleCreatedEvent": _webhook_event(["sale.created"], _ref("SaleCreatedEventData"), "sale.created."),
+}
+_WEBHOOK_EVENT_DATA: dict[str, Schema] = {
+    "LinkClickedEventData": _object({"click": _ref("Click"), "link": _ref("Link")}, required=["click", "link"]),
+    "LeadCreatedEventData": _object(_CONVERSION_DATA, required=["eventName", "customer", "click", "link",
+                                                                "metadata"]),
+    "SaleCreatedEventData": _object(
+        {**_CONVERSION_DATA,
+         "sale": _object({"amount": _num("The amount in cents."), "currency": _str(),
+                          "paymentProcessor": _str(enum=PAYMENT_PROCESSORS), "invoiceId": _nstr()},
+                         required=["amount", "currency", "paymentProcessor", "invoiceId"])},
+        required=["eventName", "customer", "click", "link", "sale", "metadata"]),
+}
+_WEBHOOK_EVENT_OF = {
+    "link.created": "LinkWebhookEvent", "link.updated": "LinkWebhookEvent", "link.deleted": "LinkWebhookEvent",
+    "link.clicked": "LinkClickedEvent", "lead.created": "LeadCreatedEvent", "sale.created": "SaleCreatedEvent",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -973,7 +1010,8 @@ def _components() -> Schema:
             "WebhookCreate": _webhook_input(create=True),
             "WebhookUpdate": _webhook_input(create=False),
             "WebhookDelivery": _WEBHOOK_DELIVERY,
-            "WebhookEvent": _WEBHOOK_EVENT,
+            **_WEBHOOK_EVENTS,
+            **_WEBHOOK_EVENT_DATA,
             **{f"{name}Error": _error_schema(code) for code, name in _ERROR_RESPONSES.items()},
         },
         "responses": {
@@ -1001,7 +1039,7 @@ def _webhooks() -> Schema:
                                "raw body.",
                 "parameters": [{"name": "Dub-Signature", "in": "header", "required": True,
                                 "schema": {"type": "string"}}],
-                "requestBody": _body(_ref("WebhookEvent")),
+                "requestBody": _body(_ref(_WEBHOOK_EVENT_OF[trigger])),
                 "responses": {"2XX": {"description": "Any 2xx marks the delivery done; anything else is retried "
                                                      "with exponential backoff."}},
                 "security": [],

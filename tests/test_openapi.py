@@ -317,6 +317,13 @@ SDK_MODELS = {
     "TrackLeadRequest": ("operations", "TrackLeadRequestBody"),
     "TrackSaleRequest": ("operations", "TrackSaleRequestBody"),
     "CustomerUpdate": ("operations", "UpdateCustomerRequestBody"),
+    "LinkWebhookEvent": ("components", "LinkWebhookEvent"),
+    "LinkClickedEvent": ("components", "LinkClickedEvent"),
+    "LinkClickedEventData": ("components", "LinkClickedEventData"),
+    "LeadCreatedEvent": ("components", "LeadCreatedEvent"),
+    "LeadCreatedEventData": ("components", "LeadCreatedEventData"),
+    "SaleCreatedEvent": ("components", "SaleCreatedEvent"),
+    "SaleCreatedEventData": ("components", "SaleCreatedEventData"),
 }
 @pytest.mark.parametrize("name", sorted(SDK_MODELS))
 def test_schema_covers_the_sdk_model(name):
@@ -547,3 +554,78 @@ def test_malformed_requests_get_a_documented_error(api, method, url, kwargs):
     else:
         assert 400 <= r.status_code < 500, r.text
     assert_documented(r, method, url[len("/api"):].split("?")[0])
+
+
+# --- kept true: the webhook payloads we send fit the document's top-level `webhooks` ---------------
+
+
+class _Receiver:
+    """A webhook receiver on loopback collecting (headers, body) per delivery."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.deliveries: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, events: set[str], timeout: float = 10.0) -> dict[str, list[dict]]:
+        import json
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got: dict[str, list[dict]] = {}
+            for _, body in self.deliveries:
+                payload = json.loads(body)
+                got.setdefault(payload["event"], []).append(payload)
+            if events <= set(got):
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"deliveries seen: {sorted(got)}, waited for {sorted(events)}")
+
+
+def test_webhook_payloads_fit_the_documented_webhooks(tour):
+    import hashlib
+    import hmac
+
+    receiver = _Receiver()
+    try:
+        link = tour.call("POST", "/links", 200, json={"url": "https://example.com/w", "key": "hooked"})
+        hook = tour.call("POST", "/webhooks", 201, json={
+            "name": "all", "url": receiver.url, "triggers": list(DOC["webhooks"]), "linkIds": [link["id"]]})
+        tour.call("POST", "/links", 200, json={"url": "https://example.com/w2"})
+        tour.call("PATCH", f"/links/{link['id']}", 200, json={"title": "Hooked"})
+        click_id = tour.get("/hooked").cookies["dub_id"]
+        tour.flush_clicks()
+        tour.call("POST", "/track/lead", 200, json={"clickId": click_id, "eventName": "Sign up",
+                                                    "customerExternalId": "w1"})
+        tour.call("POST", "/track/sale", 200, json={"customerExternalId": "w1", "amount": 500})
+        tour.call("DELETE", f"/links/{link['id']}", 200)
+        got = receiver.wait_for(set(DOC["webhooks"]))
+    finally:
+        receiver.server.shutdown()
+
+    for trigger, payloads in got.items():
+        operation = DOC["webhooks"][trigger]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        for payload in payloads:
+            jsonschema.Draft202012Validator({**schema, "components": STRICT_COMPONENTS}).validate(payload)
+            assert payload["event"] == trigger
+    secret = tour.call("GET", f"/webhooks/{hook['id']}", 200)["secret"].encode()
+    for headers, body in receiver.deliveries:
+        assert headers["dub-signature"] == hmac.new(secret, body, hashlib.sha256).hexdigest()
