@@ -381,3 +381,12 @@ def test_a_random_key_that_collides_is_drawn_again(api, monkeypatch):
     assert create(api, url="https://b.com")["key"] == "fresh01"
     out = api.post("/api/links/bulk", json=[{"url": "https://c.com"}]).json()
     assert out[0]["key"] == "fresh02"
+
+
+def test_bulk_update_sets_a_password_on_every_link(api, core, run):
+    ids = [create(api, url=f"https://a.com/{i}")["id"] for i in range(3)]
+    out = api.patch("/api/links/bulk", json={"linkIds": ids, "data": {"password": "shared", "tagNames": ["pw"]}}).json()
+    assert [l["passwordProtected"] for l in out] == [True] * 3
+    assert {l["tags"][0]["name"] for l in out} == {"pw"} and len(api.get("/api/tags").json()) == 1
+    for link_id in ids:
+        assert verify_password("shared", run(core.store.get_link, link_id)["password_hash"])

@@ -186,7 +186,7 @@ class DomainService:
             changes["slug"] = new_slug
         changes["updated_at"] = now_iso()
         moved_ids = await self.store.link_ids_on_domain(slug) if new_slug else []
-        previous = await self.core.links._objects_by_id(moved_ids) if moved_ids else {}
+        previous = await self.core.links.get_many(moved_ids) if moved_ids else {}
         result = await self.store.update_domain(slug, changes)
         if result == "missing":
             raise NotFound("Domain not found.")
@@ -195,7 +195,7 @@ class DomainService:
         self.core.link_cache.invalidate(slug, "*")
         if new_slug:
             self.core.link_cache.invalidate(new_slug, "*")
-            moved = await self.core.links._objects_by_id(list(previous))
+            moved = await self.core.links.get_many(list(previous))
             for link_id, obj in moved.items():
                 await self.core.link_changed("link.updated", obj, previous[link_id])
         return await self.get(new_slug or slug)
@@ -205,7 +205,7 @@ class DomainService:
         slug = current["slug"]
         if slug == self.core.settings.domain or current["primary"]:
             raise Forbidden("You cannot delete the default domain.")
-        objects = list((await self.core.links._objects_by_id(await self.store.link_ids_on_domain(slug))).values())
+        objects = list((await self.core.links.get_many(await self.store.link_ids_on_domain(slug))).values())
         deleted = await self.store.delete_domain_and_links(slug)
         if deleted is None:
             raise NotFound("Domain not found.")

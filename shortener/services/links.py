@@ -15,7 +15,7 @@ from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from shortener.ids import new_id
 from shortener.passwords import hash_password
-from shortener.timeutil import now_iso, parse_iso
+from shortener.timeutil import iso, now_iso, parse_iso
 
 PROJECT_ID = "default"
 WORKSPACE_ID = "ws_" + PROJECT_ID
@@ -196,8 +196,6 @@ def parse_link_body(body: Any, *, creating: bool) -> LinkInput:
             if not isinstance(value, str):
                 raise _wrong_type("expiresAt", "string", value)
             try:
-                from shortener.timeutil import iso
-
                 cols["expires_at"] = iso(parse_iso(value))
             except (ValueError, OverflowError):
                 raise Unprocessable("Invalid expiration date.", field="expiresAt", issue="invalid_date") from None
@@ -346,7 +344,8 @@ class LinkService:
         tags = await self.store.tags_of_links([r["id"] for r in rows])
         return [self.to_api(r, tags[r["id"]]) for r in rows]
 
-    async def _objects_by_id(self, ids: list[str]) -> dict[str, dict]:
+    async def get_many(self, ids: list[str]) -> dict[str, dict]:
+        """id -> API link object for the ids that exist."""
         return {obj["id"]: obj for obj in await self._objects(await self.store.get_links(ids))}
 
     async def _row(self, id_or_ext: str) -> dict:
@@ -534,34 +533,39 @@ class LinkService:
 
     # -- update ------------------------------------------------------------------------------
 
-    async def _changes(self, row: dict, p: LinkInput) -> dict:
-        """The store item updating `row` with `p`; raises ApiError."""
+    async def _shared_changes(self, p: LinkInput) -> dict:
+        """The parts of an update that are the same for every link it touches (looked up and
+        hashed once, which matters for a bulk update of 100 links with a password)."""
         changes = dict(p.columns)
         if p.domain is not None:
             changes["domain"] = await self._domain(p.domain)
         if p.key is not None:
             changes["key"] = p.key
-        url = p.url if p.url is not None else row["url"]
-        if p.url is not None or p.utm:
-            key = changes.get("key", row["key"])
-            if not url and key != keyrules.ROOT:
-                raise BadRequest("Missing destination URL")
-            url, utm_cols = self._final_url(url, p.utm)
-            changes["url"] = url
-            changes.update(utm_cols)
         if p.password is None:
             changes["password_hash"] = None
         elif isinstance(p.password, str):
             changes["password_hash"] = await _hash(p.password)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
+        return {"changes": changes, "tag_ids": tag_ids, "new_tags": new_tags}
+
+    def _changes(self, row: dict, p: LinkInput, shared: dict) -> dict:
+        """The store item updating `row`: the shared changes plus its own URL; raises ApiError."""
+        changes = dict(shared["changes"])
+        if p.url is not None or p.utm:
+            url = p.url if p.url is not None else row["url"]
+            if not url and changes.get("key", row["key"]) != keyrules.ROOT:
+                raise BadRequest("Missing destination URL")
+            url, utm_cols = self._final_url(url, p.utm)
+            changes["url"] = url
+            changes.update(utm_cols)
         changes["updated_at"] = now_iso()
-        return {"id": row["id"], "changes": changes, "tag_ids": tag_ids, "new_tags": new_tags}
+        return {"id": row["id"], "changes": changes, "tag_ids": shared["tag_ids"], "new_tags": shared["new_tags"]}
 
     async def update(self, id_or_ext: str, body: Any) -> dict:
         row = await self._row(id_or_ext)
         p = parse_link_body(body, creating=False)
         previous = (await self._objects([row]))[0]
-        item = await self._changes(row, p)
+        item = self._changes(row, p, await self._shared_changes(p))
         (result,) = await self.store.update_links([item])
         if result == "missing":
             raise NotFound("Link not found.")
@@ -591,11 +595,12 @@ class LinkService:
         rows = list({r["id"]: r for r in rows}.values())
         if not rows:
             return []
-        previous = await self._objects_by_id([r["id"] for r in rows])
-        items = [await self._changes(r, p) for r in rows]
+        previous = await self.get_many([r["id"] for r in rows])
+        shared = await self._shared_changes(p)
+        items = [self._changes(r, p, shared) for r in rows]
         results = await self.store.update_links(items)
         done = [item["id"] for item, result in zip(items, results) if result is None]
-        objects = await self._objects_by_id(done)
+        objects = await self.get_many(done)
         out = []
         for link_id in done:
             out.append(objects[link_id])
