@@ -385,12 +385,14 @@ _DOMAIN_FIELDS: dict[str, Schema] = {
                       False),
     "primary": _bool("Whether this is the server's default domain.", False),
     "archived": _bool("Whether the domain is archived.", False),
-    "placeholder": _nstr("The page to redirect to when the domain root has no link (shown in our dashboard)."),
+    "placeholder": _nstr("Where the domain root (/) redirects (302) when it has no root link, or a root link "
+                         "without a destination."),
     "expiredUrl": _nstr("The URL to redirect to when a link under this domain has expired."),
     "notFoundUrl": _nstr("The URL to redirect to when a link under this domain does not exist."),
-    "logo": _nstr("The logo of the domain."),
-    "assetLinks": _nstr("Android assetlinks.json content (accepted for compatibility)."),
-    "appleAppSiteAssociation": _nstr("apple-app-site-association content (accepted for compatibility)."),
+    "logo": _nstr("The URL of the domain's logo (http or https)."),
+    "assetLinks": _nstr("Android assetlinks.json content as a JSON string; stored and returned, not served."),
+    "appleAppSiteAssociation": _nstr("apple-app-site-association content as a JSON string; stored and returned, "
+                                     "not served."),
     "registeredDomain": {"type": "null", "description": "Dub compatibility field (always null here)."},
     "cookieDomain": _nstr("Our extension: the Domain attribute of the dub_id cookie (e.g. .example.com); must be "
                           "a suffix of the domain."),
