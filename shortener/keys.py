@@ -31,6 +31,9 @@ _VALID = re.compile(
     "\U0001f000-\U0001faff"  # emoji and pictographs outside the BMP
     "]+$"
 )
+# Invisible and direction-changing characters make a key look like another one (U+202E turns
+# "gnp.exe" around); Dub's range allows them, we do not.
+_INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
 
 # Paths the dispatcher never hands to the redirector, plus Dub's globally reserved keys.
 RESERVED = frozenset({
@@ -73,7 +76,7 @@ def normalise_key(raw: object) -> str:
         raise Unprocessable(f"Expected string, received {type(raw).__name__}.", field="key", issue="invalid_type")
     if len(raw) > MAX_KEY:
         raise Unprocessable(f"Too big: expected string to have <={MAX_KEY} characters", field="key", issue="too_big")
-    if not _VALID.match(raw):
+    if not _VALID.match(raw) or _INVISIBLE.search(raw):
         raise _invalid()
     key = raw.strip("/")
     if not key:
@@ -97,7 +100,7 @@ def normalise_prefix(raw: object) -> str:
     prefix = raw.strip().strip("/")
     if not prefix:
         return ""
-    if len(prefix) > MAX_KEY - MIN_LENGTH - 1 or not _VALID.match(prefix):
+    if len(prefix) > MAX_KEY - MIN_LENGTH - 1 or not _VALID.match(prefix) or _INVISIBLE.search(prefix):
         raise Unprocessable("Invalid prefix.", field="prefix", issue="invalid_string")
     if prefix.startswith("_"):
         raise Unprocessable("Invalid prefix: keys starting with `_` are reserved.", field="prefix", issue="invalid_string")

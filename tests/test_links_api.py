@@ -166,6 +166,7 @@ def test_keys_are_normalised_like_dub(api):
 @pytest.mark.parametrize("key, status", [
     ("_private", 422), ("/_/health", 422), ("a b", 422), ("a?b", 422), ("a#b", 422), ("x%20", 422),
     ("wp-login.php", 422), (".well-known/x", 422), ("k" * 191, 422),
+    ("exe.\u202egnp", 422), ("pay\u200bpal", 422), ("\ufeffbom", 422),
     ("robots.txt", 403), ("favicon.ico", 403), ("api", 403), ("API/links", 403), ("sitemap.xml", 403),
 ])
 def test_bad_and_reserved_keys(api, key, status):
