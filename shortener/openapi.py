@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 document describing our API, as plain Python data built once.
 
 Field names, required fields and enums follow Dub's API (the two references in shared/reference and
-the official SDK's models), so a client generated from this document talks to Dub as well; our own
-extensions (`passwordProtected`, `redirectStatus`, `cookieDomain`, webhooks, the QR endpoint's
-`format`) are marked as such in their descriptions. tests/test_openapi.py keeps it true: every API
-route of the app is documented with the same methods and every documented path exists, and real
-responses validate against the documented schemas.
+the official SDK's models), so a client generated from this document also talks to Dub; our own
+extensions (`passwordProtected`, `redirectStatus`, `cookieDomain`, the webhook management
+endpoints, the QR endpoint's `format`) say so in their descriptions. tests/test_openapi.py keeps it
+true: the app's routes and methods are exactly the documented ones, the query parameters each
+handler reads are the documented ones, every documented request field is one the server checks,
+real responses (and webhook deliveries) validate against the schemas with no undocumented field,
+and every field the SDK's models read or send is present.
 """
 from __future__ import annotations
 
@@ -1061,7 +1063,6 @@ def _document() -> Schema:
             "description": "A self-hosted short-link redirector speaking Dub's API: the official Dub SDKs work "
                            "with server_url pointed at <host>/api. Errors are {\"error\": {\"code\", \"message\", "
                            "\"doc_url\"}} with Dub's code/status pairs.",
-            "license": {"name": "See the project's README"},
         },
         "servers": [{"url": "/api", "description": "This server"}],
         "security": [{"bearerToken": []}],
