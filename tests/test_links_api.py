@@ -350,7 +350,7 @@ def test_bulk_create_mixes_links_and_errors(api, events):
 def test_bulk_update_and_delete(api, events):
     a = create(api, url="https://a.com", key="a", externalId="ea")
     b = create(api, url="https://b.com/p?q=1", key="b")
-    r = api.patch("/api/links/bulk", json={"linkIds": [b["id"], "link_nope"], "externalIds": ["ext_ea"],
+    r = api.patch("/api/links/bulk", json={"linkIds": [b["id"], "link_nope", "ext_ea"], "externalIds": ["ext_ea"],
                                            "data": {"utm_source": "bulk", "archived": True, "key": "ignored"}})
     assert r.status_code == 200, r.text
     by_id = {l["id"]: l for l in r.json()}

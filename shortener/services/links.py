@@ -584,6 +584,9 @@ class LinkService:
         data = {k: v for k, v in data.items() if k not in _NOT_IN_BULK_UPDATE}
         link_ids = self._string_list(body, "linkIds")
         external_ids = [e[4:] if e.startswith("ext_") else e for e in self._string_list(body, "externalIds")]
+        # ext_<externalId> works wherever a link id does
+        external_ids += [i[4:] for i in link_ids if i.startswith("ext_")]
+        link_ids = [i for i in link_ids if not i.startswith("ext_")]
         if not link_ids and not external_ids:
             raise BadRequest("Please provide linkIds or externalIds to update.")
         if len(link_ids) + len(external_ids) > MAX_BULK:
