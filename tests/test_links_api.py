@@ -391,3 +391,23 @@ def test_bulk_update_sets_a_password_on_every_link(api, core, run):
     assert {l["tags"][0]["name"] for l in out} == {"pw"} and len(api.get("/api/tags").json()) == 1
     for link_id in ids:
         assert verify_password("shared", run(core.store.get_link, link_id)["password_hash"])
+
+
+def test_concurrent_creates_of_one_key_yield_one_link(live_server):
+    """Two clients racing for a key: the check runs inside the insert's write transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    server = live_server()
+    headers = {"Authorization": f"Bearer {server.key}"}
+
+    def post(i: int) -> int:
+        body = {"url": f"https://example.com/{i}", "key": "race", "externalId": f"race-{i % 2}"}
+        return httpx.post(f"{server.api_url}/links", json=body, headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, range(16)))
+    assert statuses == [200] + [409] * 15
+    links = httpx.get(f"{server.api_url}/links", headers=headers, timeout=30).json()
+    assert [l["key"] for l in links] == ["race"]
