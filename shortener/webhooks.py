@@ -268,32 +268,38 @@ class WebhookService:
         host_header = parts.netloc.rsplit("@", 1)[-1]
         return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header, host
 
+    async def _post(self, row: dict, body: bytes) -> int:
+        """Resolve, check and POST; returns the status. The body of the answer is never read, so a
+        receiver cannot make us hold a large response."""
+        url, host_header, sni = await self._target(row["url"])
+        assert self._client is not None
+        request = self._client.build_request(
+            "POST", url, content=body, extensions={"sni_hostname": sni},
+            headers={
+                "Host": host_header,
+                "Content-Type": "application/json",
+                "User-Agent": "shortener-webhooks/1",
+                "Dub-Signature": sign(row["secret"], body),
+            },
+        )
+        response = await self._client.send(request, stream=True)
+        await response.aclose()
+        return response.status_code
+
     async def _deliver(self, row: dict) -> None:
         started = time.monotonic()
         status_code: int | None = None
         error: str | None = None
         body = row["payload"].encode("utf-8")
         try:
-            url, host_header, sni = await self._target(row["url"])
-            assert self._client is not None
-            response = await self._client.post(
-                url,
-                content=body,
-                headers={
-                    "Host": host_header,
-                    "Content-Type": "application/json",
-                    "User-Agent": "shortener-webhooks/1",
-                    "Dub-Signature": sign(row["secret"], body),
-                },
-                timeout=self.settings.webhook_timeout,
-                extensions={"sni_hostname": sni},
-            )
-            status_code = response.status_code
+            # One deadline for the lookup, the connection and the answer together: httpx's own
+            # timeouts apply per phase, which a slow-dripping receiver could stretch.
+            status_code = await asyncio.wait_for(self._post(row, body), self.settings.webhook_timeout)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except Blocked as exc:
             error = f"blocked: {exc}"
-        except httpx.TimeoutException:
+        except (asyncio.TimeoutError, httpx.TimeoutException):
             error = "timeout"
         except (httpx.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]

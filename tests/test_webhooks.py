@@ -31,6 +31,7 @@ class Receiver:
         self.port = port or free_port()
         self.got: list[tuple[dict, bytes]] = []
         self.status = 200
+        self.delay = 0.0
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -43,6 +44,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(receiver.delay)
                 receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.status)
                 self.send_header("content-length", "0")
@@ -81,7 +83,7 @@ def receiver():
 @pytest.fixture
 def hooked(settings):
     """An in-process app that may send webhooks to loopback, with an API key."""
-    app = create_app(settings.replace(webhook_allow_private=True, webhook_max_failures=2))
+    app = create_app(settings.replace(webhook_allow_private=True, webhook_max_failures=2, webhook_timeout=1.0))
     with TestClient(app, base_url="http://go.test", follow_redirects=False) as c:
         core = c.app_state["core"]
         _, key = c.portal.call(core.api_keys.create, "hooks")
@@ -189,6 +191,24 @@ def test_failures_are_retried_with_backoff_then_the_webhook_is_disabled(hooked, 
         time.sleep(0.05)
 
 
+def test_a_slow_receiver_times_out_and_is_retried(hooked, receiver):
+    api = hooked
+    receiver.delay = 1.5  # past this app's webhook_timeout of 1 s
+    hook = _create(api, receiver.url, triggers=["link.created"])
+    new_link(api, "slow")
+    deadline = time.monotonic() + 10
+    while not (deliveries := api.get(f"/api/webhooks/{hook['id']}/deliveries").json()) or \
+            deliveries[0]["attempts"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert deliveries[0]["status"] == "pending" and deliveries[0]["lastError"] == "timeout"
+    receiver.delay = 0
+    deadline = time.monotonic() + 10
+    while api.get(f"/api/webhooks/{hook['id']}/deliveries").json()[0]["status"] != "delivered":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_management_api_crud_and_validation(hooked, api):
     hook = _create(hooked, "https://hooks.example.com/x", triggers=["lead.created"], secret="s" * 20)
     assert hook["secret"] == "s" * 20 and hook["linkIds"] == [] and hook["disabledAt"] is None
@@ -254,8 +274,12 @@ def test_a_name_resolving_to_a_refused_address_is_never_contacted(settings, rece
         await strict.start()
         try:
             await strict.webhooks.enqueue("link.created", {"id": "link_x"})
-            await strict.webhooks.deliver_due()
-            return (await strict.webhooks.deliveries(hook["id"]))[0]
+            for _ in range(200):  # the worker's first attempt comes at once
+                [delivery] = await strict.webhooks.deliveries(hook["id"])
+                if delivery["attempts"]:
+                    return delivery
+                await asyncio.sleep(0.025)
+            raise AssertionError("no attempt")
         finally:
             await strict.close()
 
