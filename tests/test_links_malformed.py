@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -138,3 +139,56 @@ def test_malformed_request(api, seeded, case):
     error = r.json()["error"]
     assert error["code"] == code and error["message"] and error["doc_url"]
     assert snapshot(api) == before
+
+
+# Random bodies built from field names and awkward values: whatever the mix, never a 500.
+FUZZ_FIELDS = [
+    "url", "domain", "key", "keyLength", "prefix", "externalId", "tenantId", "identifier", "trackConversion",
+    "archived", "publicStats", "tagId", "tagIds", "tagNames", "comments", "expiresAt", "expiredUrl", "password",
+    "proxy", "title", "description", "image", "video", "rewrite", "ios", "android", "geo", "doIndex",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "ref", "programId", "webhookIds",
+    "redirectStatus", "testVariants", "name", "color", "slug", "cookieDomain", "notFoundUrl", "assetLinks",
+    "data", "linkIds", "externalIds",
+]
+FUZZ_VALUES = [
+    None, True, False, 0, -1, 3, 7.5, 1e308, 301, "", " ", "/", "//", "_root", "x", "a" * 300,
+    "https://example.com", "example.com", "javascript:alert(1)", "ext_x", "ü", "🔥", "\u202e", "2030-01-01",
+    "2030-01-01T00:00:00Z", [], [1], ["a"], ["https://x.com"], {}, {"DE": "https://x.de"}, {"x": 1}, "red",
+    "tag_x", "go.test", ".go.test", "[]", "{", "http://[::1", "https://a.com:0", "https://a.com:-1", "mailto:",
+    "tel:+1", "a,b,,c", "%00", "\x00",
+]
+FUZZ_QUERIES = [
+    {"domain": "\x00"}, {"key": "\xed\xb3\xbf"}, {"tagIds": "," * 500}, {"search": "%_\\"}, {"sort": "x"},
+    {"groupBy": "x"}, {"page": "-1"}, {"startingAfter": "x" * 300},
+]
+
+
+def test_random_bodies_never_cause_a_500(api):
+    rnd = random.Random(7)
+    seed = api.post("/api/links", json={"url": "https://s.com", "key": "seed"}).json()
+    tag = api.post("/api/tags", json={"name": "seedtag"}).json()
+    targets = [
+        ("POST", "/api/links"), ("PATCH", f"/api/links/{seed['id']}"), ("PUT", "/api/links/upsert"),
+        ("POST", "/api/links/bulk"), ("PATCH", "/api/links/bulk"), ("POST", "/api/tags"),
+        ("PATCH", f"/api/tags/{tag['id']}"), ("POST", "/api/domains"), ("PATCH", "/api/domains/other.test"),
+    ]
+    bad = []
+    for _ in range(600):
+        body: object = {rnd.choice(FUZZ_FIELDS): rnd.choice(FUZZ_VALUES) for _ in range(rnd.randint(0, 6))}
+        if rnd.random() < 0.7:
+            body.setdefault("url", rnd.choice(FUZZ_VALUES))
+        method, path = rnd.choice(targets)
+        if path == "/api/links/bulk":
+            if method == "PATCH":
+                body = {"linkIds": [seed["id"]], "data": body}
+            elif rnd.random() < 0.8:
+                body = [body, {"url": "https://ok.com"}]
+        r = api.request(method, path, content=json.dumps(body), headers={"content-type": "application/json"})
+        if r.status_code >= 500:
+            bad.append((method, path, body, r.text[:200]))
+    for query in FUZZ_QUERIES:
+        for path in ("/api/links", "/api/links/count", "/api/links/info", "/api/tags", "/api/domains"):
+            r = api.get(path, params=query)
+            if r.status_code >= 500:
+                bad.append(("GET", path, query, r.text[:200]))
+    assert bad == []
