@@ -1,7 +1,7 @@
 """Random customer names ("Big Red Caribou") for leads tracked without a name or email.
 
 Our own word lists: adjective + colour + animal, each word capitalised, as Dub names anonymous
-customers. About 300 x 50 x 300 = 4.5 million combinations: names are labels, not identifiers,
+customers. About 350 x 60 x 270 = 5.6 million combinations: names are labels, not identifiers,
 so collisions are harmless.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ fine firm fit fixed flat fleet flexible floral fluffy fluent flying focused fond
 frank free fresh friendly frosty frugal funky funny fuzzy gallant generous gentle genuine giant
 giddy gifted gigantic glad gleaming glorious golden graceful gracious grand grateful great
 groovy grumpy gusty handy happy hardy harmonious hasty healthy hearty heavy helpful heroic
-hidden high hilly historic holy homely honest hopeful huge humble hungry icy ideal idle immense
+hidden high hilly historic homely honest hopeful huge humble hungry icy ideal idle immense
 jolly jovial joyful jumpy just keen kind kindly large late lavish lazy leafy legal lively local
 lofty lone long loose loud lovely loyal lucky lunar lush magic majestic mellow merry mighty mild
 misty modern modest moody mossy motley nimble noble noisy normal nostalgic novel oak odd optimal
