@@ -470,6 +470,9 @@ class ConversionService:
 
     async def list_customers(self, *, filters: dict, sort_by: str, desc: bool, page: int, page_size: int,
                              starting_after: str | None, ending_before: str | None, expanded: bool) -> list[dict]:
+        if (starting_after or ending_before) and sort_by != "createdAt":
+            raise Unprocessable("startingAfter and endingBefore page by createdAt; use page with other sorts",
+                                field="sortBy", issue="custom")
         after = before = None
         if starting_after:
             after = await self._customer_row(starting_after)

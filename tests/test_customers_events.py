@@ -50,13 +50,20 @@ def test_customers_filters_sorting_and_paging(api, shop):
     assert ext(pageSize="2") == ["carol", "bob"] and ext(pageSize="2", page="2") == ["alice"]
     first = api.get("/api/customers", params={"pageSize": 1}).json()[0]
     assert ext(startingAfter=first["id"]) == ["bob", "alice"]
+    assert ext(endingBefore=customers_last(api)["id"]) == ["carol", "bob"]
+    assert ext(endingBefore=customers_last(api)["id"], pageSize=1) == ["bob"]
     [expanded] = api.get("/api/customers", params={"externalId": "carol", "includeExpandedFields": "true"}).json()
     assert expanded["link"] == {"id": shop["b"]["id"], "domain": "go.test", "key": "shop-b",
                                 "shortLink": "http://go.test/shop-b", "url": "https://example.com/shop-b",
                                 "programId": None}
-    for params in ({"sortBy": "name"}, {"sortOrder": "up"}, {"pageSize": "0"}, {"pageSize": "101"}, {"page": "x"}):
+    for params in ({"sortBy": "name"}, {"sortOrder": "up"}, {"pageSize": "0"}, {"pageSize": "101"}, {"page": "x"},
+                   {"sortBy": "saleAmount", "startingAfter": first["id"]}):
         r = api.get("/api/customers", params=params)
         assert r.status_code == 422 and r.json()["error"]["code"] == "unprocessable_entity", params
+
+
+def customers_last(api) -> dict:
+    return api.get("/api/customers", params={"sortOrder": "asc", "pageSize": 1}).json()[0]
 
 
 def test_customer_get_by_id_or_external_id(api, shop):
@@ -81,6 +88,8 @@ def test_customer_update(api, shop):
     assert got["subscriptionCanceledAt"] == "2026-01-02T03:04:05.000Z"
     assert api.patch(f"/api/customers/{bob['id']}", json={"externalId": "robert"}).json()["externalId"] == "robert"
     assert api.get("/api/customers/ext_robert").json()["id"] == bob["id"]
+    # its lead idempotency key moved with it: the same lead again is a repeat
+    assert lead(api, visit(api, "shop-a"), "robert", event="Trial").json()["link"] is None
     # the customer's later sales follow the new external id
     assert sale(api, "robert", 10).json()["customer"]["id"] == bob["id"]
     for body, status in [({"externalId": "alice"}, 409), ({"email": "nope"}, 422), ({"name": "n" * 101}, 422),

@@ -45,20 +45,11 @@ def _one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> Row | None:
 
 
 def _get_or_create_customer(conn: sqlite3.Connection, customer: Row) -> Row:
+    """Race-free get-or-create by external id; an existing customer is returned unchanged (Dub)."""
     conn.execute(_INSERT_CUSTOMER, customer)
     row = _one(conn, "SELECT * FROM customers WHERE external_id = ?", (customer["external_id"],))
     assert row is not None
-    if row["click_id"] is None and customer.get("click_id"):
-        # A customer known without a click (e.g. created before its first click was recorded)
-        # takes the first click it is seen with.
-        conn.execute(
-            "UPDATE customers SET click_id = ?, link_id = ?, clicked_at = ?, "
-            "country = COALESCE(country, ?), updated_at = ? WHERE id = ?",
-            (customer["click_id"], customer["link_id"], customer["clicked_at"], customer["country"],
-             customer["updated_at"], row["id"]),
-        )
-        row = _one(conn, "SELECT * FROM customers WHERE id = ?", (row["id"],))
-    return row  # type: ignore[return-value]
+    return row
 
 
 def _lead_key_taken(conn: sqlite3.Connection, external_id: str, event_key: str, since: str) -> bool:
@@ -275,7 +266,9 @@ class ConversionQueries(SQLiteBase):
             like = "%" + filters["search"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [like, like, like]
         column = CUSTOMER_SORTS[sort]
-        direction = "DESC" if desc else "ASC"
+        # endingBefore wants the page just before the cursor: read towards it, then turn around.
+        backwards = ending_before is not None and starting_after is None
+        direction = "DESC" if desc != backwards else "ASC"
         # Cursor paging on (created_at, id), which is unique and matches the default sort.
         if starting_after is not None:
             op = "<" if desc else ">"
@@ -290,11 +283,19 @@ class ConversionQueries(SQLiteBase):
             sql += " WHERE " + " AND ".join(where)
         nulls = " NULLS LAST" if column != "created_at" else ""
         sql += f" ORDER BY {column} {direction}{nulls}, id {direction} LIMIT ? OFFSET ?"
-        return await self.read(sql, params + [limit, offset])
+        rows = await self.read(sql, params + [limit, offset])
+        return rows[::-1] if backwards else rows
 
     async def update_customer(self, customer_id: str, changes: Row, now: str) -> Row | None:
         cols = [c for c in changes if c in CUSTOMER_UPDATABLE]
         async with self.transaction() as tx:
+            if "external_id" in changes:
+                # the lead idempotency keys follow the customer to its new external id
+                await tx.execute(
+                    "UPDATE OR REPLACE lead_keys SET customer_external_id = ? WHERE customer_external_id = "
+                    "(SELECT external_id FROM customers WHERE id = ?)",
+                    (changes["external_id"], customer_id),
+                )
             if cols:
                 sets = ", ".join(f"{c} = ?" for c in cols)
                 await tx.execute(
