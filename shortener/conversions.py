@@ -12,7 +12,9 @@ sales":
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from datetime import timedelta
 from typing import Any
@@ -22,7 +24,10 @@ from shortener.ids import nanoid, new_id
 from shortener.names import random_name
 from shortener.timeutil import iso, parse_iso, utcnow
 
+log = logging.getLogger("shortener.conversions")
+
 IDEMPOTENCY_WINDOW = timedelta(days=7)
+PRUNE_SECONDS = 3600
 METADATA_MAX = 10_000
 MODES = ("async", "wait", "deferred")
 PAYMENT_PROCESSORS = ("stripe", "shopify", "polar", "paddle", "apple", "revenuecat", "lemonsqueezy", "dub", "custom")
@@ -204,6 +209,33 @@ class ConversionService:
     def __init__(self, core) -> None:
         self.core = core
         self.store = core.store
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._prune_forever(), name="conversion-key-pruning")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def prune(self) -> int:
+        """Drop idempotency keys older than their 7-day window; returns how many."""
+        return await self.store.prune_idempotency_keys(iso(utcnow() - IDEMPOTENCY_WINDOW))
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pruning idempotency keys failed")
+            await asyncio.sleep(PRUNE_SECONDS)
 
     # -- helpers ---------------------------------------------------------------------------------
 

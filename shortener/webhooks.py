@@ -38,6 +38,8 @@ TRIGGERS = ("link.created", "link.updated", "link.deleted", "link.clicked", "lea
 MAX_ATTEMPTS = 12          # 1 s, 2 s, 4 s ... then hourly: about 5.5 hours in all
 BACKOFF_CAP = 3600.0
 POLL_SECONDS = 1.0         # also how soon a webhook created by another process is seen
+HISTORY = timedelta(days=30)   # delivered events and attempt logs are kept this long
+PRUNE_SECONDS = 3600
 BATCH = 50
 PARALLEL = 8
 
@@ -218,11 +220,15 @@ class WebhookService:
             self._client = None
 
     async def _run(self) -> None:
+        pruned_at = 0.0
         while True:
             busy = 0
             try:
                 await self._refresh_if_changed()
                 busy = await self.deliver_due()
+                if time.monotonic() - pruned_at > PRUNE_SECONDS:
+                    pruned_at = time.monotonic()
+                    await self.store.prune_webhook_history(iso(utcnow() - HISTORY))
             except asyncio.CancelledError:
                 raise
             except Exception:

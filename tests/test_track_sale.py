@@ -111,3 +111,16 @@ def test_deferred_customer_without_lead_cannot_buy(api, client):
     lead(api, visit(client, "def"), "c6", mode="deferred")
     assert sale(api, "c6", 100).status_code == 404
     assert link_counts(api, link["id"]) == (0, 0, 0, 0)
+
+
+def test_expired_idempotency_keys_are_pruned(api, client, core, run):
+    link = new_link(api, "old")
+    lead(api, visit(client, "old"), "c7")
+    sale(api, "c7", 100, invoiceId="in_old")
+    assert run(core.conversions.prune) == 0
+    run(core.store.write, "UPDATE sale_invoices SET created_at = '2000-01-01T00:00:00.000Z'")
+    run(core.store.write, "UPDATE lead_keys SET created_at = '2000-01-01T00:00:00.000Z'")
+    assert run(core.conversions.prune) == 2
+    # past the window, the same invoice is a new sale
+    assert sale(api, "c7", 100, invoiceId="in_old").status_code == 200
+    assert link_counts(api, link["id"]) == (1, 1, 2, 200)

@@ -250,6 +250,12 @@ class ConversionQueries(SQLiteBase):
 
         return await self._in_write_transaction(write)
 
+    async def prune_idempotency_keys(self, before: str) -> int:
+        """Drop lead keys and invoice answers past their window (they are one row per lead/sale)."""
+        async with self.transaction() as tx:
+            n = await tx.execute("DELETE FROM lead_keys WHERE created_at < ?", (before,))
+            return n + await tx.execute("DELETE FROM sale_invoices WHERE created_at < ?", (before,))
+
     # -- customers API ----------------------------------------------------------------------------
 
     async def list_customers(

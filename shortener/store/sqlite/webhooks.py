@@ -128,6 +128,14 @@ class WebhookQueries(SQLiteBase):
             row = await tx.fetchone("SELECT disabled_at FROM webhooks WHERE id = ?", (outbox["webhook_id"],))
             return bool(n and row and row["disabled_at"] == now)
 
+    async def prune_webhook_history(self, before: str) -> int:
+        """Forget delivered or abandoned outbox rows and attempt logs older than `before`."""
+        async with self.transaction() as tx:
+            n = await tx.execute(
+                "DELETE FROM webhook_outbox WHERE status != 'pending' AND created_at < ?", (before,)
+            )
+            return n + await tx.execute("DELETE FROM webhook_deliveries WHERE created_at < ?", (before,))
+
     async def list_deliveries(self, webhook_id: str, limit: int) -> list[Row]:
         """The outbox rows of a webhook (one per event), newest first."""
         return await self.read(
