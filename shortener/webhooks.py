@@ -35,7 +35,7 @@ from shortener.timeutil import iso, now_iso, utcnow
 log = logging.getLogger("shortener.webhooks")
 
 TRIGGERS = ("link.created", "link.updated", "link.deleted", "link.clicked", "lead.created", "sale.created")
-MAX_ATTEMPTS = 12          # 1 s, 2 s, 4 s ... then hourly: about 5.5 hours in all
+MAX_ATTEMPTS = 16          # waits of 1 s, 2 s, 4 s ... 34 min, then hourly: about 4 hours in all
 BACKOFF_CAP = 3600.0
 POLL_SECONDS = 1.0         # also how soon a webhook created by another process is seen
 HISTORY = timedelta(days=30)   # delivered events and attempt logs are kept this long
