@@ -3,6 +3,7 @@ from the dub_id cookie of real redirects, and the link counters read back throug
 from __future__ import annotations
 
 import itertools
+import time
 
 import httpx
 import pytest
@@ -101,6 +102,12 @@ def test_track_lead_through_the_sdk(server, dub):
         "u-wait", "u-async", "u-later", "u-team", "u-unknown"}
     customers = dub.customers.list(request={"link_id": link.id}).result
     assert len(customers) == 5
+    # the clicks behind them (written in batches: wait for the last batch)
+    deadline = time.monotonic() + 10
+    while len(clicks := dub.events.list(request={"event": "clicks", "interval": "all", "link_id": link.id})) < 6:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert {c.click.id for c in clicks} >= {e.click.id for e in leads}
 
 
 def test_track_sale_through_the_sdk(server, dub):
