@@ -146,6 +146,16 @@ async def bench(base: str, key: str, keys: list[str], args) -> None:
             t = time.perf_counter()
             r = await client.get("/api/links", params={"page": page, "pageSize": 100})
             list_ms.append((time.perf_counter() - t) * 1000)
+        count_ms, upsert_ms = [], []
+        for _ in range(20):
+            t = time.perf_counter()
+            await client.get("/api/links/count")
+            count_ms.append((time.perf_counter() - t) * 1000)
+        for i in random.Random(2).sample(range(len(keys)), 50):
+            t = time.perf_counter()
+            r = await client.put("/api/links/upsert", json={"url": f"https://example.com/page/{i}", "comments": "u"})
+            upsert_ms.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200, r.text
 
     print(f"links stored: {total}")
     print(f"create, one request at a time:   {single:8.0f} links/s  ({args.creates} links)")
@@ -156,6 +166,8 @@ async def bench(base: str, key: str, keys: list[str], args) -> None:
     print(f"GET /links/info?linkId:     p50 {statistics.median(by_id):6.2f} ms  "
           f"p99 {pct(by_id, 99):6.2f} ms  ({len(by_id)} lookups)")
     print(f"GET /links (page of 100):   p50 {statistics.median(list_ms):6.2f} ms  p99 {pct(list_ms, 99):6.2f} ms")
+    print(f"GET /links/count:           p50 {statistics.median(count_ms):6.2f} ms")
+    print(f"PUT /links/upsert (match):  p50 {statistics.median(upsert_ms):6.2f} ms")
 
 
 def main() -> None:

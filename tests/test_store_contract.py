@@ -236,3 +236,14 @@ def test_list_and_count_links(use_store):
         assert await store.count_links({"show_archived": True}, "tag_id") == [{"grp": t["id"], "n": 2}]
 
     use_store(body)
+
+
+def test_link_by_url_compares_the_whole_url(use_store):
+    async def body(store):
+        long = "https://example.com/" + "p" * 200
+        a, b = link_row("a", url=long + "/a"), link_row("b", url=long + "/b")
+        await store.create_links([item(a), item(b)])
+        assert (await store.get_link_by_url(long + "/b"))["key"] == "b"
+        assert await store.get_link_by_url(long) is None
+
+    use_store(body)

@@ -240,7 +240,11 @@ class LinkQueries(SQLiteBase):
     async def get_link_by_url(self, url: str) -> Row | None:
         """The oldest link whose destination is exactly `url` (upsert matches on the URL)."""
         return await self.read_one(
-            "SELECT * FROM links WHERE url = ? ORDER BY created_at, id LIMIT 1", (url,)
+            # The substr() term matches links_url_prefix; the unary + keeps the planner from
+            # trading that index for a table scan (it does so when both terms compare `url`).
+            "SELECT * FROM links WHERE substr(url, 1, 100) = substr(?, 1, 100) AND +url = ? "
+            "ORDER BY created_at, id LIMIT 1",
+            (url, url),
         )
 
     async def get_links(self, ids: Sequence[str]) -> list[Row]:
