@@ -485,9 +485,9 @@ class LinkService:
                 results[i] = result
         return results
 
-    async def _created(self, rows: list[dict]) -> list[dict]:
+    async def _created(self, rows: list[dict], *, tagged: bool = True) -> list[dict]:
         """API objects for rows just inserted: counters start at zero, tags are read back."""
-        tags = await self.store.tags_of_links([r["id"] for r in rows])
+        tags = await self.store.tags_of_links([r["id"] for r in rows]) if tagged else {r["id"]: [] for r in rows}
         zero = {"clicks": 0, "last_clicked": None, "leads": 0, "conversions": 0, "sales": 0, "sale_amount": 0}
         return [self.to_api({**zero, **r}, tags[r["id"]]) for r in rows]
 
@@ -496,7 +496,7 @@ class LinkService:
         (result,) = await self._insert([item])
         if result is not None:
             raise Conflict(DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID)
-        (obj,) = await self._created([item["link"]])
+        (obj,) = await self._created([item["link"]], tagged=bool(item["tag_ids"] or item["new_tags"]))
         await self.core.link_changed("link.created", obj, None)
         return obj
 

@@ -421,18 +421,18 @@ class LinkQueries(SQLiteBase):
 
     async def _clash(self, tx: Tx, domain: str | None, key: str, external_id: str | None,
                      own_id: str | None) -> str | None:
-        if domain is not None:
-            row = await tx.fetchone(
-                "SELECT id FROM links WHERE domain = ? AND key = ? AND id IS NOT ?", (domain, key, own_id)
-            )
-            if row:
-                return "key"
-        if external_id:
-            row = await tx.fetchone(
-                "SELECT id FROM links WHERE external_id = ? AND id IS NOT ?", (external_id, own_id)
-            )
-            if row:
-                return "external_id"
+        """"key" or "external_id" when another link holds that value; one statement for both."""
+        if domain is None and not external_id:
+            return None
+        row = await tx.fetchone(
+            "SELECT EXISTS (SELECT 1 FROM links WHERE domain = ? AND key = ? AND id IS NOT ?) AS key_taken, "
+            "EXISTS (SELECT 1 FROM links WHERE external_id = ? AND id IS NOT ?) AS ext_taken",
+            (domain, key, own_id, external_id, own_id),
+        )
+        if domain is not None and row["key_taken"]:
+            return "key"
+        if external_id and row["ext_taken"]:
+            return "external_id"
         return None
 
     async def _attach_tags(self, tx: Tx, link_id: str, tag_ids: list[str], new_tags: list[Row], at: str) -> None:
