@@ -12,16 +12,15 @@ flush window. `stop()` flushes everything.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import os
 import logging
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 from shortener.config import load_secret_key
-from shortener.ids import click_id as new_click_id
-from shortener.store.sqlite.clicks import CLICK_COLUMNS
-from shortener.timeutil import iso
 from shortener.visitor import MAX_URL, referer_fields, truncate_ip
 
 log = logging.getLogger("shortener.clicks")
@@ -118,14 +117,31 @@ def click_row(c: PendingClick) -> dict:
         "referer": referer, "referer_url": referer_url, "qr": 1 if c.qr else 0,
         "trigger": "qr" if c.qr else "link", "ip": truncate_ip(c.ip), "identity_hash": c.identity,
     }
-    assert tuple(row) == CLICK_COLUMNS
     return row
 
 
-def iso_from_epoch(at: float) -> str:
-    from datetime import datetime, timezone
+_second: list = [-1, ""]  # (epoch second, "YYYY-MM-DDTHH:MM:SS") of the last click formatted
 
-    return iso(datetime.fromtimestamp(at, timezone.utc))  # type: ignore[return-value]
+
+def iso_from_epoch(at: float) -> str:
+    """timeutil.iso() for an epoch time; the date part is reused within a second (the writer's hot loop)."""
+    sec = int(at)
+    if sec != _second[0]:
+        _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{_second[1]}.{int((at - sec) * 1000):03d}Z"
+
+
+def fast_click_id() -> str:
+    """ids.click_id(), about five times cheaper: base64 of random bytes with `+` and `/` dropped.
+
+    Dropping those two symbols is rejection sampling, so the 62 remaining characters stay
+    uniform; 18 bytes give 24 characters, and 16 of them survive with overwhelming odds
+    (the loop covers the rest).
+    """
+    while True:
+        chars = base64.b64encode(os.urandom(18)).translate(None, b"+/")
+        if len(chars) >= 16:
+            return chars[:16].decode("ascii")
 
 
 def webhook_click(row: dict) -> dict:
@@ -173,7 +189,7 @@ class ClickRecorder:
             seen = self._dedup.get(dk)
             if seen is not None and seen[1] > now:
                 return seen[0]
-        cid = new_click_id()
+        cid = fast_click_id()
         if self.window:
             if len(self._dedup) >= MAX_DEDUP_ENTRIES:
                 self._prune_dedup(now, force=True)

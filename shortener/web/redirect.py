@@ -33,6 +33,7 @@ MAX_FORM = 16 * 1024
 MAX_KEY_CHARS = 1024
 
 _STRIPPED = frozenset(("pw", "dub-no-track", "redir_url"))
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 _HTML = b"text/html; charset=utf-8"
 
@@ -51,7 +52,7 @@ def key_from_path(path: str) -> str | None:
     key = path.strip("/")
     if not key:
         return "_root"
-    if len(key) > MAX_KEY_CHARS or "\ufffd" in key or any(ord(c) < 32 or c == "\x7f" for c in key):
+    if len(key) > MAX_KEY_CHARS or "\ufffd" in key or _CONTROL.search(key):
         return None
     low = key.lower()
     if key.startswith("_") or low.endswith((".php", ".php7")) or low.startswith(".well-known"):

@@ -1,0 +1,293 @@
+"""Redirect benchmark: `shortener serve` against a bare ASGI 302 app under the same uvicorn.
+
+    .venv/bin/python bench/bench_redirect.py [--links 100000] [--duration 10] [--connections 64] [--runs 1]
+
+Needs `wrk` (Debian package `wrk`; installed with apt-get when missing and running as root) and
+`taskset`. What it does, in one run:
+1. seeds --links links straight through the store (the redirect is measured, not the seeding);
+2. starts `shortener serve` on loopback pinned to CPU 1, with the click dedup window set to 0 so
+   every request records a click, everything else at its default;
+3. runs wrk pinned to CPU 0 (1 thread, --connections, --duration) requesting random keys, after
+   a warm-up of the same length that fills the link cache;
+4. does the same against bench/bare_asgi.py (a 302 and nothing else) under the same uvicorn
+   settings: the ceiling;
+5. prints req/s, p50 and p99 for both and the ratio; then checks that click rows equal the
+   redirects served: exactly, over a fixed number of requests sent by a small client, and within
+   the in-flight bound over the wrk runs (wrk does not count responses cut off when it stops).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shortener.config import Settings  # noqa: E402
+from shortener.core import Core  # noqa: E402
+from shortener.ids import nanoid, new_id  # noqa: E402
+from shortener.timeutil import now_iso  # noqa: E402
+
+DOMAIN = "bench.test"
+SERVER_CPU, CLIENT_CPU = "1", "0"
+
+LUA = """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+math.randomseed(%d)
+request = function()
+  return wrk.format("GET", "/" .. keys[math.random(#keys)])
+end
+"""
+
+
+def need_tools() -> None:
+    if shutil.which("taskset") is None:
+        raise SystemExit("taskset is required (package util-linux)")
+    if shutil.which("wrk") is None:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        else:
+            raise SystemExit("wrk is required: sudo apt-get install -y wrk")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def seed(data_dir: str, count: int) -> list[str]:
+    """Insert `count` plain links in batches through the store; returns their keys."""
+    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN))
+    keys: list[str] = []
+    try:
+        await core.domains.ensure_configured()
+        base = {
+            "external_id": None, "tenant_id": None, "identifier": None, "track_conversion": 0,
+            "archived": 0, "expires_at": None, "expired_url": None, "password_hash": None, "proxy": 0,
+            "title": None, "description": None, "image": None, "video": None, "rewrite": 0,
+            "do_index": 0, "ios": None, "android": None, "geo": None, "public_stats": 0, "comments": None,
+            "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None,
+            "utm_content": None, "ref": None, "program_id": None, "partner_id": None, "folder_id": None,
+            "user_id": None, "webhook_ids": "[]", "redirect_status": None, "disabled_at": None,
+        }
+        for start in range(0, count, 5000):
+            items = []
+            for i in range(start, min(start + 5000, count)):
+                key = nanoid(7)
+                now = now_iso()
+                row = dict(base, id=new_id("link_"), domain=DOMAIN, key=key,
+                           url=f"https://example.com/page/{i}?utm_source=bench", created_at=now, updated_at=now)
+                items.append({"link": row, "tag_ids": [], "new_tags": []})
+            results = await core.store.create_links(items)
+            keys.extend(item["link"]["key"] for item, r in zip(items, results) if r is None)
+    finally:
+        await core.close()
+    return keys
+
+
+async def count_clicks(data_dir: str) -> int:
+    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN))
+    try:
+        return await core.store.count_all_clicks()
+    finally:
+        await core.close()
+
+
+def settled_clicks(data_dir: str) -> int:
+    """The click row count once the server's writer has caught up (two equal reads)."""
+    last = -1
+    while True:
+        n = asyncio.run(count_clicks(data_dir))
+        if n == last:
+            return n
+        last = n
+        time.sleep(0.5)
+
+
+def wait_ready(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def start_ours(data_dir: str, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+    env.update({"SHORTENER_DOMAIN": DOMAIN, "SHORTENER_CLICK_DEDUP_SECONDS": "0",
+                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "shortener", "--data-dir", data_dir,
+         "serve", "--port", str(port)],
+        env=env, cwd=str(ROOT),
+    )
+    wait_ready(port, proc)
+    return proc
+
+
+def start_bare(port: int) -> subprocess.Popen:
+    # The same uvicorn.run arguments as `shortener serve` (shortener/cli.py).
+    code = (
+        "import sys, uvicorn; sys.path.insert(0, %r); from bare_asgi import app; "
+        "uvicorn.run(app, host='127.0.0.1', port=%d, log_level='warning', access_log=False, "
+        "proxy_headers=False, server_header=False)" % (str(ROOT / "bench"), port)
+    )
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, "-c", code], cwd=str(ROOT))
+    wait_ready(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    assert m, value
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def wrk(port: int, script: str, args) -> dict:
+    out = subprocess.run(
+        ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+         "-H", f"Host: {DOMAIN}", "-s", script, f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    result = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        "errors": re.search(r"Socket errors:.*", out).group(0) if "Socket errors" in out else "",
+    }
+    return result
+
+
+async def exact_requests(port: int, keys: list[str], total: int, connections: int) -> int:
+    """Send exactly `total` GETs over keep-alive connections; returns the 302s received."""
+    import random
+
+    rnd = random.Random(7)
+    todo = [rnd.choice(keys) for _ in range(total)]
+    got = 0
+
+    async def worker(share: list[str]) -> None:
+        nonlocal got
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for key in share:
+                writer.write(f"GET /{key} HTTP/1.1\r\nHost: {DOMAIN}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.split(b" ", 2)[1] == b"302":
+                    got += 1
+                length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
+                await reader.readexactly(length)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(todo[i::connections]) for i in range(connections)))
+    return got
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=1, help="measured runs per app (medians are printed)")
+    parser.add_argument("--exact", type=int, default=10_000, help="requests of the exact click-count check")
+    args = parser.parse_args()
+    need_tools()
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("needs 2 CPUs: one for wrk, one for the server")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-redirect-"))
+    data_dir = str(tmp / "data")
+    try:
+        t0 = time.perf_counter()
+        keys = asyncio.run(seed(data_dir, args.links))
+        print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        keys_file = tmp / "keys.txt"
+        keys_file.write_text("\n".join(keys) + "\n")
+        script = tmp / "random_keys.lua"
+        script.write_text(LUA % (keys_file, 42))
+
+        port = free_port()
+        proc = start_ours(data_dir, port)
+        try:
+            warm = wrk(port, str(script), args)  # warm-up: fills the link cache with the working set
+            ours = [wrk(port, str(script), args) for _ in range(args.runs)]
+            served = warm["requests"] + sum(r["requests"] for r in ours)
+            before = settled_clicks(data_dir)
+            os.sched_setaffinity(0, {int(CLIENT_CPU)})
+            got = asyncio.run(exact_requests(port, keys, args.exact, args.connections))
+            after = settled_clicks(data_dir)
+        finally:
+            stop(proc)
+        total_rows = asyncio.run(count_clicks(data_dir))
+
+        port = free_port()
+        proc = start_bare(port)
+        try:
+            wrk(port, str(script), args)
+            bare = [wrk(port, str(script), args) for _ in range(args.runs)]
+        finally:
+            stop(proc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(results: list[dict], field: str) -> float:
+        return statistics.median(r[field] for r in results)
+
+    print(f"\nredirect benchmark: {args.links} links, random keys, {args.connections} connections, "
+          f"{args.duration}s x {args.runs} run(s), wrk on CPU {CLIENT_CPU}, server on CPU {SERVER_CPU}")
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'bare ASGI 302 (ceiling)':28}{med(bare, 'rps'):>10.0f}{med(bare, 'p50'):>10.2f}{med(bare, 'p99'):>10.2f}")
+    print(f"{'shortener serve':28}{med(ours, 'rps'):>10.0f}{med(ours, 'p50'):>10.2f}{med(ours, 'p99'):>10.2f}")
+    ratio = med(ours, "rps") / med(bare, "rps")
+    print(f"ratio {ratio:.2f} (target >= 0.80); p99 {med(ours, 'p99'):.2f} ms (target < 25 ms)")
+    bad = sum(r["bad"] for r in ours)
+    if bad or any(r["errors"] for r in ours):
+        print(f"non-3xx responses: {bad}; {' '.join(r['errors'] for r in ours if r['errors'])}")
+
+    exact_ok = got == args.exact and after - before == args.exact
+    print(f"exact check: {args.exact} requests, {got} redirects, {after - before} click rows -> "
+          f"{'OK' if exact_ok else 'MISMATCH'}")
+    # wrk stops with up to one request per connection in flight: served (and recorded) by the
+    # server but not counted by wrk. The warm-up run recorded clicks too.
+    slack = args.connections * (args.runs + 1)
+    wrk_ok = served <= before <= served + slack
+    print(f"wrk runs: {served} redirects counted by wrk, {before} click rows "
+          f"(allowed: up to {slack} more, cut off in flight) -> {'OK' if wrk_ok else 'MISMATCH'}")
+    print(f"rows after shutdown {total_rows} == rows while running {after} -> "
+          f"{'OK' if total_rows == after else 'MISMATCH'}")
+    if not (exact_ok and wrk_ok and total_rows == after):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
