@@ -1,9 +1,11 @@
 """Benchmark of the links API on a real server: link creation (single and bulk) and GET /links/info.
 
     .venv/bin/python bench/bench_links.py [--links 100000] [--creates 1000] [--bulk 30] [--lookups 3000]
+                                          [--synchronous full|normal]
 
 Seeds --links links straight through the store (the API is what is measured, not the seeding),
-starts `shortener serve` on a loopback port with a throwaway data dir and default settings, then
+starts `shortener serve` on a loopback port with a throwaway data dir and default settings
+(SQLite `synchronous=full` unless --synchronous says otherwise), then
 drives it with httpx over keep-alive connections and prints the figures.
 """
 from __future__ import annotations
@@ -73,9 +75,10 @@ async def seed(data_dir: str, count: int) -> list[str]:
     return keys, api_key
 
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen:
+def start_server(data_dir: str, port: int, synchronous: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": DOMAIN, "PYTHONPATH": str(ROOT), "SHORTENER_LOG_LEVEL": "warning"})
+    env.update({"SHORTENER_DOMAIN": DOMAIN, "PYTHONPATH": str(ROOT), "SHORTENER_LOG_LEVEL": "warning",
+                "SHORTENER_SQLITE_SYNCHRONOUS": synchronous})
     proc = subprocess.Popen(
         [sys.executable, "-m", "shortener", "--data-dir", data_dir, "serve", "--port", str(port)],
         env=env, cwd=str(ROOT),
@@ -176,6 +179,8 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=1000, help="links created one per request")
     parser.add_argument("--bulk", type=int, default=30, help="bulk requests of 100 links")
     parser.add_argument("--lookups", type=int, default=3000, help="GET /links/info requests")
+    parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
+                        help="the server's SQLite synchronous setting")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="bench-links-")
@@ -185,7 +190,8 @@ def main() -> None:
         keys, api_key = asyncio.run(seed(data_dir, args.links))
         print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f} s")
         port = free_port()
-        proc = start_server(data_dir, port)
+        proc = start_server(data_dir, port, args.synchronous)
+        print(f"server: synchronous={args.synchronous}")
         asyncio.run(bench(f"http://127.0.0.1:{port}", api_key, keys, args))
     finally:
         if proc is not None:
