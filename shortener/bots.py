@@ -43,9 +43,25 @@ _NAMES = (
 # "+http://example.com/bot.html", "crawler", "spider".
 _GENERIC = (r"bot/", r"bot;", r"bot\)", r"\+https?://", r"crawler", r"spider")
 
-BOT_RE = re.compile("|".join(_NAMES + _GENERIC), re.IGNORECASE)
+# Matched against the lowercased string: re.IGNORECASE makes this alternation ~10x slower.
+BOT_RE = re.compile("|".join(_NAMES + _GENERIC))
+
+_verdicts: dict[str, bool] = {}
+_MAX_VERDICTS = 20_000
 
 
 def looks_like_bot(user_agent: str) -> bool:
-    """The request-path check: curated names and self-descriptions only."""
-    return bool(user_agent) and BOT_RE.search(user_agent) is not None
+    """The request-path check: curated names and self-descriptions only.
+
+    Verdicts are memoised per user agent (real traffic repeats a few thousand strings), so the
+    regex (~15 us) runs once per distinct string; the memo is bounded by clearing it when full.
+    """
+    if not user_agent:
+        return False
+    verdict = _verdicts.get(user_agent)
+    if verdict is None:
+        verdict = BOT_RE.search(user_agent.lower()) is not None
+        if len(_verdicts) >= _MAX_VERDICTS:
+            _verdicts.clear()
+        _verdicts[user_agent] = verdict
+    return verdict
