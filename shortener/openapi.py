@@ -811,8 +811,9 @@ def _own_paths() -> dict[str, Schema]:
                         errors=("unprocessable_entity",)),
             "patch": _op("bulkUpdateLinks", "Links", "Update up to 100 links", {"200": bulk_result},
                          body=_body(_object({
-                             "linkIds": _array(_str(), maxItems=100),
-                             "externalIds": _array(_str(), maxItems=100),
+                             "linkIds": _array(_str(), "Link ids (ext_<externalId> accepted too).", maxItems=100),
+                             "externalIds": _array(_str(), "External ids, with or without the ext_ prefix.",
+                                                   maxItems=100),
                              "data": _ref("LinkBulkUpdate"),
                          }, required=["data"])), errors=("unprocessable_entity",),
                          description="Applies the same changes to every link named by linkIds or externalIds."),
