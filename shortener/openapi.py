@@ -917,8 +917,10 @@ def _own_paths() -> dict[str, Schema]:
                 _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
                 _query("page", _int(minimum=1, default=1), "The page number."),
                 _query("pageSize", _int(minimum=1, maximum=100, default=100), "Customers per page."),
-                _query("startingAfter", _str(), "Cursor paging: the customers after this customer id."),
-                _query("endingBefore", _str(), "Cursor paging: the customers before this customer id."),
+                _query("startingAfter", _str(), "Cursor paging (sortBy=createdAt only): the customers after this "
+                                                "customer id."),
+                _query("endingBefore", _str(), "Cursor paging (sortBy=createdAt only): the customers before this "
+                                               "customer id."),
             ], errors=("unprocessable_entity",)),
         },
         "/customers/{id}": {
