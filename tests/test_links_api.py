@@ -411,3 +411,10 @@ def test_concurrent_creates_of_one_key_yield_one_link(live_server):
     assert statuses == [200] + [409] * 15
     links = httpx.get(f"{server.api_url}/links", headers=headers, timeout=30).json()
     assert [l["key"] for l in links] == ["race"]
+
+
+def test_bulk_of_100_links_with_the_longest_urls_fits(api):
+    url = "https://example.com/" + "a" * (32000 - len("https://example.com/"))
+    r = api.post("/api/links/bulk", json=[{"url": url} for _ in range(100)])
+    assert r.status_code == 200, r.text[:300]
+    assert [len(l["url"]) for l in r.json()] == [32000] * 100

@@ -16,7 +16,7 @@ CASES = [
     ("empty-body", "POST", "/api/links", "raw", b"", 400, "bad_request"),
     ("not-utf8", "POST", "/api/links", "raw", b'{"url": "\xff\xfe"}', 400, "bad_request"),
     ("deeply-nested-json", "POST", "/api/links", "raw", b"[" * 100_000 + b"]" * 100_000, 400, "bad_request"),
-    ("oversized-body", "POST", "/api/links", "raw", b'{"url": "' + b"a" * (3 * 1024 * 1024) + b'"}', 400, "bad_request"),
+    ("oversized-body", "POST", "/api/links", "raw", b'{"url": "' + b"a" * (5 * 1024 * 1024) + b'"}', 400, "bad_request"),
     ("array-body", "POST", "/api/links", "json", [{"url": U}], 422, "unprocessable_entity"),
     ("string-body", "POST", "/api/links", "json", "https://example.com", 422, "unprocessable_entity"),
     ("missing-url", "POST", "/api/links", "json", {"key": "x"}, 422, "unprocessable_entity"),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from shortener.errors import BadRequest, Unprocessable
 
-MAX_BODY = 2 * 1024 * 1024  # bulk creation of 100 links with 32k URLs fits well under this
+MAX_BODY = 4 * 1024 * 1024  # a bulk create of 100 links with 32,000-character URLs is ~3.3 MB
 
 INVALID_JSON = (
     "Invalid JSON format in request body. Please ensure the request body is a valid JSON object."
