@@ -304,14 +304,19 @@ def test_update_conflicts_and_missing(api):
 
 
 def test_upsert_matches_on_url(api, events):
-    first = api.put("/api/links/upsert", json={"url": "https://up.com/page", "key": "up1"}).json()
+    first = api.put("/api/links/upsert", json={"url": "https://up.com/page", "key": "up1", "password": "pw"}).json()
     assert first["key"] == "up1"
+    unchanged = api.put("/api/links/upsert", json={"url": "https://up.com/page", "password": "pw"}).json()
+    assert unchanged == first  # nothing to change: returned as it is, not written
     again = api.put("/api/links/upsert", json={"url": "https://up.com/page", "title": "Now titled"})
     assert again.status_code == 200
     assert again.json()["id"] == first["id"] and again.json()["title"] == "Now titled"
     other = api.put("/api/links/upsert", json={"url": "https://up.com/other"}).json()
     assert other["id"] != first["id"]
-    assert [e[0] for e in events] == ["link.created", "link.updated", "link.created"]
+    # the match is on the requested domain
+    elsewhere = api.put("/api/links/upsert", json={"url": "https://up.com/page", "domain": "other.test"}).json()
+    assert elsewhere["id"] != first["id"] and elsewhere["domain"] == "other.test"
+    assert [e[0] for e in events] == ["link.created", "link.updated", "link.created", "link.created"]
 
 
 def test_delete_and_events(api, events):

@@ -230,6 +230,8 @@ def test_list_and_count_links(use_store):
         assert keys(await store.list_links({}, sort="lastClicked")) == ["e", "d", "b", "a"]
         assert keys(await store.list_links({}, sort="clicks", descending=False)) == ["a", "b", "d", "e"]
         assert (await store.get_link_by_url("https://same.com"))["key"] == "d"
+        assert await store.get_link_by_url("https://same.com", "other.test") is None
+        assert (await store.get_link_by_url("https://same.com", "GO.TEST"))["key"] == "d"
         assert await store.count_links({}) == 4
         assert await store.count_links({"show_archived": True, "tag_ids": [t["id"]]}) == 2
         assert await store.count_links({}, "domain") == [{"grp": "go.test", "n": 3}, {"grp": "other.test", "n": 1}]

@@ -14,7 +14,7 @@ from shortener import keys as keyrules
 from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from shortener.ids import new_id
-from shortener.passwords import hash_password
+from shortener.passwords import hash_password, verify_password
 from shortener.timeutil import iso, now_iso, parse_iso
 
 PROJECT_ID = "default"
@@ -563,9 +563,13 @@ class LinkService:
 
     async def update(self, id_or_ext: str, body: Any) -> dict:
         row = await self._row(id_or_ext)
-        p = parse_link_body(body, creating=False)
+        return await self._update(row, parse_link_body(body, creating=False))
+
+    async def _update(self, row: dict, p: LinkInput, *, only_if_changed: bool = False) -> dict:
         previous = (await self._objects([row]))[0]
         item = self._changes(row, p, await self._shared_changes(p))
+        if only_if_changed and not await self._changes_anything(row, previous, p, item):
+            return previous
         (result,) = await self.store.update_links([item])
         if result == "missing":
             raise NotFound("Link not found.")
@@ -574,6 +578,26 @@ class LinkService:
         obj = await self.get(row["id"])
         await self.core.link_changed("link.updated", obj, previous)
         return obj
+
+    @staticmethod
+    async def _changes_anything(row: dict, previous: dict, p: LinkInput, item: dict) -> bool:
+        for column, value in item["changes"].items():
+            if column == "updated_at":
+                continue
+            if column == "password_hash" and value is not None and isinstance(p.password, str):
+                # a fresh salt makes every hash differ; ask whether the password itself changed
+                if row["password_hash"] is None or not await asyncio.to_thread(
+                    verify_password, p.password, row["password_hash"]
+                ):
+                    return True
+                continue
+            if row.get(column) != value:
+                return True
+        if item["new_tags"]:
+            return True
+        if item["tag_ids"] is not None:
+            return set(item["tag_ids"]) != {t["id"] for t in previous["tags"]}
+        return False
 
     async def update_many(self, body: Any) -> list[dict]:
         if not isinstance(body, dict):
@@ -625,10 +649,10 @@ class LinkService:
         p = parse_link_body(body, creating=True)
         domain = await self._domain(p.domain)
         url, _ = self._final_url(p.url or "", p.utm)
-        row = await self.store.get_link_by_url(url) if url else None
-        if row is None or row["domain"].lower() != domain.lower():
+        row = await self.store.get_link_by_url(url, domain) if url else None
+        if row is None:
             return await self.create(body)
-        return await self.update(row["id"], body)
+        return await self._update(row, parse_link_body(body, creating=False), only_if_changed=True)
 
     # -- delete ------------------------------------------------------------------------------
 

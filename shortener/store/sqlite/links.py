@@ -237,15 +237,17 @@ class LinkQueries(SQLiteBase):
     async def get_link_by_key(self, domain: str, key: str) -> Row | None:
         return await self.read_one("SELECT * FROM links WHERE domain = ? AND key = ?", (domain, key))
 
-    async def get_link_by_url(self, url: str) -> Row | None:
-        """The oldest link whose destination is exactly `url` (upsert matches on the URL)."""
-        return await self.read_one(
-            # The substr() term matches links_url_prefix; the unary + keeps the planner from
-            # trading that index for a table scan (it does so when both terms compare `url`).
-            "SELECT * FROM links WHERE substr(url, 1, 100) = substr(?, 1, 100) AND +url = ? "
-            "ORDER BY created_at, id LIMIT 1",
-            (url, url),
-        )
+    async def get_link_by_url(self, url: str, domain: str | None = None) -> Row | None:
+        """The oldest link (on `domain`, if given) whose destination is exactly `url`; upsert
+        matches on the URL."""
+        # The substr() term matches links_url_prefix; the unary + keeps the planner from trading
+        # that index for a table scan (it does so when both terms compare `url`).
+        sql = "SELECT * FROM links WHERE substr(url, 1, 100) = substr(?, 1, 100) AND +url = ?"
+        params: list = [url, url]
+        if domain is not None:
+            sql += " AND domain = ?"
+            params.append(domain)
+        return await self.read_one(sql + " ORDER BY created_at, id LIMIT 1", params)
 
     async def get_links(self, ids: Sequence[str]) -> list[Row]:
         out: list[Row] = []
