@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shortener.config import load_secret_key
+from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, referer_fields, truncate_ip
 
 log = logging.getLogger("shortener.clicks")
 
 MAX_DEDUP_ENTRIES = 1_000_000
+_TIMESTAMP = CLICK_COLUMNS.index("timestamp")
 _UNKNOWN = "Unknown"
 
 
@@ -104,20 +106,36 @@ def describe_user_agent(ua: str) -> dict:
     }
 
 
-def click_row(c: PendingClick) -> dict:
-    """The clicks-table row (002_clicks.sql) for a pending click."""
-    info = describe_user_agent(c.ua)
-    referer, referer_url = referer_fields(c.referer)
-    row = {
-        "id": c.id, "link_id": c.link_id, "domain": c.domain, "key": c.key, "url": c.url[:MAX_URL],
-        "timestamp": iso_from_epoch(c.at), "country": c.country,
-        "device": info["device"], "device_vendor": info["device_vendor"], "device_model": info["device_model"],
-        "browser": info["browser"], "browser_version": info["browser_version"], "os": info["os"],
-        "os_version": info["os_version"], "engine": info["engine"], "ua": c.ua or None,
-        "referer": referer, "referer_url": referer_url, "qr": 1 if c.qr else 0,
-        "trigger": "qr" if c.qr else "link", "ip": truncate_ip(c.ip), "identity_hash": c.identity,
-    }
-    return row
+@lru_cache(maxsize=20000)
+def _ua_values(ua: str) -> tuple | None:
+    """The user-agent columns (device .. engine, in CLICK_COLUMNS order), or None for a crawler."""
+    info = describe_user_agent(ua)
+    if info["bot"]:
+        return None
+    return (info["device"], info["device_vendor"], info["device_model"], info["browser"], info["browser_version"],
+            info["os"], info["os_version"], info["engine"])
+
+
+_cached_referer = lru_cache(maxsize=4096)(referer_fields)
+
+
+def click_values(c: PendingClick) -> tuple | None:
+    """The clicks-table row (002_clicks.sql, CLICK_COLUMNS order) of a pending click; None for a crawler.
+
+    Built as a tuple from cached pieces: this runs once per click on the event loop.
+    """
+    ua_values = _ua_values(c.ua)
+    if ua_values is None:
+        return None
+    return (c.id, c.link_id, c.domain, c.key, c.url[:MAX_URL], iso_from_epoch(c.at), c.country, *ua_values,
+            c.ua or None, *_cached_referer(c.referer), 1 if c.qr else 0, "qr" if c.qr else "link",
+            truncate_ip(c.ip), c.identity)
+
+
+def click_row(c: PendingClick) -> dict | None:
+    """click_values() as a dict keyed by column name."""
+    values = click_values(c)
+    return None if values is None else dict(zip(CLICK_COLUMNS, values))
 
 
 _second: list = [-1, ""]  # (epoch second, "YYYY-MM-DDTHH:MM:SS") of the last click formatted
@@ -256,23 +274,26 @@ class ClickRecorder:
         return written
 
     async def _write(self, batch: list[PendingClick]) -> int:
-        rows, hooked = [], []
+        rows: list[tuple] = []
+        hooked: list[dict] = []
         counters: dict[str, list] = {}
-        for c in batch:
-            row = click_row(c)
-            if row["device"] == "Bot":
+        for n, c in enumerate(batch, 1):
+            row = click_values(c)
+            if row is None:
                 self.bots_dropped += 1
                 continue
             rows.append(row)
             entry = counters.get(c.link_id)
             if entry is None:
-                counters[c.link_id] = [1, row["timestamp"], c.link_id]
+                counters[c.link_id] = [1, row[_TIMESTAMP], c.link_id]
             else:
                 entry[0] += 1
-                if row["timestamp"] > entry[1]:
-                    entry[1] = row["timestamp"]
+                if row[_TIMESTAMP] > entry[1]:
+                    entry[1] = row[_TIMESTAMP]
             if c.webhooks:
-                hooked.append(row)
+                hooked.append(dict(zip(CLICK_COLUMNS, row)))
+            if n % 100 == 0:
+                await asyncio.sleep(0)  # let redirects through: building a big batch takes milliseconds
         if rows:
             await self.core.store.record_click_batch(rows, [tuple(v) for v in counters.values()])
         for c in batch:
@@ -318,8 +339,7 @@ class ClickRecorder:
             return None
         pending = self._pending.get(click_id)
         if pending is not None:
-            row = click_row(pending)
-            return None if row["device"] == "Bot" else row
+            return click_row(pending)
         return await self.core.store.find_click(click_id)
 
     @property

@@ -1,7 +1,6 @@
 """Queries for the redirect path's lookups and click batches."""
 from __future__ import annotations
 
-import operator
 from typing import Iterable, Sequence
 
 from .base import Row, SQLiteBase
@@ -22,8 +21,7 @@ CLICK_COLUMNS = (
 _INSERT_CLICK = (
     f"INSERT OR IGNORE INTO clicks ({', '.join(CLICK_COLUMNS)}) VALUES ({', '.join('?' * len(CLICK_COLUMNS))})"
 )
-# Positional parameters bind about 40 % faster than named ones for a 22-column row.
-_CLICK_VALUES = operator.itemgetter(*CLICK_COLUMNS)
+
 
 
 class ClickQueries(SQLiteBase):
@@ -44,13 +42,14 @@ class ClickQueries(SQLiteBase):
 
     # -- click batches -----------------------------------------------------------------------
 
-    async def record_click_batch(self, clicks: Sequence[Row], counters: Iterable[tuple[int, str, str]]) -> None:
+    async def record_click_batch(self, clicks: Sequence[tuple], counters: Iterable[tuple[int, str, str]]) -> None:
         """Click rows and the links' `clicks`/`last_clicked` counters, in one transaction.
 
-        `counters` holds (clicks to add, latest click time, link id).
+        Each click is a tuple in CLICK_COLUMNS order (positional parameters bind ~40 % faster
+        than named ones for 22 columns); `counters` holds (clicks to add, latest time, link id).
         """
         async with self.transaction() as tx:
-            await tx.executemany(_INSERT_CLICK, map(_CLICK_VALUES, clicks))
+            await tx.executemany(_INSERT_CLICK, clicks)
             await tx.executemany(
                 "UPDATE links SET clicks = clicks + ?, "
                 "last_clicked = MAX(COALESCE(last_clicked, ''), ?) WHERE id = ?",
