@@ -279,3 +279,16 @@ def test_writes_by_another_process_reach_the_cache_through_the_change_log(settin
 
         c.portal.call(other_process_update)
         assert c.get("/shared").headers["location"] == "https://example.com/two"
+
+
+def test_links_stored_before_start_are_preloaded_and_still_invalidated(settings):
+    with client_with(settings) as c:
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, c.app_state["core"], url="https://example.com/before", key="Early")
+    with client_with(settings) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        assert c.get("/early").headers["location"] == "https://example.com/before"
+        assert core.link_cache.loads == 0  # answered from the preloaded cache, no lookup
+        run(core.links.update, link["id"], {"url": "https://example.com/after"})
+        assert c.get("/EARLY").headers["location"] == "https://example.com/after"

@@ -32,6 +32,10 @@ class ClickQueries(SQLiteBase):
         rows = self.read_now(f"SELECT {_REDIRECT_COLUMNS} FROM links WHERE domain = ? AND key = ?", (domain, key))
         return rows[0] if rows else None
 
+    async def recent_redirect_links(self, limit: int) -> list[Row]:
+        """The `limit` most recently created links, for warming the link cache at start."""
+        return await self.read(f"SELECT {_REDIRECT_COLUMNS} FROM links ORDER BY created_at DESC LIMIT ?", (limit,))
+
     def find_redirect_domain(self, slug: str) -> Row | None:
         rows = self.read_now(
             "SELECT slug, archived, placeholder, expired_url, not_found_url, cookie_domain "
