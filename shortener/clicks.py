@@ -330,6 +330,9 @@ class ClickRecorder:
             await self.flush()
         except Exception:
             log.exception("flushing clicks on shutdown failed; %d clicks lost", len(self._queue))
+        if self.dropped:
+            log.warning("%d clicks were dropped because the queue was full (click_queue_max)", self.dropped)
+        log.info("clicks written: %d; crawlers dropped by the writer: %d", self.written, self.bots_dropped)
 
     # -- lookups ---------------------------------------------------------------------------
 
