@@ -11,6 +11,7 @@ random paths cannot push real links out.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from dataclasses import dataclass
@@ -246,7 +247,11 @@ class LinkCache:
     async def start(self) -> None:
         # The change log position first: whatever changes during the preload is dropped later.
         self._seq = self.store.latest_link_change()
-        await self.preload()
+        if await self.preload():
+            # Move everything alive now (the preloaded links included) out of the cyclic GC's
+            # reach: otherwise each full collection walks every cached link, a pause of tens of
+            # milliseconds on the event loop with 100k links.
+            gc.freeze()
         self._task = asyncio.create_task(self._follow(), name="link-cache-sync")
 
     async def stop(self) -> None:
