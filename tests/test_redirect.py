@@ -292,3 +292,24 @@ def test_links_stored_before_start_are_preloaded_and_still_invalidated(settings)
         assert core.link_cache.loads == 0  # answered from the preloaded cache, no lookup
         run(core.links.update, link["id"], {"url": "https://example.com/after"})
         assert c.get("/EARLY").headers["location"] == "https://example.com/after"
+
+
+def test_disabled_link_is_not_found(client, core, run):
+    # No API sets disabledAt (nor does Dub's); moderation would, through the store.
+    link = make_link(run, core, url="https://example.com/d", key="dis")
+    assert client.get("/dis").status_code == 302
+    run(core.store.update_links, [{"id": link["id"], "changes": {"disabled_at": "2026-01-01T00:00:00.000Z"},
+                                   "tag_ids": None, "new_tags": []}])
+    core.link_cache.sync()  # what the change-log follower does every cache_sync_seconds
+    r = client.get("/dis")
+    assert r.status_code == 404 and "Link not found" in r.text and "set-cookie" not in r.headers
+    run(core.domains.update, "go.test", {"notFoundUrl": "https://example.com/nf"})
+    assert client.get("/dis").headers["location"] == "https://example.com/nf"
+    assert len(clicks(run, core, link)) == 1
+
+
+def test_dub_id_script_for_destination_sites(client):
+    r = client.get("/_/script.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert "dub_id" in r.text and "SameSite=Lax" in r.text and "Path=/" in r.text
+    assert client.get("/_/static/dub-id.js").text == r.text
