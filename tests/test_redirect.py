@@ -313,3 +313,36 @@ def test_dub_id_script_for_destination_sites(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert "dub_id" in r.text and "SameSite=Lax" in r.text and "Path=/" in r.text
     assert client.get("/_/static/dub-id.js").text == r.text
+
+
+@pytest.mark.skipif(__import__("shutil").which("node") is None, reason="needs node to run the script")
+@pytest.mark.parametrize("href, model, existing, expected", [
+    ("https://www.shop.example/p?dub_id=AbC123", "", "", "dub_id=AbC123; Path=/; SameSite=Lax; Expires=*; Domain=.shop.example; Secure"),
+    ("http://localhost:3000/?dub_id=AbC123", "", "", "dub_id=AbC123; Path=/; SameSite=Lax; Expires=*"),
+    ("https://shop.example/?dub_id=New", "first-click", "dub_id=Old", None),
+    ("https://shop.example/?dub_id=New", "", "dub_id=Old", "dub_id=New; Path=/; SameSite=Lax; Expires=*; Domain=.shop.example; Secure"),
+    ("https://shop.example/?dub_id=%3Cx%3E", "", "", None),
+    ("https://shop.example/", "", "", None),
+])
+def test_dub_id_script_sets_the_first_party_cookie(client, href, model, existing, expected):
+    import json
+    import subprocess
+
+    script = client.get("/_/script.js").text
+    harness = f"""
+    const url = new URL({json.dumps(href)});
+    let written = null;
+    global.window = {{ location: {{ search: url.search, hostname: url.hostname, protocol: url.protocol }} }};
+    global.document = {{
+      currentScript: {{ getAttribute: (n) => n === "data-attribution-model" ? ({json.dumps(model)} || null) : null }},
+      get cookie() {{ return {json.dumps(existing)}; }},
+      set cookie(v) {{ written = v; }},
+    }};
+    {script}
+    console.log(JSON.stringify(written));
+    """
+    out = json.loads(subprocess.run(["node", "-e", harness], capture_output=True, text=True, check=True, timeout=30).stdout)
+    if expected is None:
+        assert out is None
+    else:
+        assert re.fullmatch(re.escape(expected).replace(r"\*", r"[^;]+"), out), out
