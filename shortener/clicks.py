@@ -277,7 +277,9 @@ class ClickRecorder:
         rows: list[tuple] = []
         hooked: list[dict] = []
         counters: dict[str, list] = {}
-        for n, c in enumerate(batch, 1):
+        # No yields while building (~2 ms for 500 rows): under a saturated loop every yield waits
+        # a whole loop iteration, and a writer that yields often falls behind the redirects.
+        for c in batch:
             row = click_values(c)
             if row is None:
                 self.bots_dropped += 1
@@ -292,8 +294,6 @@ class ClickRecorder:
                     entry[1] = row[_TIMESTAMP]
             if c.webhooks:
                 hooked.append(dict(zip(CLICK_COLUMNS, row)))
-            if n % 100 == 0:
-                await asyncio.sleep(0)  # let redirects through: building a big batch takes milliseconds
         if rows:
             await self.core.store.record_click_batch(rows, [tuple(v) for v in counters.values()])
         for c in batch:
