@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shortener.config import load_secret_key
+from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, referer_fields, truncate_ip
 
@@ -149,17 +150,29 @@ def iso_from_epoch(at: float) -> str:
     return f"{_second[1]}.{int((at - sec) * 1000):03d}Z"
 
 
-def fast_click_id() -> str:
-    """ids.click_id(), about five times cheaper: base64 of random bytes with `+` and `/` dropped.
+_prefix: list = [-1, ""]  # (ms, its 7-character base62 form) of the last id
 
-    Dropping those two symbols is rejection sampling, so the 62 remaining characters stay
-    uniform; 18 bytes give 24 characters, and 16 of them survive with overwhelming odds
-    (the loop covers the rest).
+
+def fast_click_id() -> str:
+    """A click id: 16 characters of [0-9A-Za-z] like Dub's, but time-ordered.
+
+    7 characters of base62 milliseconds (good until 2081) then 9 random ones (~53 bits). Random
+    ids made every insert land on a random page of the clicks primary key: at 400k rows a
+    batch insert cost ~65 us per row against ~9 us for time-ordered ids, and the writer fell
+    behind the redirects. The random part is base64 of random bytes with `+` and `/` dropped
+    (rejection sampling, so the 62 characters stay uniform).
     """
+    ms = int(time.time() * 1000)
+    if ms != _prefix[0]:
+        n, out = ms, []
+        for _ in range(7):
+            n, r = divmod(n, 62)
+            out.append(ALPHANUM[r])
+        _prefix[0], _prefix[1] = ms, "".join(reversed(out))
     while True:
-        chars = base64.b64encode(os.urandom(18)).translate(None, b"+/")
-        if len(chars) >= 16:
-            return chars[:16].decode("ascii")
+        chars = base64.b64encode(os.urandom(12)).translate(None, b"+/")
+        if len(chars) >= 9:
+            return _prefix[1] + chars[:9].decode("ascii")
 
 
 def webhook_click(row: dict) -> dict:
