@@ -15,7 +15,7 @@ import sqlite3
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import aiosqlite
 
@@ -147,6 +147,38 @@ class SQLiteBase:
         """One statement in its own transaction; returns the rows changed."""
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
+
+    # -- whole units of work on a connection's own thread ------------------------------------
+    # Under load every aiosqlite call waits for a full turn of a busy event loop before its
+    # result comes back; a transaction of eight statements held the write lock across eight such
+    # waits and cut lead and click throughput by two thirds. The hot writers therefore hand the
+    # whole unit of work to the connection's thread as one call. aiosqlite has no public API for
+    # that, so both go through its `_execute` here, in one place.
+
+    async def run_in_transaction(self, fn: Callable[[sqlite3.Connection], Any], *args: Any) -> Any:
+        """`fn(conn, *args)` inside BEGIN IMMEDIATE ... COMMIT on the write connection's thread."""
+        assert self._w is not None, "store is not open"
+        conn = self._w
+
+        def run() -> Any:
+            raw = conn._conn
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(raw, *args)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+
+        async with self._wlock:
+            return await conn._execute(run)
+
+    async def run_on_reader(self, fn: Callable[[sqlite3.Connection], Any], *args: Any) -> Any:
+        """`fn(conn, *args)` on the read connection's thread, for a group of lookups."""
+        assert self._r is not None, "store is not open"
+        conn = self._r
+        return await conn._execute(lambda: fn(conn._conn, *args))
 
 
 class Tx:

@@ -61,31 +61,8 @@ def _lead_key_taken(conn: sqlite3.Connection, external_id: str, event_key: str, 
 
 
 class ConversionQueries(SQLiteBase):
-    """The /track/* paths run each transaction, and each group of lookups, as ONE call on the
-    connection's thread (aiosqlite's `_execute`), not one thread hop per statement: under load every
-    hop waits behind the whole event loop, and a write transaction stretched over eight such waits
-    held the write lock long enough to cut throughput by two thirds at 64 concurrent requests."""
-
-    async def _on_reader(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        assert self._r is not None, "store is not open"
-        return await self._r._execute(lambda: fn(self._r._conn))  # type: ignore[union-attr]
-
-    async def _in_write_transaction(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        assert self._w is not None, "store is not open"
-
-        def run() -> Any:
-            conn = self._w._conn  # type: ignore[union-attr]
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        async with self._wlock:
-            return await self._w._execute(run)
+    """The /track/* paths run each transaction, and each group of lookups, as one call on the
+    connection's thread (`run_in_transaction` / `run_on_reader`, see base.py)."""
 
     # -- lookups for /track/* -----------------------------------------------------------------
 
@@ -121,7 +98,7 @@ class ConversionQueries(SQLiteBase):
             return {"customer": customer, "click_id": cid, "click": click, "link": link,
                     "duplicate": _lead_key_taken(conn, external_id, event_key, key_since)}
 
-        return await self._on_reader(read)
+        return await self.run_on_reader(read)
 
     async def latest_lead(self, customer_id: str, event_name: str | None) -> Row | None:
         if event_name is None:
@@ -145,7 +122,7 @@ class ConversionQueries(SQLiteBase):
 
     async def bind_customer(self, customer: Row) -> Row:
         """Deferred lead: create the customer bound to its click; an existing one is kept as is."""
-        return await self._in_write_transaction(lambda conn: _get_or_create_customer(conn, customer))
+        return await self.run_in_transaction(lambda conn: _get_or_create_customer(conn, customer))
 
     async def record_lead(
         self,
@@ -181,7 +158,7 @@ class ConversionQueries(SQLiteBase):
                 insert_outbox_now(conn, outbox(row))
             return False, row
 
-        return await self._in_write_transaction(write)
+        return await self.run_in_transaction(write)
 
     async def record_sale(
         self,
@@ -248,7 +225,7 @@ class ConversionQueries(SQLiteBase):
                 insert_outbox_now(conn, outbox(customer, first))  # type: ignore[arg-type]
             return body
 
-        return await self._in_write_transaction(write)
+        return await self.run_in_transaction(write)
 
     async def prune_idempotency_keys(self, before: str) -> int:
         """Drop lead keys and invoice answers past their window (they are one row per lead/sale)."""
