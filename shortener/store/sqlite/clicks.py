@@ -44,9 +44,18 @@ def _click_statements(clicks: Sequence[tuple]):
         yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
+_WRITER_CACHE_KIB = 65536
+
+
 def _write_clicks(aio_conn, clicks: Sequence[tuple], counters: list) -> None:
     """Runs on the write connection's own thread (see record_click_batch)."""
     conn = aio_conn._conn
+    if not getattr(aio_conn, "_shortener_click_cache", False):
+        # Click inserts touch the (link_id, timestamp) index at one page per link: with many
+        # links the default 2 MB page cache thrashes and each batch rewrites pages it just
+        # evicted. 64 MB keeps a few million clicks' index pages hot.
+        conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+        aio_conn._shortener_click_cache = True
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, params in _click_statements(clicks):
