@@ -16,11 +16,6 @@ MAX_REFERER = 1024
 MAX_URL = 2048  # of the final URL kept in a click row (the redirect itself uses the full URL)
 
 
-def header_map(scope) -> dict[bytes, bytes]:
-    """Request headers by lowercase name (ASGI already lowercases); a repeated header keeps the last."""
-    return dict(scope["headers"])
-
-
 @lru_cache(maxsize=4096)
 def _peer_is_trusted(peer: str, trusted: tuple) -> bool:
     try:
