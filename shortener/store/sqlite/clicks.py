@@ -47,25 +47,14 @@ def _click_statements(clicks: Sequence[tuple]):
 _WRITER_CACHE_KIB = 65536
 
 
-def _write_clicks(aio_conn, clicks: Sequence[tuple], counters: list) -> None:
-    """Runs on the write connection's own thread (see record_click_batch)."""
-    conn = aio_conn._conn
-    if not getattr(aio_conn, "_shortener_click_cache", False):
-        # Click inserts touch the (link_id, timestamp) index at one page per link: with many
-        # links the default 2 MB page cache thrashes and each batch rewrites pages it just
-        # evicted. 64 MB keeps a few million clicks' index pages hot.
-        conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
-        aio_conn._shortener_click_cache = True
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for sql, params in _click_statements(clicks):
-            conn.execute(sql, params)
-        conn.executemany(_COUNTERS, counters)
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
-
+def _write_clicks(conn, clicks: Sequence[tuple], counters: list) -> None:
+    # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
+    # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
+    # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
+    conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+    for sql, params in _click_statements(clicks):
+        conn.execute(sql, params)
+    conn.executemany(_COUNTERS, counters)
 
 
 class ClickQueries(SQLiteBase):
@@ -94,21 +83,11 @@ class ClickQueries(SQLiteBase):
         """Click rows and the links' `clicks`/`last_clicked` counters, in one transaction.
 
         Each click is a tuple in CLICK_COLUMNS order; `counters` holds (clicks to add, latest
-        time, link id). The whole transaction runs as ONE call on the write connection's thread:
-        under a saturated event loop every thread hop waits behind a full loop iteration, and a
-        statement-by-statement transaction (BEGIN, inserts, updates, COMMIT) made the writer
-        fall behind the redirects. The store's write lock still serialises it with other writes.
+        time, link id). The transaction runs as one call on the write connection's thread
+        (run_in_transaction): statement by statement, each await waited behind a full turn of a
+        saturated event loop and the writer fell behind the redirects.
         """
-        counters = list(counters)
-        run_on_writer = getattr(self._w, "_execute", None)  # aiosqlite's own thread queue
-        if run_on_writer is None:
-            async with self.transaction() as tx:
-                for sql, params in _click_statements(clicks):
-                    await tx.execute(sql, params)
-                await tx.executemany(_COUNTERS, counters)
-            return
-        async with self._wlock:
-            await run_on_writer(_write_clicks, self._w, clicks, counters)
+        await self.run_in_transaction(_write_clicks, clicks, list(counters))
 
     async def find_click(self, click_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
