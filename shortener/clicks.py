@@ -24,6 +24,7 @@ from shortener.config import load_secret_key
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, referer_fields, truncate_ip
+from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.clicks")
 
@@ -332,13 +333,8 @@ class ClickRecorder:
                 log.exception("queueing the link.clicked webhook failed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         try:
             await self.flush()
         except Exception:

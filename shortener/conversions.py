@@ -19,10 +19,11 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from shortener.errors import BadRequest, Conflict, NotFound, Unprocessable
+from shortener.errors import BadRequest, Conflict, NotFound, Unprocessable, json_type
 from shortener.ids import nanoid, new_id
 from shortener.names import random_name
 from shortener.timeutil import iso, parse_iso, utcnow
+from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.conversions")
 
@@ -43,20 +44,6 @@ _CURRENCY = re.compile(r"^[a-z]{3}$")
 
 # -- input checks (Dub's zod messages: "<issue>: <field>: <text>") ---------------------------------
 
-def _js_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def encodable(value: str, field: str) -> str:
     """JSON may carry lone surrogates (\\ud800) that no database text can hold: 422, not 500."""
     try:
@@ -72,7 +59,7 @@ def _string(body: dict, name: str, *, max_len: int | None = None, empty_is_none:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise Unprocessable(f"Expected string, received {_js_type(value)}", field=name, issue="invalid_type")
+        raise Unprocessable(f"Expected string, received {json_type(value)}", field=name, issue="invalid_type")
     encodable(value, name)
     value = value.strip()
     if empty_is_none and not value:
@@ -88,7 +75,7 @@ def _int(body: dict, name: str, *, lo: int, hi: int) -> int | None:
         return None
     # JSON has one number type; 2.0 is the integer 2 to a JavaScript client, 2.5 is not.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Unprocessable(f"Expected number, received {_js_type(value)}", field=name, issue="invalid_type")
+        raise Unprocessable(f"Expected number, received {json_type(value)}", field=name, issue="invalid_type")
     if isinstance(value, float):
         if not value.is_integer():
             raise Unprocessable("Expected integer, received float", field=name, issue="invalid_type")
@@ -105,7 +92,7 @@ def _metadata(body: dict) -> str | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise Unprocessable(f"Expected object, received {_js_type(value)}", field="metadata", issue="invalid_type")
+        raise Unprocessable(f"Expected object, received {json_type(value)}", field="metadata", issue="invalid_type")
     text = encodable(json.dumps(value, ensure_ascii=False, separators=(",", ":")), "metadata")
     if len(text) > METADATA_MAX:
         raise Unprocessable("Metadata must be less than 10,000 characters when stringified",
@@ -215,13 +202,8 @@ class ConversionService:
         self._task = asyncio.create_task(self._prune_forever(), name="conversion-key-pruning")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def prune(self) -> int:
         """Drop idempotency keys older than their 7-day window; returns how many."""

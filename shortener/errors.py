@@ -59,3 +59,18 @@ ERROR_CODES: dict[str, int] = {
     cls.code: cls.status
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited, InternalError)
 }
+
+
+def json_type(value: object) -> str:
+    """The JSON type name of a decoded value, as Dub's zod messages say it ("received number")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from shortener.timeutil import parse_iso
+from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.linkcache")
 
@@ -255,10 +256,5 @@ class LinkCache:
         self._task = asyncio.create_task(self._follow(), name="link-cache-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -31,6 +31,7 @@ from shortener.conversions import encodable
 from shortener.errors import NotFound, Unprocessable
 from shortener.ids import nanoid, new_id
 from shortener.timeutil import iso, now_iso, utcnow
+from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.webhooks")
 
@@ -208,13 +209,8 @@ class WebhookService:
         self._task = asyncio.create_task(self._run(), name="webhook-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from shortener import keys as keyrules
 from shortener import urls
-from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, json_type
 from shortener.ids import new_id
 from shortener.passwords import hash_password, verify_password
 from shortener.timeutil import iso, now_iso, parse_iso
@@ -53,22 +53,8 @@ async def _hash(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
 def _wrong_type(name: str, expected: str, value: Any) -> Unprocessable:
-    return Unprocessable(f"Expected {expected}, received {_type_name(value)}.", field=name, issue="invalid_type")
+    return Unprocessable(f"Expected {expected}, received {json_type(value)}.", field=name, issue="invalid_type")
 
 
 def _text(body: dict, name: str, max_len: int, *, nullable: bool = True) -> str | None:

@@ -5,7 +5,7 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from shortener.errors import ERROR_CODES, ApiError, InternalError
 
