@@ -14,6 +14,7 @@ import asyncio
 import gc
 import json
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -28,6 +29,11 @@ MAX_LINKS = 1_000_000
 PRELOAD_LINKS = 200_000
 MAX_MISSES = 50_000
 MAX_DOMAINS = 10_000
+# The change log is cut to its newest KEEP_CHANGES entries every PRUNE_EVERY seconds. A process
+# that falls further behind than that (it polls every cache_sync_seconds) sees the gap and clears
+# its whole cache rather than miss a change.
+KEEP_CHANGES = 100_000
+PRUNE_EVERY = 3600.0
 
 
 @dataclass(slots=True)
@@ -216,21 +222,30 @@ class LinkCache:
     def sync(self) -> None:
         """Apply the change log written since the last sync (by this or any other process)."""
         while True:
-            seq, changes = self.store.link_changes_since(self._seq)
+            seq, changes, gap = self.store.link_changes_since(self._seq)
             if not changes:
                 return
-            for domain, key in changes:
-                self.invalidate(domain, key)
+            if gap:
+                # Entries this process never saw were pruned: any cached link may be stale.
+                log.warning("link change log pruned past this process's position; clearing the cache")
+                self.clear()
+            else:
+                for domain, key in changes:
+                    self.invalidate(domain, key)
             self._seq = seq
             if len(changes) < 10000:
                 return
 
     async def _follow(self) -> None:
         interval = max(0.05, float(self.core.settings.cache_sync_seconds))
+        next_prune = time.monotonic() + PRUNE_EVERY
         while True:
             await asyncio.sleep(interval)
             try:
                 self.sync()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY
+                    await self.store.prune_link_changes(KEEP_CHANGES)
             except Exception:  # a busy or closed database must not kill the follower
                 log.exception("link cache sync failed; clearing the cache")
                 self.clear()

@@ -346,3 +346,28 @@ def test_dub_id_script_sets_the_first_party_cookie(client, href, model, existing
         assert out is None
     else:
         assert re.fullmatch(re.escape(expected).replace(r"\*", r"[^;]+"), out), out
+
+
+def test_a_change_log_pruned_past_a_process_clears_its_cache_instead_of_missing_changes(settings):
+    with client_with(settings) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, url="https://example.com/one", key="pruned")
+        core.link_cache.sync()
+        assert c.get("/pruned").headers["location"] == "https://example.com/one"
+
+        async def other_process_updates_then_prunes():
+            other = await Core.open(settings)
+            try:
+                await other.links.update(link["id"], {"url": "https://example.com/two"})
+                await other.links.create({"url": "https://example.com/x", "key": "later"})
+                deleted = await other.store.prune_link_changes(1)  # keep only the newest entry
+                assert deleted >= 1
+            finally:
+                await other.close()
+
+        c.portal.call(other_process_updates_then_prunes)
+        assert c.get("/pruned").headers["location"] == "https://example.com/one"  # stale until sync
+        core.link_cache.sync()  # sees the gap: clears everything
+        assert c.get("/pruned").headers["location"] == "https://example.com/two"
+        assert c.get("/later").headers["location"] == "https://example.com/x"

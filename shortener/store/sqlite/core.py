@@ -31,18 +31,24 @@ class CoreQueries(SQLiteBase):
 
     # -- link change log ---------------------------------------------------------------------
 
-    def link_changes_since(self, seq: int) -> tuple[int, list[tuple[str, str]]]:
-        """(newest seq, [(domain, key)...]) logged after `seq`. Synchronous: one indexed range read."""
+    def link_changes_since(self, seq: int) -> tuple[int, list[tuple[str, str]], bool]:
+        """(newest seq, [(domain, key)...], gap) for changes logged after `seq`. Synchronous: one
+        indexed range read. `gap` is true when rows right after `seq` were pruned before this
+        reader saw them (sequence numbers are contiguous: only pruning deletes rows)."""
         rows = self.read_now(
             "SELECT seq, domain, key FROM link_changes WHERE seq > ? ORDER BY seq LIMIT 10000", (seq,)
         )
         if not rows:
-            return seq, []
-        return rows[-1]["seq"], [(r["domain"], r["key"]) for r in rows]
+            return seq, [], False
+        return rows[-1]["seq"], [(r["domain"], r["key"]) for r in rows], rows[0]["seq"] > seq + 1
 
     def latest_link_change(self) -> int:
         rows = self.read_now("SELECT COALESCE(MAX(seq), 0) AS seq FROM link_changes")
         return rows[0]["seq"]
 
-    async def prune_link_changes(self, keep_after: int) -> None:
-        await self.write("DELETE FROM link_changes WHERE seq <= ?", (keep_after,))
+    async def prune_link_changes(self, keep: int) -> int:
+        """Keep the newest `keep` entries of the change log; returns how many were deleted."""
+        return await self.write(
+            "DELETE FROM link_changes WHERE seq <= (SELECT COALESCE(MAX(seq), 0) FROM link_changes) - ?",
+            (keep,),
+        )
