@@ -803,7 +803,9 @@ def _own_paths() -> dict[str, Schema]:
         "/links/upsert": {
             "put": _op("upsertLink", "Links", "Upsert a link", {"200": _LINK}, body=_body(_ref("LinkCreate")),
                        errors=("forbidden", "not_found", "conflict", "unprocessable_entity"),
-                       description="Updates the link with the same url when one exists, otherwise creates it."),
+                       description="Updates the link on the requested domain (default: the default domain) whose "
+                                   "destination is this url, otherwise creates one. An upsert that changes "
+                                   "nothing returns the link as it is."),
         },
         "/links/bulk": {
             "post": _op("bulkCreateLinks", "Links", "Create up to 100 links", {"200": bulk_result},
