@@ -12,46 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: str, port: int, synchronous: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": synchronous,
-                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
-    base = [sys.executable, "-m", "shortener", "--data-dir", data_dir]
-    key = subprocess.run(base + ["keys", "create", "--name", "bench"], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    proc = subprocess.Popen(base + ["serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    proc.key = key  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
+from common import create_key, free_port, server_env, start_shortener
 
 
 class Connection:
@@ -120,9 +87,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_server(tmp, port, args.synchronous)
+        env = server_env(f"127.0.0.1:{port}", sqlite_synchronous=args.synchronous)
+        key = create_key(tmp, env)
+        server = start_shortener(tmp, port, env, quiet=True)
         try:
-            elapsed, lat = asyncio.run(run(port, server.key, args.leads, args.concurrency))  # type: ignore[attr-defined]
+            elapsed, lat = asyncio.run(run(port, key, args.leads, args.concurrency))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -12,86 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import create_key, free_port, seed_links, server_env, start_shortener
 
-from shortener.config import Settings  # noqa: E402
-from shortener.core import Core  # noqa: E402
-from shortener.ids import nanoid, new_id  # noqa: E402
-from shortener.timeutil import now_iso  # noqa: E402
+from shortener.ids import nanoid
 
 DOMAIN = "bench.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def seed(data_dir: str, count: int) -> list[str]:
-    """Insert `count` links in batches; returns their keys."""
-    settings = Settings.from_env({}, data_dir=data_dir, domain=DOMAIN)
-    core = await Core.open(settings)
-    keys: list[str] = []
-    try:
-        await core.domains.ensure_configured()
-        base = {
-            "external_id": None, "tenant_id": None, "identifier": None, "track_conversion": 0,
-            "archived": 0, "expires_at": None, "expired_url": None, "password_hash": None, "proxy": 0,
-            "title": None, "description": None, "image": None, "video": None, "rewrite": 0,
-            "do_index": 0, "ios": None, "android": None, "geo": None, "public_stats": 0, "comments": None,
-            "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None,
-            "utm_content": None, "ref": None, "program_id": None, "partner_id": None, "folder_id": None,
-            "user_id": None, "webhook_ids": "[]", "redirect_status": None, "disabled_at": None,
-        }
-        for start in range(0, count, 5000):
-            items = []
-            for i in range(start, min(start + 5000, count)):
-                key = f"s{i}{nanoid(5)}"
-                now = now_iso()
-                row = dict(base, id=new_id("link_"), domain=DOMAIN, key=key,
-                           url=f"https://example.com/page/{i}", created_at=now, updated_at=now)
-                items.append({"link": row, "tag_ids": [], "new_tags": []})
-                keys.append(key)
-            await core.store.create_links(items)
-        _, api_key = await core.api_keys.create("bench")
-    finally:
-        await core.close()
-    return keys, api_key
-
-
-def start_server(data_dir: str, port: int, synchronous: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": DOMAIN, "PYTHONPATH": str(ROOT), "SHORTENER_LOG_LEVEL": "warning",
-                "SHORTENER_SQLITE_SYNCHRONOUS": synchronous})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shortener", "--data-dir", data_dir, "serve", "--port", str(port)],
-        env=env, cwd=str(ROOT),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -187,10 +121,13 @@ def main() -> None:
     proc = None
     try:
         t0 = time.perf_counter()
-        keys, api_key = asyncio.run(seed(data_dir, args.links))
+        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.links, key=lambda i: f"s{i}{nanoid(5)}",
+                                      url=lambda i: f"https://example.com/page/{i}"))
         print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f} s")
+        env = server_env(DOMAIN, sqlite_synchronous=args.synchronous)
+        api_key = create_key(data_dir, env)
         port = free_port()
-        proc = start_server(data_dir, port, args.synchronous)
+        proc = start_shortener(data_dir, port, env)
         print(f"server: synchronous={args.synchronous}")
         asyncio.run(bench(f"http://127.0.0.1:{port}", api_key, keys, args))
     finally:

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,13 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, free_port, seed_links, server_env, start_shortener, wait_ready
 
-from shortener.config import Settings  # noqa: E402
-from shortener.core import Core  # noqa: E402
-from shortener.ids import nanoid, new_id  # noqa: E402
-from shortener.timeutil import now_iso  # noqa: E402
+from shortener.config import Settings
+from shortener.core import Core
+from shortener.ids import nanoid
 
 DOMAIN = "bench.test"
 # A real browser's user agent, so the request path's bot check and the writer's parse do their work.
@@ -77,42 +74,6 @@ def need_tools() -> None:
             raise SystemExit("wrk is required: sudo apt-get install -y wrk")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def seed(data_dir: str, count: int) -> list[str]:
-    """Insert `count` plain links in batches through the store; returns their keys."""
-    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN))
-    keys: list[str] = []
-    try:
-        await core.domains.ensure_configured()
-        base = {
-            "external_id": None, "tenant_id": None, "identifier": None, "track_conversion": 0,
-            "archived": 0, "expires_at": None, "expired_url": None, "password_hash": None, "proxy": 0,
-            "title": None, "description": None, "image": None, "video": None, "rewrite": 0,
-            "do_index": 0, "ios": None, "android": None, "geo": None, "public_stats": 0, "comments": None,
-            "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None,
-            "utm_content": None, "ref": None, "program_id": None, "partner_id": None, "folder_id": None,
-            "user_id": None, "webhook_ids": "[]", "redirect_status": None, "disabled_at": None,
-        }
-        for start in range(0, count, 5000):
-            items = []
-            for i in range(start, min(start + 5000, count)):
-                key = nanoid(7)
-                now = now_iso()
-                row = dict(base, id=new_id("link_"), domain=DOMAIN, key=key,
-                           url=f"https://example.com/page/{i}?utm_source=bench", created_at=now, updated_at=now)
-                items.append({"link": row, "tag_ids": [], "new_tags": []})
-            results = await core.store.create_links(items)
-            keys.extend(item["link"]["key"] for item, r in zip(items, results) if r is None)
-    finally:
-        await core.close()
-    return keys
-
-
 async def count_clicks(data_dir: str) -> int:
     core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN))
     try:
@@ -130,32 +91,6 @@ def settled_clicks(data_dir: str) -> int:
             return n
         last = n
         time.sleep(0.5)
-
-
-def wait_ready(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("server exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
-def start_ours(data_dir: str, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": DOMAIN, "SHORTENER_CLICK_DEDUP_SECONDS": "0",
-                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
-    proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "shortener", "--data-dir", data_dir,
-         "serve", "--port", str(port)],
-        env=env, cwd=str(ROOT),
-    )
-    wait_ready(port, proc)
-    return proc
 
 
 def start_bare(port: int) -> subprocess.Popen:
@@ -243,7 +178,8 @@ def main() -> None:
     data_dir = str(tmp / "data")
     try:
         t0 = time.perf_counter()
-        keys = asyncio.run(seed(data_dir, args.links))
+        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.links, key=lambda i: nanoid(7),
+                                      url=lambda i: f"https://example.com/page/{i}?utm_source=bench"))
         print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         keys_file = tmp / "keys.txt"
         keys_file.write_text("\n".join(keys) + "\n")
@@ -253,7 +189,7 @@ def main() -> None:
         warm_script.write_text(WARM_LUA % keys_file)
 
         port = free_port()
-        proc = start_ours(data_dir, port)
+        proc = start_shortener(data_dir, port, server_env(DOMAIN, click_dedup_seconds=0), cpu=SERVER_CPU)
         try:
             warm = wrk(port, str(warm_script), args)  # warm-up: fills the link cache with the working set
             ours = [wrk(port, str(script), args) for _ in range(args.runs)]
