@@ -87,3 +87,8 @@ def test_api_host_serves_the_api_at_its_root(tmp_path, settings):
     with TestClient(create_app(s), base_url="http://api.go.test") as c:
         r = c.get("/links")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"```sh\n{ci}\n```" in README.read_text()
