@@ -6,7 +6,8 @@
   the app's loop (e.g. `run(core.clicks.flush)`).
 - `api`: the same client with a valid API key in its Authorization header; `api_key` is that key.
 - `live_server`: a factory starting `python -m shortener serve` on a free loopback port, for
-  tests that need a real server (SDK, concurrency, crash tests).
+  tests that need a real server (SDK, concurrency, crash tests); `server` is one such server
+  with defaults and `dub` the official SDK pointed at it.
 """
 from __future__ import annotations
 
@@ -155,3 +156,17 @@ def live_server(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def server(live_server):
+    """One live server with default settings (the SDK tests' server)."""
+    return live_server()
+
+
+@pytest.fixture
+def dub(server):
+    """The official Dub SDK pointed at `server`."""
+    from dub import Dub
+
+    return Dub(token=server.key, server_url=server.api_url)

@@ -9,16 +9,6 @@ from dub import Dub
 from dub.models import errors
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-@pytest.fixture
-def dub(server):
-    return Dub(token=server.key, server_url=server.api_url)
-
-
 def test_links_through_the_sdk(server, dub):
     domain = f"127.0.0.1:{server.port}"
 

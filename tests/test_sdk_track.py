@@ -15,16 +15,6 @@ from conversion_support import DESKTOP
 _visitor = itertools.count(1)
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-@pytest.fixture
-def dub(server):
-    return Dub(token=server.key, server_url=server.api_url)
-
-
 def click(server, key: str) -> str:
     """A real redirect by a new visitor; the click id is its dub_id cookie."""
     r = httpx.get(f"{server.url}/{key}", headers={"user-agent": f"{DESKTOP} sdk/{next(_visitor)}"})
