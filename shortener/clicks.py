@@ -16,6 +16,7 @@ import base64
 import hashlib
 import os
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +24,7 @@ from functools import lru_cache
 from shortener.config import load_secret_key
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
-from shortener.visitor import MAX_URL, referer_fields, truncate_ip
+from shortener.visitor import MAX_URL, identity_hash, referer_fields, truncate_ip
 from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.clicks")
@@ -46,7 +47,6 @@ class PendingClick:
     referer: str
     qr: bool
     ip: str
-    identity: str
     webhooks: bool
 
 
@@ -121,37 +121,55 @@ def _ua_values(ua: str) -> tuple | None:
 _cached_referer = lru_cache(maxsize=4096)(referer_fields)
 
 
-def click_values(c: PendingClick) -> tuple | None:
+def click_values(c: PendingClick, salt: bytes) -> tuple | None:
     """The clicks-table row (002_clicks.sql, CLICK_COLUMNS order) of a pending click; None for a crawler.
 
-    Built as a tuple from cached pieces: this runs once per click on the event loop.
+    Built by the writer, off the request path, as a tuple from cached pieces.
     """
     ua_values = _ua_values(c.ua)
     if ua_values is None:
         return None
     return (c.id, c.link_id, c.domain, c.key, c.url[:MAX_URL], iso_from_epoch(c.at), c.country, *ua_values,
             c.ua or None, *_cached_referer(c.referer), 1 if c.qr else 0, "qr" if c.qr else "link",
-            truncate_ip(c.ip), c.identity)
+            truncate_ip(c.ip), identity_hash(salt, c.ip, c.ua))
 
 
-def click_row(c: PendingClick) -> dict | None:
+def click_row(c: PendingClick, salt: bytes) -> dict | None:
     """click_values() as a dict keyed by column name."""
-    values = click_values(c)
+    values = click_values(c, salt)
     return None if values is None else dict(zip(CLICK_COLUMNS, values))
 
 
-_second: list = [-1, ""]  # (epoch second, "YYYY-MM-DDTHH:MM:SS") of the last click formatted
+# (epoch second, "YYYY-MM-DDTHH:MM:SS") of the last click formatted; replaced as one tuple so a
+# reader on another thread never pairs one second with another's text.
+_second: tuple[int, str] = (-1, "")
 
 
 def iso_from_epoch(at: float) -> str:
     """timeutil.iso() for an epoch time; the date part is reused within a second (the writer's hot loop)."""
+    global _second
     sec = int(at)
-    if sec != _second[0]:
-        _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{_second[1]}.{int((at - sec) * 1000):03d}Z"
+    cached = _second
+    if sec != cached[0]:
+        cached = _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{cached[1]}.{int((at - sec) * 1000):03d}Z"
 
 
-_prefix: list = [-1, ""]  # (ms, its 7-character base62 form) of the last id
+_prefix: tuple[int, str] = (-1, "")  # (ms, its 7-character base62 form) of the last id
+_random = ["", 0]  # random base62 characters drawn in bulk, and how many are used
+_random_lock = threading.Lock()
+
+
+def _ms_prefix(ms: int) -> str:
+    global _prefix
+    cached = _prefix
+    if ms != cached[0]:
+        n, out = ms, []
+        for _ in range(7):
+            n, r = divmod(n, 62)
+            out.append(ALPHANUM[r])
+        cached = _prefix = (ms, "".join(reversed(out)))
+    return cached[1]
 
 
 def fast_click_id() -> str:
@@ -160,20 +178,20 @@ def fast_click_id() -> str:
     7 characters of base62 milliseconds (good until 2081) then 9 random ones (~53 bits). Random
     ids made every insert land on a random page of the clicks primary key: at 400k rows a
     batch insert cost ~65 us per row against ~9 us for time-ordered ids, and the writer fell
-    behind the redirects. The random part is base64 of random bytes with `+` and `/` dropped
-    (rejection sampling, so the 62 characters stay uniform).
+    behind the redirects. The random part comes from the OS generator, drawn 3 KB at a time
+    (a call per id cost more than the rest of the redirect's bookkeeping): base64 with `+` and
+    `/` dropped, which is rejection sampling, so the 62 characters stay uniform. The lock keeps
+    two threads from ever taking the same characters.
     """
-    ms = int(time.time() * 1000)
-    if ms != _prefix[0]:
-        n, out = ms, []
-        for _ in range(7):
-            n, r = divmod(n, 62)
-            out.append(ALPHANUM[r])
-        _prefix[0], _prefix[1] = ms, "".join(reversed(out))
-    while True:
-        chars = base64.b64encode(os.urandom(12)).translate(None, b"+/")
-        if len(chars) >= 9:
-            return _prefix[1] + chars[:9].decode("ascii")
+    prefix = _ms_prefix(int(time.time() * 1000))
+    with _random_lock:
+        chars, used = _random
+        if used + 9 > len(chars):
+            chars = base64.b64encode(os.urandom(3072)).translate(None, b"+/").decode("ascii")
+            used = 0
+            _random[0] = chars
+        _random[1] = used + 9
+    return prefix + chars[used:used + 9]
 
 
 def webhook_click(row: dict) -> dict:
@@ -201,7 +219,9 @@ class ClickRecorder:
         self.salt = hashlib.sha256(b"shortener.identity\x00" + load_secret_key(settings)).digest()[:32]
         self._queue: list[PendingClick] = []
         self._pending: dict[str, PendingClick] = {}  # queued or being written, by click id
-        self._dedup: dict[tuple[str, str], tuple[str, float]] = {}  # (link, identity) -> (click id, until)
+        # (link id, hash of (IP, user agent)) -> (click id, until). Python's hash is keyed per
+        # process, so it cannot be steered into collisions; the stored identity is the writer's.
+        self._dedup: dict[tuple[str, int], tuple[str, float]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
@@ -212,12 +232,11 @@ class ClickRecorder:
 
     # -- request path ----------------------------------------------------------------------
 
-    def record(self, link, url: str, *, ip: str, identity: str, ua: str, referer: str,
-               country: str | None, qr: bool) -> str:
-        """Queue a click (or reuse the one this identity made inside the window); its click id."""
+    def record(self, link, url: str, ip: str, ua: str, referer: str, country: str | None, qr: bool) -> str:
+        """Queue a click (or reuse the one this visitor made inside the window); its click id."""
         now = time.time()
         if self.window:
-            dk = (link.id, identity)
+            dk = (link.id, hash((ip, ua)))
             seen = self._dedup.get(dk)
             if seen is not None and seen[1] > now:
                 return seen[0]
@@ -230,7 +249,7 @@ class ClickRecorder:
             self.dropped += 1
             return cid
         click = PendingClick(cid, link.id, link.domain, link.key, url, now, country, ua, referer, qr, ip,
-                             identity, link.has_webhooks)
+                             link.has_webhooks)
         self._queue.append(click)
         self._pending[cid] = click
         if len(self._queue) >= self.batch_size:
@@ -287,14 +306,15 @@ class ClickRecorder:
                     raise
         return written
 
-    async def _write(self, batch: list[PendingClick]) -> int:
+    def _rows(self, batch: list[PendingClick]) -> tuple[list[tuple], list[tuple], list[dict]]:
+        """Rows, per-link counters (clicks to add, latest time, link id) and the rows of links
+        with webhooks, for a batch; runs on a worker thread."""
         rows: list[tuple] = []
         hooked: list[dict] = []
         counters: dict[str, list] = {}
-        # No yields while building (~2 ms for 500 rows): under a saturated loop every yield waits
-        # a whole loop iteration, and a writer that yields often falls behind the redirects.
+        salt = self.salt
         for c in batch:
-            row = click_values(c)
+            row = click_values(c, salt)
             if row is None:
                 self.bots_dropped += 1
                 continue
@@ -308,8 +328,14 @@ class ClickRecorder:
                     entry[1] = row[_TIMESTAMP]
             if c.webhooks:
                 hooked.append(dict(zip(CLICK_COLUMNS, row)))
+        return rows, [tuple(v) for v in counters.values()], hooked
+
+    async def _write(self, batch: list[PendingClick]) -> int:
+        # Built on a worker thread (~3 us a click): on the event loop a batch of thousands would
+        # hold every redirect for milliseconds; a thread is preempted every switch interval.
+        rows, counters, hooked = await asyncio.to_thread(self._rows, batch)
         if rows:
-            await self.core.store.record_click_batch(rows, [tuple(v) for v in counters.values()])
+            await self.core.store.record_click_batch(rows, counters)
         for c in batch:
             self._pending.pop(c.id, None)
         self.written += len(rows)
@@ -351,7 +377,7 @@ class ClickRecorder:
             return None
         pending = self._pending.get(click_id)
         if pending is not None:
-            return click_row(pending)
+            return click_row(pending, self.salt)
         return await self.core.store.find_click(click_id)
 
     @property

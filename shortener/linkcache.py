@@ -155,6 +155,7 @@ class LinkCache:
         self._links: dict[tuple[str, str], Link] = {}
         self._misses: dict[tuple[str, str], None] = {}
         self._domains: dict[str, Domain | None] = {}
+        self._hosts: dict[bytes, Domain | None] = {}  # raw Host header -> domain (www. folded in)
         self._seq = 0
         self._task: asyncio.Task | None = None
         self.hits = 0
@@ -173,6 +174,21 @@ class LinkCache:
         if len(self._domains) >= MAX_DOMAINS:
             self._domains.clear()
         self._domains[host] = domain
+        return domain
+
+    def domain_for_host(self, host: bytes) -> Domain | None:
+        """The domain for a raw Host header (any case; `www.` falls back to the bare domain)."""
+        try:
+            return self._hosts[host]
+        except KeyError:
+            pass
+        name = host.decode("latin-1").lower()
+        domain = self.domain(name)
+        if domain is None and name.startswith("www."):
+            domain = self.domain(name[4:])
+        if len(self._hosts) >= MAX_DOMAINS:
+            self._hosts.clear()
+        self._hosts[host] = domain
         return domain
 
     def link(self, domain: str, key: str) -> Link | None:
@@ -206,6 +222,7 @@ class LinkCache:
         domain = domain.lower()
         if key == "*":
             self._domains.pop(domain, None)
+            self._hosts.clear()
             for store in (self._links, self._misses):
                 for ck in [ck for ck in store if ck[0] == domain]:
                     del store[ck]
@@ -218,6 +235,7 @@ class LinkCache:
         self._links.clear()
         self._misses.clear()
         self._domains.clear()
+        self._hosts.clear()
 
     def sync(self) -> None:
         """Apply the change log written since the last sync (by this or any other process)."""

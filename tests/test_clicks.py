@@ -142,3 +142,43 @@ def test_webhook_links_enqueue_link_clicked_after_the_commit(client, core, run, 
         "Mobile", "iOS", "t.co", "https://t.co/abc", True)
     assert data["link"]["id"] == hooked["id"] and data["link"]["webhookIds"] == ["wh_test"]
     assert plain["id"] != hooked["id"]
+
+
+def test_click_ids_stay_unique_and_well_formed_across_threads():
+    import re
+    import threading
+
+    from shortener.clicks import fast_click_id
+
+    per_thread: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(out: list[str]) -> None:
+        for _ in range(20_000):
+            out.append(fast_click_id())
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [cid for out in per_thread for cid in out]
+    assert len(set(ids)) == 80_000
+    assert all(re.fullmatch(r"[0-9A-Za-z]{16}", cid) for cid in ids)
+    for out in per_thread:  # time-ordered within a thread: the first 7 characters never go back
+        assert [cid[:7] for cid in out] == sorted(cid[:7] for cid in out)
+
+
+def test_identity_is_one_per_visitor_and_computed_by_the_writer(settings):
+    from shortener.visitor import identity_hash
+
+    with client_with(settings, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="who")
+        for ua in (DESKTOP, DESKTOP, IPHONE):
+            c.get("/who", headers={"user-agent": ua})
+        rows = clicks(run, core, link)
+        assert [r["identity_hash"] for r in rows] == [
+            identity_hash(core.clicks.salt, "testclient", ua) for ua in (DESKTOP, DESKTOP, IPHONE)
+        ]
+        assert rows[0]["identity_hash"] != rows[2]["identity_hash"]

@@ -153,3 +153,22 @@ def test_renaming_a_domain_moves_its_links(api, events):
     assert moved["domain"] == "renamed.test" and moved["shortLink"] == "http://renamed.test/k"
     assert events == [("link.updated", link["id"], "renamed.test", "other.test")]
     assert code(api.patch("/api/domains/renamed.test", json={"slug": "go.test"}), 409) == "conflict"
+
+
+def test_a_domain_answers_as_soon_as_it_is_created(settings):
+    # A visit before the domain existed is remembered as "unknown domain"; creating the domain
+    # must end that at once, not at the next change-log sync (pushed an hour away here).
+    from redirect_support import client_with
+
+    with client_with(settings, cache_sync_seconds=3600) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        assert c.get("/promo", headers={"host": "Fresh.Example.com"}).status_code == 404
+        assert c.get("/promo", headers={"host": "www.fresh.example.com"}).status_code == 404
+        run(core.domains.create, {"slug": "fresh.example.com"})
+        run(core.links.create, {"url": "https://example.com/promo", "domain": "fresh.example.com", "key": "promo"})
+        for host in ("Fresh.Example.com", "www.fresh.example.com"):
+            r = c.get("/promo", headers={"host": host})
+            assert r.status_code == 302 and r.headers["location"] == "https://example.com/promo"
+        run(core.domains.delete, "fresh.example.com")
+        assert c.get("/promo", headers={"host": "Fresh.Example.com"}).status_code == 404

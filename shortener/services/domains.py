@@ -167,6 +167,9 @@ class DomainService:
         row.update(_parse(body, slug))
         if not await self.store.insert_domain(row):
             raise Conflict(f"Domain {slug} is already in use.")
+        # A visit before the domain existed cached "no such domain"; forget it now, not at the
+        # next change-log sync.
+        self.core.link_cache.invalidate(slug, "*")
         return to_api(row)
 
     async def update(self, slug: str, body: Any) -> dict:

@@ -23,7 +23,7 @@ from shortener.bots import looks_like_bot
 from shortener.clicks import describe_user_agent
 from shortener.linkcache import Domain, Link, location_bytes, split_url
 from shortener.passwords import verify_password
-from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, identity_hash, text
+from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, text
 
 from .templating import render_text
 
@@ -37,6 +37,9 @@ _STRIPPED = frozenset(("pw", "dub-no-track", "redir_url"))
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 _HTML = b"text/html; charset=utf-8"
+_SIMPLE_KEY = re.compile(r"/[0-9A-Za-z][0-9A-Za-z-]*")
+_NOINDEX = (b"x-robots-tag", b"noindex")
+_EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 
 def punycode_key(key: str) -> str:
@@ -124,6 +127,7 @@ class Redirector:
         self.default_status = settings.redirect_status
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._page_cache: dict[str, bytes] = {}
+        self._cookie_attributes: dict[str | None, bytes] = {}  # by the domain's cookie Domain
 
     # -- entry -----------------------------------------------------------------------------
 
@@ -139,14 +143,13 @@ class Redirector:
         core = scope["state"]["core"]
         cache = core.link_cache
         headers = dict(scope["headers"])
-        host = headers.get(b"host", b"").decode("latin-1").lower()
-        domain = cache.domain(host)
-        if domain is None and host.startswith("www."):
-            domain = cache.domain(host[4:])
+        domain = cache.domain_for_host(headers.get(b"host", b""))
         if domain is None:
             await self._not_found(send, None, head)
             return
-        key = key_from_path(scope["path"])
+        path = scope["path"]
+        # Most keys are letters, digits and dashes: none of key_from_path's rules can apply.
+        key = path[1:] if _SIMPLE_KEY.fullmatch(path) is not None else key_from_path(path)
         link = cache.link(domain.slug, key) if key is not None else None
         if link is None or link.disabled:
             if key == "_root" and link is None and domain.placeholder and http_url(domain.placeholder):
@@ -163,14 +166,16 @@ class Redirector:
         ua = text(headers.get(b"user-agent"), MAX_UA)
         if link.plain and not qs and not head and b"dub-no-track" not in headers and not looks_like_bot(ua):
             # The common case: no query, no options, a person. Nothing else to decide.
-            ip = client_ip(scope, headers, self.trusted)
             cid = core.clicks.record(
-                link, link.url, ip=ip, identity=identity_hash(core.clicks.salt, ip, ua), ua=ua,
-                referer=text(headers.get(b"referer"), MAX_REFERER),
-                country=country(headers.get(self.country_header)), qr=False,
+                link, link.url, client_ip(scope, headers, self.trusted), ua,
+                text(headers.get(b"referer"), MAX_REFERER), country(headers.get(self.country_header)), False,
             )
-            await self._redirect(send, self._status(link), link.location, [self._dub_id_cookie(cid, domain)],
-                                 False, link.do_index)
+            response = [(b"location", link.location), (b"content-length", b"0"),
+                        (b"set-cookie", self._dub_id_cookie(cid, domain))]
+            if not link.do_index:
+                response.append(_NOINDEX)
+            await send({"type": "http.response.start", "status": self._status(link), "headers": response})
+            await send(_EMPTY_BODY)
             return
         await self._full(scope, receive, send, core, domain, link, headers, qs, ua, head)
 
@@ -253,12 +258,11 @@ class Redirector:
         track = not (is_bot or no_track)
         cid = None
         if track:
-            identity = identity_hash(core.clicks.salt, ip, ua)
             # The click id is needed before the final URL (trackConversion appends it), and the
             # final URL is part of the click: reserve the id first, then record.
             cid = core.clicks.record(
-                link, "", ip=ip, identity=identity, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
-                country=country(headers.get(self.country_header)), qr=qr,
+                link, "", ip, ua, text(headers.get(b"referer"), MAX_REFERER),
+                country(headers.get(self.country_header)), qr,
             )
             cookies.append(self._dub_id_cookie(cid, domain))
         if link.track_conversion and cid is not None:
@@ -356,12 +360,15 @@ class Redirector:
         return 301 if link.key == "_root" else self.default_status
 
     def _dub_id_cookie(self, cid: str, domain: Domain) -> bytes:
-        cookie = f"dub_id={cid}; Path=/; Max-Age={DUB_ID_MAX_AGE}; SameSite=Lax"
-        if self.secure:
-            cookie += "; Secure"
-        if domain.cookie_domain:
-            cookie += f"; Domain={domain.cookie_domain}"
-        return cookie.encode("latin-1")
+        attributes = self._cookie_attributes.get(domain.cookie_domain)
+        if attributes is None:
+            text_ = f"; Path=/; Max-Age={DUB_ID_MAX_AGE}; SameSite=Lax"
+            if self.secure:
+                text_ += "; Secure"
+            if domain.cookie_domain:
+                text_ += f"; Domain={domain.cookie_domain}"
+            attributes = self._cookie_attributes[domain.cookie_domain] = text_.encode("latin-1")
+        return b"dub_id=" + cid.encode("ascii") + attributes
 
     async def _redirect(self, send, status: int, location: str | bytes, cookies: list[bytes], head: bool,
                         do_index: bool = False) -> None:
