@@ -219,8 +219,9 @@ class ClickRecorder:
         self.salt = hashlib.sha256(b"shortener.identity\x00" + load_secret_key(settings)).digest()[:32]
         self._queue: list[PendingClick] = []
         self._pending: dict[str, PendingClick] = {}  # queued or being written, by click id
-        # (link id, hash of (IP, user agent)) -> (click id, until). Python's hash is keyed per
-        # process, so it cannot be steered into collisions; the stored identity is the writer's.
+        # (link id, hash of (IP, user agent)) -> (click id, until). Python's str hash is keyed
+        # per process (unless PYTHONHASHSEED pins it), so visitors cannot aim for collisions;
+        # the identity stored with the click is the writer's salted hash.
         self._dedup: dict[tuple[str, int], tuple[str, float]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
