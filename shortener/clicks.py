@@ -233,7 +233,7 @@ class ClickRecorder:
 
     # -- request path ----------------------------------------------------------------------
 
-    def record(self, link, url: str, ip: str, ua: str, referer: str, country: str | None, qr: bool) -> str:
+    def record(self, link, url: str, *, ip: str, ua: str, referer: str, country: str | None, qr: bool) -> str:
         """Queue a click (or reuse the one this visitor made inside the window); its click id."""
         now = time.time()
         if self.window:

@@ -39,7 +39,6 @@ _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 _HTML = b"text/html; charset=utf-8"
 _SIMPLE_KEY = re.compile(r"/[0-9A-Za-z][0-9A-Za-z-]*")
 _NOINDEX = (b"x-robots-tag", b"noindex")
-_EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 
 def punycode_key(key: str) -> str:
@@ -167,15 +166,12 @@ class Redirector:
         if link.plain and not qs and not head and b"dub-no-track" not in headers and not looks_like_bot(ua):
             # The common case: no query, no options, a person. Nothing else to decide.
             cid = core.clicks.record(
-                link, link.url, client_ip(scope, headers, self.trusted), ua,
-                text(headers.get(b"referer"), MAX_REFERER), country(headers.get(self.country_header)), False,
+                link, link.url, ip=client_ip(scope, headers, self.trusted), ua=ua,
+                referer=text(headers.get(b"referer"), MAX_REFERER),
+                country=country(headers.get(self.country_header)), qr=False,
             )
-            response = [(b"location", link.location), (b"content-length", b"0"),
-                        (b"set-cookie", self._dub_id_cookie(cid, domain))]
-            if not link.do_index:
-                response.append(_NOINDEX)
-            await send({"type": "http.response.start", "status": self._status(link), "headers": response})
-            await send(_EMPTY_BODY)
+            await self._redirect(send, self._status(link), link.location, [self._dub_id_cookie(cid, domain)],
+                                 False, link.do_index)
             return
         await self._full(scope, receive, send, core, domain, link, headers, qs, ua, head)
 
@@ -261,8 +257,8 @@ class Redirector:
             # The click id is needed before the final URL (trackConversion appends it), and the
             # final URL is part of the click: reserve the id first, then record.
             cid = core.clicks.record(
-                link, "", ip, ua, text(headers.get(b"referer"), MAX_REFERER),
-                country(headers.get(self.country_header)), qr,
+                link, "", ip=ip, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
+                country=country(headers.get(self.country_header)), qr=qr,
             )
             cookies.append(self._dub_id_cookie(cid, domain))
         if link.track_conversion and cid is not None:
@@ -376,7 +372,7 @@ class Redirector:
             location = location_bytes(location)
         headers = [(b"location", location), (b"content-length", b"0")]
         if not do_index:
-            headers.append((b"x-robots-tag", b"noindex"))
+            headers.append(_NOINDEX)
         for cookie in cookies:
             headers.append((b"set-cookie", cookie))
         await send({"type": "http.response.start", "status": status, "headers": headers})
