@@ -1,8 +1,11 @@
 """Click capture: dedup on the request path, then a queue written in batches by one writer.
 
 The redirect calls `record()` (synchronous, no I/O, a few microseconds); one background task
-writes queued clicks in batches of `click_batch_size` at least every `click_flush_ms`, each
-batch and its links' `clicks`/`last_clicked` counters in one transaction. The user agent is
+writes what is queued, up to `click_batch_size` clicks, at least every `click_flush_ms`, each
+batch and its links' `clicks`/`last_clicked` counters in one transaction. Batches grow with the
+load, and that is what lets the writer keep up: the counters' UPDATE dirties about one page of
+`links` per distinct link, so per click a 5,000-click transaction cost half of a 500-click one
+(bench/bench_click_writer.py; 100k links). The user agent is
 parsed here, off the request path, with ua-parser's fast resolver; clicks whose user agent
 turns out to be a crawler (user-agents' `is_bot`) are dropped at this point.
 
@@ -30,6 +33,8 @@ from shortener.tasks import cancel
 log = logging.getLogger("shortener.clicks")
 
 MAX_DEDUP_ENTRIES = 1_000_000
+# Rows built between two yields to the event loop while a batch is prepared (~2-3 ms of work).
+ROW_CHUNK = 500
 _TIMESTAMP = CLICK_COLUMNS.index("timestamp")
 _UNKNOWN = "Unknown"
 
@@ -307,36 +312,39 @@ class ClickRecorder:
                     raise
         return written
 
-    def _rows(self, batch: list[PendingClick]) -> tuple[list[tuple], list[tuple], list[dict]]:
+    async def _rows(self, batch: list[PendingClick]) -> tuple[list[tuple], list[tuple], list[dict]]:
         """Rows, per-link counters (clicks to add, latest time, link id) and the rows of links
-        with webhooks, for a batch."""
+        with webhooks, for a batch. Built on the event loop, yielding every ROW_CHUNK rows."""
         rows: list[tuple] = []
         hooked: list[dict] = []
         counters: dict[str, list] = {}
         salt = self.salt
-        for c in batch:
-            row = click_values(c, salt)
-            if row is None:
-                self.bots_dropped += 1
-                continue
-            rows.append(row)
-            entry = counters.get(c.link_id)
-            if entry is None:
-                counters[c.link_id] = [1, row[_TIMESTAMP], c.link_id]
-            else:
-                entry[0] += 1
-                if row[_TIMESTAMP] > entry[1]:
-                    entry[1] = row[_TIMESTAMP]
-            if c.webhooks:
-                hooked.append(dict(zip(CLICK_COLUMNS, row)))
+        for start in range(0, len(batch), ROW_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for c in batch[start:start + ROW_CHUNK]:
+                row = click_values(c, salt)
+                if row is None:
+                    self.bots_dropped += 1
+                    continue
+                rows.append(row)
+                entry = counters.get(c.link_id)
+                if entry is None:
+                    counters[c.link_id] = [1, row[_TIMESTAMP], c.link_id]
+                else:
+                    entry[0] += 1
+                    if row[_TIMESTAMP] > entry[1]:
+                        entry[1] = row[_TIMESTAMP]
+                if c.webhooks:
+                    hooked.append(dict(zip(CLICK_COLUMNS, row)))
         return rows, [tuple(v) for v in counters.values()], hooked
 
     async def _write(self, batch: list[PendingClick]) -> int:
-        # Built on the event loop (~2-3 ms for 500 rows), no yields. This is deliberate
-        # backpressure: built on a worker thread, the rows waited for the GIL behind a saturated
-        # loop, the writer fell behind the redirects and a 50 s load filled the queue and dropped
+        # Rows are built on the event loop (~2-3 ms per 500), not on a worker thread. This is
+        # deliberate backpressure: on a thread they waited for the GIL behind a saturated loop,
+        # the writer fell behind the redirects and a 50 s load filled the queue and dropped
         # clicks (measured: 6.7k redirects/s taken, ~6.5k clicks/s written).
-        rows, counters, hooked = self._rows(batch)
+        rows, counters, hooked = await self._rows(batch)
         if rows:
             await self.core.store.record_click_batch(rows, counters)
         for c in batch:

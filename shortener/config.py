@@ -73,8 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records."),
     Setting("click_flush_ms", "SHORTENER_CLICK_FLUSH_MS", 100, int,
             "How often queued clicks are written, in milliseconds. A crash can lose at most this window of clicks."),
-    Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 500, int,
-            "Clicks written per transaction at most; a full batch is written without waiting for the timer."),
+    Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 5000, int,
+            "Clicks written per transaction at most; a full batch is written without waiting for the timer. Under load the writer takes everything queued up to this, and larger transactions cost less per click."),
     Setting("click_queue_max", "SHORTENER_CLICK_QUEUE_MAX", 100000, int,
             "Clicks held in memory at most; past it new clicks are dropped (and counted) so redirects never wait."),
     Setting("cache_sync_seconds", "SHORTENER_CACHE_SYNC_SECONDS", 1.0, float,
@@ -111,7 +111,7 @@ class Settings:
     click_dedup_seconds: int = 3600
     country_header: str = "cf-ipcountry"
     click_flush_ms: int = 100
-    click_batch_size: int = 500
+    click_batch_size: int = 5000
     click_queue_max: int = 100000
     cache_sync_seconds: float = 1.0
     password_attempts: int = 10
