@@ -19,6 +19,8 @@ import sqlite3
 import threading
 import time
 
+from bare_asgi import lifespan
+
 _keys = open(os.environ["BENCH_KEYS"]).read().split()
 _url = os.environ.get("BENCH_URL", "https://example.com/page/{i}")
 LINKS = {"/" + k: (str(i), _url.format(i=i).encode()) for i, k in enumerate(_keys)}
@@ -58,13 +60,8 @@ def _writer() -> None:
 async def app(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
         threading.Thread(target=_writer, daemon=True).start()
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await lifespan(receive, send)
+        return
     if scope["path"] == "/_floor/written":
         body = str(_written[0]).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
