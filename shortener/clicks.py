@@ -35,7 +35,6 @@ log = logging.getLogger("shortener.clicks")
 MAX_DEDUP_ENTRIES = 1_000_000
 # Rows built between two yields to the event loop while a batch is prepared (~2-3 ms of work).
 ROW_CHUNK = 500
-_TIMESTAMP = CLICK_COLUMNS.index("timestamp")
 _UNKNOWN = "Unknown"
 
 
@@ -304,20 +303,14 @@ class ClickRecorder:
             while self._queue:
                 batch = self._queue[: self.batch_size]
                 del self._queue[: len(batch)]
-                try:
-                    written += await self._write(batch)
-                except BaseException:
-                    self.failures += 1
-                    self._queue[:0] = batch  # keep order; retried by the next flush
-                    raise
+                written += await self._write(batch)
         return written
 
-    async def _rows(self, batch: list[PendingClick]) -> tuple[list[tuple], list[tuple], list[dict]]:
-        """Rows, per-link counters (clicks to add, latest time, link id) and the rows of links
-        with webhooks, for a batch. Built on the event loop, yielding every ROW_CHUNK rows."""
+    async def _rows(self, batch: list[PendingClick]) -> tuple[list[PendingClick], list[tuple]]:
+        """The clicks of a batch that are people, and their rows (same order). Built on the
+        event loop, yielding every ROW_CHUNK rows."""
+        kept: list[PendingClick] = []
         rows: list[tuple] = []
-        hooked: list[dict] = []
-        counters: dict[str, list] = {}
         salt = self.salt
         for start in range(0, len(batch), ROW_CHUNK):
             if start:
@@ -327,29 +320,27 @@ class ClickRecorder:
                 if row is None:
                     self.bots_dropped += 1
                     continue
+                kept.append(c)
                 rows.append(row)
-                entry = counters.get(c.link_id)
-                if entry is None:
-                    counters[c.link_id] = [1, row[_TIMESTAMP], c.link_id]
-                else:
-                    entry[0] += 1
-                    if row[_TIMESTAMP] > entry[1]:
-                        entry[1] = row[_TIMESTAMP]
-                if c.webhooks:
-                    hooked.append(dict(zip(CLICK_COLUMNS, row)))
-        return rows, [tuple(v) for v in counters.values()], hooked
+        return kept, rows
 
     async def _write(self, batch: list[PendingClick]) -> int:
         # Rows are built on the event loop (~2-3 ms per 500), not on a worker thread. This is
         # deliberate backpressure: on a thread they waited for the GIL behind a saturated loop,
         # the writer fell behind the redirects and a 50 s load filled the queue and dropped
         # clicks (measured: 6.7k redirects/s taken, ~6.5k clicks/s written).
-        rows, counters, hooked = await self._rows(batch)
+        kept, rows = await self._rows(batch)
         if rows:
-            await self.core.store.record_click_batch(rows, counters)
-        for c in batch:
+            try:
+                await self.core.store.record_click_batch(rows)
+            except BaseException:
+                self.failures += 1
+                self._queue[:0] = kept  # keep order; retried by the next flush
+                raise
+        for c in kept:
             self._pending.pop(c.id, None)
         self.written += len(rows)
+        hooked = [dict(zip(CLICK_COLUMNS, row)) for c, row in zip(kept, rows) if c.webhooks]
         if hooked:
             await self._notify(hooked)
         return len(rows)
@@ -370,7 +361,10 @@ class ClickRecorder:
                 log.exception("queueing the link.clicked webhook failed")
 
     async def stop(self) -> None:
-        await cancel(self._task)
+        # Never cancel a write in progress: its transaction goes on to commit on the connection's
+        # thread while the cancelled batch would be queued again and its counters added twice.
+        async with self._write_lock:
+            await cancel(self._task)
         self._task = None
         try:
             await self.flush()

@@ -91,6 +91,69 @@ def test_a_batch_larger_than_a_row_chunk_is_written_whole_with_its_counters(sett
         assert core.clicks.queued == 0 and run(core.clicks.flush) == 0
 
 
+def test_a_failed_write_keeps_its_clicks_queued_and_counts_nothing_twice(settings, monkeypatch):
+    import pytest
+
+    with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="y")
+        ids = [_cid(c.get("/y")) for _ in range(10)]
+        real = core.store.record_click_batch
+
+        async def failing(rows):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(core.store, "record_click_batch", failing)
+        with pytest.raises(OSError):
+            run(core.clicks.flush)
+        assert core.clicks.queued == 10 and core.clicks.failures == 1
+        assert run(core.store.find_click, ids[0]) is None
+        assert run(core.clicks.find_click, ids[9])["id"] == ids[9]  # still queued, still found
+        monkeypatch.setattr(core.store, "record_click_batch", real)
+        assert run(core.clicks.flush) == 10
+        t = totals(run, core, link)
+        assert (t["rows"], t["clicks"]) == (10, 10)
+        assert [r["id"] for r in clicks(run, core, link)] == ids
+
+
+def test_stop_waits_for_a_write_in_progress_and_counts_it_once(settings, monkeypatch):
+    # The database call of a write runs on another thread and commits even if the awaiting
+    # task is cancelled (shield models that): stop must not cancel it and write the batch again.
+    # A full batch of 5 wakes the writer; the timer never does.
+    with client_with(settings, click_flush_ms=60_000, click_batch_size=5, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="x")
+        real = core.store.record_click_batch
+        started = []
+
+        async def slow(rows):
+            async def inner():
+                started.append(len(rows))
+                await asyncio.sleep(0.3)
+                return await real(rows)
+            return await asyncio.shield(inner())
+
+        monkeypatch.setattr(core.store, "record_click_batch", slow)
+        for _ in range(5):
+            c.get("/x")
+        deadline = time.monotonic() + 5
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started == [5]
+
+    async def count():
+        other = await Core.open(settings)
+        try:
+            return await other.store.click_totals(link["id"])
+        finally:
+            await other.close()
+
+    t = asyncio.run(count())
+    assert (t["rows"], t["clicks"]) == (5, 5)
+
+
 def test_the_timer_writes_clicks_and_counters_follow(client, core, run):
     link = make_link(run, core, key="t")
     client.get("/t")

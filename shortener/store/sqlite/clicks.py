@@ -44,17 +44,36 @@ def _click_statements(clicks: Sequence[tuple]):
         yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
+_LINK_ID = CLICK_COLUMNS.index("link_id")
+_TIMESTAMP = CLICK_COLUMNS.index("timestamp")
+
+
+def _click_counters(clicks: Iterable[tuple]) -> list[tuple[int, str, str]]:
+    """(clicks to add, latest timestamp, link id) per link of some click rows."""
+    counters: dict[str, list] = {}
+    for row in clicks:
+        link_id, at = row[_LINK_ID], row[_TIMESTAMP]
+        entry = counters.get(link_id)
+        if entry is None:
+            counters[link_id] = [1, at, link_id]
+        else:
+            entry[0] += 1
+            if at > entry[1]:
+                entry[1] = at
+    return [tuple(v) for v in counters.values()]
+
+
 _WRITER_CACHE_KIB = 65536
 
 
-def _write_clicks(conn, clicks: Sequence[tuple], counters: list) -> None:
+def _write_clicks(conn, clicks: Sequence[tuple]) -> None:
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
     conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
     for sql, params in _click_statements(clicks):
         conn.execute(sql, params)
-    conn.executemany(_COUNTERS, counters)
+    conn.executemany(_COUNTERS, _click_counters(clicks))
 
 
 class ClickQueries(SQLiteBase):
@@ -79,15 +98,17 @@ class ClickQueries(SQLiteBase):
 
     # -- click batches -----------------------------------------------------------------------
 
-    async def record_click_batch(self, clicks: Sequence[tuple], counters: Iterable[tuple[int, str, str]]) -> None:
-        """Click rows and the links' `clicks`/`last_clicked` counters, in one transaction.
+    async def record_click_batch(self, clicks: Sequence[tuple]) -> None:
+        """Click rows and their links' `clicks`/`last_clicked` counters, in one transaction.
 
-        Each click is a tuple in CLICK_COLUMNS order; `counters` holds (clicks to add, latest
-        time, link id). The transaction runs as one call on the write connection's thread
-        (run_in_transaction): statement by statement, each await waited behind a full turn of a
-        saturated event loop and the writer fell behind the redirects.
+        Each click is a tuple in CLICK_COLUMNS order. The transaction runs as one call on the
+        write connection's thread (run_in_transaction): statement by statement, each await
+        waited behind a full turn of a saturated event loop and the writer fell behind the
+        redirects. Under load a batch holds thousands of clicks and the write lock for a few
+        hundred milliseconds, most of it the COMMIT writing the pages it dirtied; other writes
+        wait that long (README, click capture).
         """
-        await self.run_in_transaction(_write_clicks, clicks, list(counters))
+        await self.run_in_transaction(_write_clicks, clicks)
 
     async def find_click(self, click_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
