@@ -4,8 +4,8 @@ The redirect calls `record()` (synchronous, no I/O, a few microseconds); one bac
 writes what is queued, up to `click_batch_size` clicks, at least every `click_flush_ms`, each
 batch and its links' `clicks`/`last_clicked` counters in one transaction. Batches grow with the
 load, and that is what lets the writer keep up: the counters' UPDATE dirties about one page of
-`links` per distinct link, so per click a 5,000-click transaction cost half of a 500-click one
-(bench/bench_click_writer.py; 100k links). The user agent is
+`links` per distinct link, so per click a 5,000-click transaction cost ~60 % of a 500-click
+one (bench/bench_click_writer.py; 100k links). The user agent is
 parsed here, off the request path, with ua-parser's fast resolver; clicks whose user agent
 turns out to be a crawler (user-agents' `is_bot`) are dropped at this point.
 
