@@ -14,6 +14,7 @@ import asyncio
 import gc
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -25,8 +26,9 @@ log = logging.getLogger("shortener.linkcache")
 
 MAX_LINKS = 1_000_000
 # Links loaded at start (newest first): a cold cache would send the first visit of every link to
-# SQLite on the event loop. ~0.5 KB each, so this bounds the warm-up to ~100 MB and ~2 s.
+# SQLite on the event loop. ~1 KB each, so this bounds the warm-up to ~200 MB and ~2 s.
 PRELOAD_LINKS = 200_000
+PRELOAD_PAGE = 2_000
 MAX_MISSES = 50_000
 MAX_DOMAINS = 10_000
 # The change log is cut to its newest KEEP_CHANGES entries every PRUNE_EVERY seconds. A process
@@ -122,7 +124,7 @@ def link_from_row(row: dict) -> Link:
         url = parts[0]  # a host-only URL gains its "/" as browsers serialise it
     webhooks = row.get("webhook_ids") or "[]"
     link = Link(
-        id=row["id"], domain=row["domain"], key=row["key"], url=url,
+        id=row["id"], domain=sys.intern(row["domain"]), key=row["key"], url=url,
         track_conversion=bool(row["track_conversion"]), archived=bool(row["archived"]),
         expires_at=_expiry(row["expires_at"]), expired_url=row["expired_url"] or None,
         password_hash=row["password_hash"] or None, proxy=bool(row["proxy"]),
@@ -270,13 +272,22 @@ class LinkCache:
 
     async def preload(self, limit: int = PRELOAD_LINKS) -> int:
         """Fill the cache with the newest `limit` links; returns how many were loaded."""
-        rows = await self.store.recent_redirect_links(limit)
-        for n, row in enumerate(rows, 1):
-            link = link_from_row(row)
-            self._links[(link.domain.lower(), link.key.lower())] = link
-            if n % 1000 == 0:
-                await asyncio.sleep(0)
-        return len(rows)
+        loaded = 0
+        before = None
+        while loaded < limit:
+            # A page at a time: the rows are dicts several times the size of the links made
+            # from them, and memory the allocator took for all 100k at once stayed in the
+            # process (RSS 245 MB after start with 100k links, against 47 MB empty).
+            rows = await self.store.recent_redirect_links(min(PRELOAD_PAGE, limit - loaded), before)
+            for row in rows:
+                link = link_from_row(row)
+                # Domains repeat across links: one string each (~100 bytes a link saved).
+                self._links[(sys.intern(link.domain.lower()), link.key.lower())] = link
+            loaded += len(rows)
+            if len(rows) < PRELOAD_PAGE:
+                break
+            before = (rows[-1]["created_at"], rows[-1]["id"])
+        return loaded
 
     async def start(self) -> None:
         # The change log position first: whatever changes during the preload is dropped later.

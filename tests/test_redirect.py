@@ -294,6 +294,36 @@ def test_links_stored_before_start_are_preloaded_and_still_invalidated(settings)
         assert c.get("/EARLY").headers["location"] == "https://example.com/after"
 
 
+def test_preload_pages_through_the_newest_links_ties_in_created_at_included(settings, monkeypatch):
+    import shortener.linkcache as linkcache
+
+    with client_with(settings) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        # Six links share one created_at (as a bulk request's can): pages must not skip ties.
+        for i in range(8):
+            stamp = "2026-01-01T00:00:00.000Z" if i < 6 else f"2026-01-01T00:00:0{i}.000Z"
+            monkeypatch.setattr("shortener.services.links.now_iso", lambda stamp=stamp: stamp)
+            make_link(run, core, url=f"https://example.com/{i}", key=f"p{i}")
+        monkeypatch.undo()
+        newest_first = [r["key"] for r in run(core.store.recent_redirect_links, 100)]
+        assert newest_first[:2] == ["p7", "p6"] and sorted(newest_first) == [f"p{i}" for i in range(8)]
+    monkeypatch.setattr(linkcache, "PRELOAD_PAGE", 3)
+    with client_with(settings) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        for i in range(8):
+            assert c.get(f"/p{i}").headers["location"] == f"https://example.com/{i}"
+        assert core.link_cache.loads == 0  # all 8 came in pages of 3
+        core.link_cache.clear()
+        assert run(core.link_cache.preload, 5) == 5
+        for key in newest_first[:5]:
+            c.get("/" + key)
+        assert core.link_cache.loads == 0
+        c.get("/" + newest_first[5])
+        assert core.link_cache.loads == 1
+
+
 def test_disabled_link_is_not_found(client, core, run):
     # No API sets disabledAt (nor does Dub's); moderation would, through the store.
     link = make_link(run, core, url="https://example.com/d", key="dis")

@@ -84,9 +84,17 @@ class ClickQueries(SQLiteBase):
         rows = self.read_now(f"SELECT {_REDIRECT_COLUMNS} FROM links WHERE domain = ? AND key = ?", (domain, key))
         return rows[0] if rows else None
 
-    async def recent_redirect_links(self, limit: int) -> list[Row]:
-        """The `limit` most recently created links, for warming the link cache at start."""
-        return await self.read(f"SELECT {_REDIRECT_COLUMNS} FROM links ORDER BY created_at DESC LIMIT ?", (limit,))
+    async def recent_redirect_links(self, limit: int, before: tuple[str, str] | None = None) -> list[Row]:
+        """Up to `limit` links, newest first, created before `before` (the created_at and id of
+        the last row of the previous page) if given; for warming the link cache at start."""
+        if before is None:
+            where, params = "", ()
+        else:
+            where, params = "WHERE (created_at, id) < (?, ?) ", tuple(before)
+        return await self.read(
+            f"SELECT {_REDIRECT_COLUMNS}, created_at FROM links {where}ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
 
     def find_redirect_domain(self, slug: str) -> Row | None:
         rows = self.read_now(
