@@ -12,6 +12,18 @@ def _cid(r) -> str:
     return cookie_attrs(r.headers["set-cookie"])[1]
 
 
+def totals_after_shutdown(settings, link: dict) -> dict:
+    """A link's stored rows and counters, read by a fresh Core once the app has stopped."""
+    async def read():
+        other = await Core.open(settings)
+        try:
+            return await other.store.click_totals(link["id"])
+        finally:
+            await other.close()
+
+    return asyncio.run(read())
+
+
 def test_same_identity_inside_the_window_reuses_its_click_id_and_counts_once(client, core, run):
     link = make_link(run, core, key="d")
     first = _cid(client.get("/d", headers={"user-agent": DESKTOP}))
@@ -143,14 +155,7 @@ def test_stop_waits_for_a_write_in_progress_and_counts_it_once(settings, monkeyp
             time.sleep(0.01)
         assert started == [5]
 
-    async def count():
-        other = await Core.open(settings)
-        try:
-            return await other.store.click_totals(link["id"])
-        finally:
-            await other.close()
-
-    t = asyncio.run(count())
+    t = totals_after_shutdown(settings, link)
     assert (t["rows"], t["clicks"]) == (5, 5)
 
 
@@ -172,14 +177,7 @@ def test_stop_flushes_the_queue(settings):
             c.get("/q")
         assert core.clicks.queued == 7
 
-    async def count():
-        other = await Core.open(settings)
-        try:
-            return await other.store.click_totals(link["id"])
-        finally:
-            await other.close()
-
-    t = asyncio.run(count())
+    t = totals_after_shutdown(settings, link)
     assert (t["rows"], t["clicks"]) == (7, 7)
 
 
