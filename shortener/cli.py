@@ -90,18 +90,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 @_with_core
 async def cmd_keys_create(core, args) -> int:
-    row, key = await core.api_keys.create(args.name)
-    print(f"created key {row['id']} ({row['name']}); it is shown only once", file=sys.stderr)
+    row, key = await core.api_keys.create(args.name, args.scopes, publishable=args.publishable)
+    print(f"created {_key_kind(row)} key {row['id']} ({row['name']}, scopes: {_key_scopes(row)}); "
+          "it is shown only once", file=sys.stderr)
     print(key)
     return 0
+
+
+def _key_kind(row: dict) -> str:
+    return "publishable" if row.get("kind") == "publishable" else "secret"
+
+
+def _key_scopes(row: dict) -> str:
+    from shortener import scopes
+
+    return "track/click only" if _key_kind(row) == "publishable" else scopes.describe(row.get("scopes"))
 
 
 @_with_core
 async def cmd_keys_list(core, args) -> int:
     for row in await core.api_keys.list():
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        print(f"{row['id']}\t{row['name']}\t{row['partial_key']}\t{row['created_at']}\t{state}")
+        print(f"{row['id']}\t{row['name']}\t{row['partial_key']}\t{row['created_at']}\t{state}"
+              f"\t{_key_kind(row)}\t{_key_scopes(row)}")
     return 0
+
+
+def add_keys_create_options(p: argparse.ArgumentParser) -> None:
+    from shortener import scopes
+
+    p.add_argument("--scope", action="append", dest="scopes", metavar="SCOPE",
+                   help="grant only this scope; repeatable (default: every scope). One of: "
+                        + ", ".join((*scopes.SCOPES, *scopes.ALIASES)))
+    p.add_argument("--publishable", action="store_true",
+                   help="a publishable key (dub_pk_...) for client-side click tracking (POST /track/click)")
 
 
 @_with_core
@@ -129,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     p = keys.add_parser("create", help="create a key; prints it alone on stdout")
     p.add_argument("--name", required=True)
+    add_keys_create_options(p)
     p.set_defaults(func=cmd_keys_create)
-    p = keys.add_parser("list", help="list keys (partial keys only)")
+    p = keys.add_parser("list", help="list keys (partial keys only): id, name, key, created, state, kind, scopes")
     p.set_defaults(func=cmd_keys_list)
     p = keys.add_parser("revoke", help="revoke a key by id or name")
     p.add_argument("key")

@@ -21,6 +21,7 @@ class Core:
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
         from shortener.services.domains import DomainService
+        from shortener.services.folders import FolderService
         from shortener.services.links import LinkService
         from shortener.services.tags import TagService
         from shortener.webhooks import WebhookService
@@ -31,6 +32,7 @@ class Core:
         self.api_keys = ApiKeyService(store)
         self.domains = DomainService(self)
         self.tags = TagService(self)
+        self.folders = FolderService(self)
         self.links = LinkService(self)
         self.link_cache = LinkCache(self)
         self.clicks = ClickRecorder(self)

@@ -173,7 +173,7 @@ _LINK_DESCRIPTIONS = {
     "archived": "Whether the short link is archived (archived links keep redirecting but are hidden from listings).",
     "publicStats": "Whether the short link's stats are publicly accessible (deprecated in Dub).",
     "tagId": "The unique ID of the tag assigned to the short link (deprecated: use tagIds).",
-    "folderId": "The unique ID of an existing folder (accepted for compatibility).",
+    "folderId": "The unique ID of an existing folder (422 when there is no such folder).",
     "comments": "The comments for the short link.",
     "expiresAt": "The date and time when the short link will expire.",
     "expiredUrl": "The URL to redirect to when the short link has expired.",
@@ -409,6 +409,34 @@ def _domain_input(*, slug_required: bool) -> Schema:
     names = ["slug", "expiredUrl", "notFoundUrl", "archived", "placeholder", "logo", "assetLinks",
              "appleAppSiteAssociation", "cookieDomain"]
     return _object({n: _DOMAIN_FIELDS[n] for n in names}, required=["slug"] if slug_required else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders
+
+_FOLDER = _object(
+    {
+        "id": _str("The unique ID of the folder (fold_...)."),
+        "name": _str("The name of the folder; unique (case-insensitively)."),
+        "description": _nstr("The description of the folder."),
+        "type": _str("The folder type (always default here).", enum=["default", "mega"]),
+        "accessLevel": {"type": ["string", "null"], "enum": ["write", "read", None],
+                        "description": "The access level of the folder within the workspace (stored and "
+                                       "returned; there is one workspace here)."},
+        "createdAt": _date("When the folder was created."),
+        "updatedAt": _date("When the folder was last updated."),
+    },
+    required=["id", "name", "description", "type", "createdAt", "updatedAt"],
+)
+
+
+def _folder_input(*, create: bool) -> Schema:
+    return _object({
+        "name": _str("The name of the folder.", minLength=1, maxLength=190),
+        "description": _nstr("The description of the folder.", maxLength=500),
+        "accessLevel": {"type": ["string", "null"], "enum": ["write", "read", None],
+                        "description": "The access level (default write)."},
+    }, required=["name"] if create else ())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,7 +757,8 @@ _WEBHOOK_EVENT_OF = {
 # ---------------------------------------------------------------------------------------------
 # Operations
 
-_AUTH_ERRORS = ("bad_request", "unauthorized", "internal_server_error")
+# 403: the key lacks the endpoint's scope (see the securitySchemes description).
+_AUTH_ERRORS = ("bad_request", "unauthorized", "forbidden", "internal_server_error")
 
 
 def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, errors: tuple[str, ...] = (),
@@ -765,7 +794,7 @@ def _put_alias(patch: Schema) -> Schema:
 
 def _paths() -> dict[str, Schema]:
     paths = _own_paths()
-    for path in ("/links/{linkId}", "/tags/{id}", "/domains/{slug}"):
+    for path in ("/links/{linkId}", "/tags/{id}", "/domains/{slug}", "/folders/{id}"):
         paths[path]["put"] = _put_alias(paths[path]["patch"])
     return paths
 
@@ -855,6 +884,28 @@ def _own_paths() -> dict[str, Schema]:
                 "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted tag."),
             }, errors=("not_found",)),
         },
+        "/folders": {
+            "post": _op("createFolder", "Folders", "Create a folder", {"201": _json(_ref("Folder"), "The folder.")},
+                        body=_body(_ref("FolderCreate")), errors=("forbidden", "conflict", "unprocessable_entity")),
+            "get": _op("listFolders", "Folders", "List folders", {
+                "200": _json(_array(_ref("Folder")), "The folders, by name."),
+            }, params=[
+                _query("search", _str(maxLength=190), "Only folders whose name contains this text."),
+                _query("page", _int(minimum=1, default=1), "The page number."),
+                _query("pageSize", _int(minimum=1, maximum=50, default=50), "Folders per page."),
+            ], errors=("forbidden", "unprocessable_entity")),
+        },
+        "/folders/{id}": {
+            "parameters": [_path("id", "The folder's id.")],
+            "get": _op("getFolder", "Folders", "Retrieve a folder", {"200": _json(_ref("Folder"), "The folder.")},
+                       errors=("forbidden", "not_found")),
+            "patch": _op("updateFolder", "Folders", "Update a folder", {"200": _json(_ref("Folder"), "The folder.")},
+                         body=_body(_ref("FolderUpdate")),
+                         errors=("forbidden", "not_found", "conflict", "unprocessable_entity")),
+            "delete": _op("deleteFolder", "Folders", "Delete a folder", {
+                "200": _json(_object({"id": _str()}, required=["id"]), "The id of the deleted folder."),
+            }, errors=("forbidden", "not_found"), description="The folder's links stay; their folderId becomes null."),
+        },
         "/domains": {
             "post": _op("createDomain", "Domains", "Create a domain", {"201": _json(_ref("Domain"), "The domain.")},
                         body=_body(_ref("DomainCreate")), errors=("conflict", "unprocessable_entity")),
@@ -866,6 +917,16 @@ def _own_paths() -> dict[str, Schema]:
                 _query("page", _int(minimum=1, default=1), "The page number."),
                 _query("pageSize", _int(minimum=1, maximum=100, default=50), "Domains per page."),
             ], errors=("unprocessable_entity",)),
+        },
+        "/domains/status": {
+            "get": _op("checkDomainStatus", "Domains", "Check whether domains are available", {
+                "200": _json(_array(_ref("DomainStatus")), "One entry per domain, in the order asked."),
+            }, params=[
+                _query("domains", _STRING_OR_LIST, "The domains to check (comma-separated or repeated; at most 50).",
+                       required=True),
+            ], errors=("unprocessable_entity",),
+                description="Self-hosted meaning of Dub's check: a domain is available when it is not configured "
+                            "on this server. There is no registrar, so premium and prices are always null."),
         },
         "/domains/{slug}": {
             "parameters": [_path("slug", "The domain name.")],
@@ -1004,6 +1065,16 @@ def _components() -> Schema:
             "TagUpdate": _object(_TAG_BODY),
             "Domain": _object(_DOMAIN_FIELDS, required=_DOMAIN_REQUIRED),
             "DomainCreate": _domain_input(slug_required=True),
+            "DomainStatus": _object({
+                "domain": _str("The domain name (lowercase, punycode)."),
+                "available": _bool("True when the domain is not configured on this server."),
+                "premium": {"type": "null", "description": "Always null (no registrar here)."},
+                "prices": {"type": "null", "description": "Always null (no registrar here)."},
+                "price": {"type": "null", "description": "Deprecated in Dub; always null."},
+            }, required=["domain", "available", "premium", "prices", "price"]),
+            "Folder": _FOLDER,
+            "FolderCreate": _folder_input(create=True),
+            "FolderUpdate": _folder_input(create=False),
             "DomainUpdate": _domain_input(slug_required=False),
             "TrackLeadRequest": _TRACK_LEAD_BODY,
             "TrackLeadResponse": _TRACK_LEAD_RESPONSE,
@@ -1031,7 +1102,11 @@ def _components() -> Schema:
                 "type": "http",
                 "scheme": "bearer",
                 "description": "An API key from `shortener keys create`, sent as Authorization: Bearer <key>. "
-                               "A missing header is 401, a malformed one 400.",
+                               "A missing header is 401, a malformed one 400. A key created with --scope may "
+                               "only call the endpoints its scopes cover (Dub's names: links.read, links.write, "
+                               "analytics.read, conversions.write, customers.read/write, domains.read/write, "
+                               "tags.read/write, folders.read/write, webhooks.read/write; apis.all, apis.read); "
+                               "other endpoints answer 403 forbidden.",
             }
         },
     }
@@ -1072,7 +1147,7 @@ def _document() -> Schema:
         "servers": [{"url": "/api", "description": "This server"}],
         "security": [{"bearerToken": []}],
         "tags": [
-            {"name": "Links"}, {"name": "Tags"}, {"name": "Domains"}, {"name": "QR codes"}, {"name": "Track"},
+            {"name": "Links"}, {"name": "Tags"}, {"name": "Folders"}, {"name": "Domains"}, {"name": "QR codes"}, {"name": "Track"},
             {"name": "Customers"}, {"name": "Events"}, {"name": "Webhooks"}, {"name": "Meta"},
         ],
         "paths": _paths(),

@@ -303,6 +303,10 @@ SDK_MODELS = {
     "LinkTag": ("components", "LinkTagSchemaOutput"),
     "LinkError": ("components", "LinkErrorSchema"),
     "Domain": ("components", "DomainSchema"),
+    "DomainStatus": ("operations", "CheckDomainStatusResponseBody"),
+    "Folder": ("components", "FolderSchema"),
+    "FolderCreate": ("operations", "CreateFolderRequestBody"),
+    "FolderUpdate": ("operations", "UpdateFolderRequestBody"),
     "Customer": ("operations", "GetCustomerResponseBody"),
     "TrackLeadResponse": ("operations", "TrackLeadResponseBody"),
     "TrackSaleResponse": ("operations", "TrackSaleResponseBody"),
@@ -384,9 +388,19 @@ def test_every_documented_operation_answers_as_documented(tour):
     call("PUT", "/domains/third.test", 200, json={"placeholder": "https://example.com"})
     call("GET", "/domains", 200)
     assert domain["slug"] == "third.test"
+    assert call("GET", "/domains/status?domains=third.test,free.test", 200) == [
+        {"domain": "third.test", "available": False, "premium": None, "prices": None, "price": None},
+        {"domain": "free.test", "available": True, "premium": None, "prices": None, "price": None}]
+
+    folder = call("POST", "/folders", 201, json={"name": "Campaigns", "description": "spring"})
+    call("PATCH", f"/folders/{folder['id']}", 200, json={"accessLevel": "read"})
+    call("PUT", f"/folders/{folder['id']}", 200, json={"name": "Campaigns 2026"})
+    call("GET", f"/folders/{folder['id']}", 200)
+    call("GET", "/folders?search=camp", 200)
 
     link = call("POST", "/links", 200, json={"url": "https://example.com/a", "key": "tour", "externalId": "t-1",
-                                             "tagIds": [tag["id"]], "trackConversion": True})
+                                             "tagIds": [tag["id"]], "trackConversion": True,
+                                             "folderId": folder["id"]})
     call("GET", f"/links/{link['id']}", 200)
     call("GET", "/links/ext_t-1", 200)
     call("GET", "/links/info?domain=go.test&key=tour", 200)
@@ -432,6 +446,7 @@ def test_every_documented_operation_answers_as_documented(tour):
     call("DELETE", f"/webhooks/{hook['id']}", 200)
     call("DELETE", f"/links/{link['id']}", 200)
     call("DELETE", f"/tags/{tag['id']}", 200)
+    call("DELETE", f"/folders/{folder['id']}", 200)
     call("DELETE", "/domains/third.test", 200)
 
     documented = {op["operationId"] for item in DOC["paths"].values() for m, op in item.items() if m in HTTP_METHODS}
@@ -476,7 +491,10 @@ def _probe_targets(client) -> dict[str, tuple[str, str, dict]]:
     lead = client.post("/api/track/lead", json={"clickId": click_id, "eventName": "e", "customerExternalId": "c1"})
     assert lead.status_code == 200, lead.text
     customer = client.get("/api/customers").json()[0]
+    folder = client.post("/api/folders", json={"name": "probe"}).json()
     return {
+        "FolderCreate": ("POST", "/api/folders", {"name": "f2"}),
+        "FolderUpdate": ("PATCH", f"/api/folders/{folder['id']}", {}),
         "LinkCreate": ("POST", "/api/links", {"url": "https://example.com"}),
         "LinkUpdate": ("PATCH", f"/api/links/{link['id']}", {}),
         "LinkBulkUpdate": ("PATCH", "/api/links/bulk", {"linkIds": [link["id"]]}),

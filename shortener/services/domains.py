@@ -10,11 +10,12 @@ import re
 from typing import Any
 
 from shortener import urls
-from shortener.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shortener.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from shortener.ids import new_id
 from shortener.timeutil import now_iso
 
 MAX_SLUG = 190
+MAX_STATUS_DOMAINS = 50
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _SLUG = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?$")
 
@@ -215,3 +216,23 @@ class DomainService:
         self.core.link_cache.invalidate(slug, "*")
         await self.core.links.deleted_with_domain(objects, deleted)
         return {"slug": slug}
+
+    async def status(self, names: list[str]) -> list[dict]:
+        """Dub's domain availability check, for a self-hosted server: a domain is "available" when
+        it is not configured here (there is no registrar to ask), so no price is ever known."""
+        if not names:
+            raise BadRequest("You must provide at least one domain to check.")
+        if len(names) > MAX_STATUS_DOMAINS:
+            raise Unprocessable(f"Too big: expected array to have <={MAX_STATUS_DOMAINS} items", field="domains",
+                                issue="too_big")
+        out = []
+        for name in names:
+            try:
+                slug = normalise_slug(name)
+            except Unprocessable:
+                raise Unprocessable(f"Invalid domain {name[:200]!r}.", field="domains", issue="invalid_string") from None
+            configured = await self.store.get_domain(slug) is not None
+            out.append({"domain": slug, "available": not configured, "price": None, "premium": None,
+                        "prices": None})
+        return out
+

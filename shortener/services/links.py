@@ -437,6 +437,7 @@ class LinkService:
         if key is not None and await self.store.link_key_taken(domain, key):
             raise Conflict(DUPLICATE_KEY)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
+        await self.core.folders.require(p.columns.get("folder_id"))
         now = now_iso()
         row = {
             "id": new_id("link_"), "domain": domain, "key": key, "url": url,
@@ -532,6 +533,7 @@ class LinkService:
         elif isinstance(p.password, str):
             changes["password_hash"] = await _hash(p.password)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
+        await self.core.folders.require(changes.get("folder_id"))
         return {"changes": changes, "tag_ids": tag_ids, "new_tags": new_tags}
 
     def _changes(self, row: dict, p: LinkInput, shared: dict) -> dict:

@@ -21,7 +21,7 @@ from shortener.core import Core
 from shortener.errors import ERROR_CODES
 
 from . import pages
-from .api import customers, domains, events, links, openapi, qr, tags, track, webhooks
+from .api import customers, domains, events, folders, links, openapi, qr, tags, track, webhooks
 from .common import JSONResponse, core_of
 from .errors import EXCEPTION_HANDLERS
 from .redirect import Redirector
@@ -29,7 +29,7 @@ from .templating import STATIC_DIR, render
 
 log = logging.getLogger("shortener")
 
-API_MODULES = (links, tags, domains, track, customers, events, webhooks, qr, openapi)
+API_MODULES = (links, tags, folders, domains, track, customers, events, webhooks, qr, openapi)
 
 _ERROR_TEXT = {
     "bad_request": "The request is malformed: bad JSON, a bad Authorization header, or a missing required value.",

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shortener import scopes
 from shortener.errors import BadRequest, Unprocessable
 
 MAX_BODY = 4 * 1024 * 1024  # a bulk create of 100 links with 32,000-character URLs is ~3.3 MB
@@ -28,18 +29,23 @@ class JSONResponse(Response):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: bool = False):
-    """Decorate an API endpoint: authenticate with the Bearer key unless `public`."""
+def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: bool = False,
+        scope: str | None = None):
+    """Decorate an API endpoint: authenticate with the Bearer key and require `scope`, unless
+    `public`. Every authenticated endpoint names its scope (tests/test_scopes.py reads `.scope`)."""
+    if not public and scope not in scopes.SCOPES:
+        raise ValueError(f"an authenticated endpoint needs one of the scopes {scopes.SCOPES}, not {scope!r}")
 
     def decorate(fn):
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
             if not public:
-                request.state.api_key = await core_of(request).api_keys.authenticate(
-                    request.headers.get("authorization")
-                )
+                key = await core_of(request).api_keys.authenticate(request.headers.get("authorization"))
+                scopes.require(key, scope)
+                request.state.api_key = key
             return await fn(request)
 
+        endpoint.scope = None if public else scope  # type: ignore[attr-defined]
         return endpoint
 
     return decorate(fn) if fn is not None else decorate

@@ -5,11 +5,12 @@ from .base import Row, Tx
 from .clicks import ClickQueries
 from .conversions import ConversionQueries
 from .core import CoreQueries
+from .folders import FolderQueries
 from .links import LinkQueries
 from .webhooks import WebhookQueries
 
 
-class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, CoreQueries):
+class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, CoreQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 
 

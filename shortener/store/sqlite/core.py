@@ -9,8 +9,8 @@ class CoreQueries(SQLiteBase):
 
     async def insert_api_key(self, row: Row) -> None:
         await self.write(
-            "INSERT INTO api_keys (id, name, hashed_key, partial_key, created_at) "
-            "VALUES (:id, :name, :hashed_key, :partial_key, :created_at)",
+            "INSERT INTO api_keys (id, name, hashed_key, partial_key, created_at, scopes, kind) "
+            "VALUES (:id, :name, :hashed_key, :partial_key, :created_at, :scopes, :kind)",
             row,
         )
 

@@ -20,7 +20,7 @@ def _choice(request: Request, name: str, allowed, default: str) -> str:
     return value
 
 
-@api
+@api(scope="customers.read")
 async def list_customers(request: Request) -> Response:
     q = request.query_params
     filters = {
@@ -43,20 +43,20 @@ async def list_customers(request: Request) -> Response:
     return JSONResponse(result)
 
 
-@api
+@api(scope="customers.read")
 async def get_customer(request: Request) -> Response:
     return JSONResponse(await core_of(request).conversions.get_customer(
         request.path_params["id"], expanded=query_bool(request, "includeExpandedFields")))
 
 
-@api
+@api(scope="customers.write")
 async def update_customer(request: Request) -> Response:
     body = await read_json(request)
     return JSONResponse(await core_of(request).conversions.update_customer(
         request.path_params["id"], body, expanded=query_bool(request, "includeExpandedFields")))
 
 
-@api
+@api(scope="customers.write")
 async def delete_customer(request: Request) -> Response:
     return JSONResponse(await core_of(request).conversions.delete_customer(request.path_params["id"]))
 

@@ -18,7 +18,7 @@ def _qr(request: Request) -> bool | None:
     return _choice(request, "qr", ("true", "false"), "false") == "true"
 
 
-@api
+@api(scope="analytics.read")
 async def list_events(request: Request) -> Response:
     q = request.query_params
     kind = _choice(request, "event", EVENT_KINDS, "clicks")

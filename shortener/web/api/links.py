@@ -60,12 +60,12 @@ def _choice(request: Request, name: str, choices: tuple, default):
     return value
 
 
-@api
+@api(scope="links.write")
 async def create_link(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.create(await read_json(request)))
 
 
-@api
+@api(scope="links.read")
 async def list_links(request: Request) -> JSONResponse:
     # `sort` is Dub's older name for `sortBy`.
     sort = _choice(request, "sortBy", SORTS, None) or _choice(request, "sort", SORTS, "createdAt")
@@ -82,13 +82,13 @@ async def list_links(request: Request) -> JSONResponse:
     return JSONResponse(links)
 
 
-@api
+@api(scope="links.read")
 async def count_links(request: Request) -> JSONResponse:
     group_by = _choice(request, "groupBy", GROUPS, None)
     return JSONResponse(await core_of(request).links.count(_filters(request), group_by))
 
 
-@api
+@api(scope="links.read")
 async def link_info(request: Request) -> JSONResponse:
     q = request.query_params
     link = await core_of(request).links.info(
@@ -98,12 +98,12 @@ async def link_info(request: Request) -> JSONResponse:
     return JSONResponse(link)
 
 
-@api
+@api(scope="links.read")
 async def get_link(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.get(request.path_params["link_id"]))
 
 
-@api
+@api(scope="links.write")
 async def update_link(request: Request) -> JSONResponse:
     core = core_of(request)
     link_id = request.path_params["link_id"]
@@ -111,27 +111,27 @@ async def update_link(request: Request) -> JSONResponse:
     return JSONResponse(await core.links.update(link_id, await read_json(request)))
 
 
-@api
+@api(scope="links.write")
 async def delete_link(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.delete(request.path_params["link_id"]))
 
 
-@api
+@api(scope="links.write")
 async def upsert_link(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.upsert(await read_json(request)))
 
 
-@api
+@api(scope="links.write")
 async def bulk_create(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.create_many(await read_json(request, expect=list)))
 
 
-@api
+@api(scope="links.write")
 async def bulk_update(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).links.update_many(await read_json(request)))
 
 
-@api
+@api(scope="links.write")
 async def bulk_delete(request: Request) -> JSONResponse:
     ids = _list_param(request, "linkIds")
     return JSONResponse(await core_of(request).links.delete_many(ids))

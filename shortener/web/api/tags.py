@@ -16,7 +16,7 @@ def _choice(request: Request, name: str, choices: tuple, default: str) -> str:
     return value
 
 
-@api
+@api(scope="tags.read")
 async def list_tags(request: Request) -> JSONResponse:
     ids: list[str] = []
     for raw in request.query_params.getlist("ids"):
@@ -35,17 +35,17 @@ async def list_tags(request: Request) -> JSONResponse:
     return JSONResponse(tags)
 
 
-@api
+@api(scope="tags.write")
 async def create_tag(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).tags.create(await read_json(request)), status_code=201)
 
 
-@api
+@api(scope="tags.write")
 async def update_tag(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).tags.update(request.path_params["tag_id"], await read_json(request)))
 
 
-@api
+@api(scope="tags.write")
 async def delete_tag(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).tags.delete(request.path_params["tag_id"]))
 

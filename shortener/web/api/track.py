@@ -8,13 +8,13 @@ from starlette.routing import Route
 from ..common import JSONResponse, api, core_of, read_json
 
 
-@api
+@api(scope="conversions.write")
 async def track_lead(request: Request) -> Response:
     body = await read_json(request)
     return JSONResponse(await core_of(request).conversions.track_lead(body))
 
 
-@api
+@api(scope="conversions.write")
 async def track_sale(request: Request) -> Response:
     body = await read_json(request)
     return JSONResponse(await core_of(request).conversions.track_sale(body))

@@ -8,39 +8,39 @@ from starlette.routing import Route
 from ..common import JSONResponse, api, core_of, query_int, read_json
 
 
-@api
+@api(scope="webhooks.write")
 async def create_webhook(request: Request) -> Response:
     body = await read_json(request)
     return JSONResponse(await core_of(request).webhooks.create(body), status_code=201)
 
 
-@api
+@api(scope="webhooks.read")
 async def list_webhooks(request: Request) -> Response:
     return JSONResponse(await core_of(request).webhooks.list())
 
 
-@api
+@api(scope="webhooks.read")
 async def get_webhook(request: Request) -> Response:
     return JSONResponse(await core_of(request).webhooks.get(request.path_params["webhook_id"]))
 
 
-@api
+@api(scope="webhooks.write")
 async def update_webhook(request: Request) -> Response:
     body = await read_json(request)
     return JSONResponse(await core_of(request).webhooks.update(request.path_params["webhook_id"], body))
 
 
-@api
+@api(scope="webhooks.write")
 async def delete_webhook(request: Request) -> Response:
     return JSONResponse(await core_of(request).webhooks.delete(request.path_params["webhook_id"]))
 
 
-@api
+@api(scope="webhooks.write")
 async def rotate_secret(request: Request) -> Response:
     return JSONResponse(await core_of(request).webhooks.rotate_secret(request.path_params["webhook_id"]))
 
 
-@api
+@api(scope="webhooks.read")
 async def list_deliveries(request: Request) -> Response:
     limit = query_int(request, "limit", 100, lo=1, hi=1000)
     return JSONResponse(await core_of(request).webhooks.deliveries(request.path_params["webhook_id"], limit))

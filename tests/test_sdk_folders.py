@@ -1,0 +1,41 @@
+"""The official Dub Python SDK against a real server: folders, domain status, A/B links."""
+from __future__ import annotations
+
+import pytest
+from dub.models import errors
+
+
+def test_folders_and_domain_status_through_the_sdk(server, dub):
+    domain = f"127.0.0.1:{server.port}"
+    folder = dub.folders.create(request={"name": "Launch", "description": "for the launch"})
+    assert folder.id.startswith("fold_") and folder.name == "Launch" and folder.description == "for the launch"
+    assert folder.type.value == "default" and folder.access_level.value == "write"
+    other = dub.folders.create(request={"name": "Archive", "access_level": "read"})
+    assert other.access_level.value == "read"
+
+    listed = dub.folders.list(request={})
+    assert [f.name for f in listed] == ["Archive", "Launch"]
+    assert [f.name for f in dub.folders.list(request={"search": "laun"})] == ["Launch"]
+    assert [f.name for f in dub.folders.list(request={"page": 2, "page_size": 1})] == ["Launch"]
+
+    renamed = dub.folders.update(id=folder.id, request_body={"name": "Launch 2026"})
+    assert renamed.id == folder.id and renamed.name == "Launch 2026"
+    with pytest.raises(errors.Conflict):
+        dub.folders.create(request={"name": "archive"})
+
+    link = dub.links.create(request={"url": "https://example.com/f", "folder_id": folder.id})
+    assert link.folder_id == folder.id
+    with pytest.raises(errors.UnprocessableEntity):
+        dub.links.create(request={"url": "https://example.com/g", "folder_id": "fold_nope"})
+    assert [l.id for l in dub.links.list(request={"folder_id": folder.id}).result] == [link.id]
+
+    assert dub.folders.delete(id=folder.id).id == folder.id
+    assert dub.links.get(request={"link_id": link.id}).folder_id is None
+    with pytest.raises(errors.NotFound):
+        dub.folders.delete(id=folder.id)
+
+    status = dub.domains.check_status(request={"domains": [domain, "unused.example"]})
+    assert [(s.domain, s.available, s.premium, s.prices) for s in status] == [
+        (domain, False, None, None), ("unused.example", True, None, None)]
+    single = dub.domains.check_status(request={"domains": "unused.example"})
+    assert single[0].available is True
