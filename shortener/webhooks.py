@@ -94,6 +94,9 @@ def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
+        problem = host_name_problem(host)
+        if problem is not None:
+            raise Unprocessable(f"Invalid URL: {problem}", field=field, issue="invalid_string")
         if host == "localhost" or host.endswith(".localhost"):
             literal = ipaddress.ip_address("127.0.0.1")
     if literal is not None:
@@ -102,6 +105,25 @@ def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str
         except Blocked as exc:
             raise Unprocessable(f"Webhook URL not allowed: {exc}", field=field, issue="invalid_string") from None
     return url
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why the resolver would refuse `host`, or None.
+
+    getaddrinfo encodes a name with Python's IDNA codec and raises UnicodeError on a label over
+    63 octets or an empty one; a name over 253 octets is refused by DNS itself. Checked here with
+    the same codec, so a stored webhook can always be looked up.
+    """
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return "the host name has an empty label, a label over 63 characters, or characters IDNA refuses"
+    labels = encoded.split(b".")
+    if not encoded or any(not 1 <= len(label) <= 63 for label in labels):
+        return "the host name has an empty label or a label over 63 characters"
+    if len(encoded) > 253:
+        return "the host name is over 253 characters"
+    return None
 
 
 def _name(value: Any) -> str:
@@ -250,7 +272,12 @@ class WebhookService:
             async with gate:
                 await self._deliver(row)
 
-        await asyncio.gather(*(one(r) for r in rows))
+        # return_exceptions: one delivery that fails to record (say, a locked database) must not
+        # abandon the others in the round; _deliver already turns every delivery error into a
+        # recorded attempt.
+        for result in await asyncio.gather(*(one(r) for r in rows), return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("webhook delivery could not be recorded", exc_info=result)
         return len(rows)
 
     async def _target(self, url: str) -> tuple[str, str, str]:
@@ -303,7 +330,12 @@ class WebhookService:
             error = f"blocked: {exc}"
         except (asyncio.TimeoutError, httpx.TimeoutException):
             error = "timeout"
-        except (httpx.HTTPError, OSError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Anything else (UnicodeError from getaddrinfo, a bug in a transport) is a failed
+            # attempt too: recorded and rescheduled with backoff, so one bad row can never stay
+            # due at the head of the queue and stall every other webhook.
             error = f"{type(exc).__name__}: {exc}"[:500]
         ok = error is None
         attempts = row["attempts"] + 1

@@ -336,3 +336,60 @@ def test_cli_manages_webhooks(tmp_path):
     assert refused.returncode == 1 and "link-local" in refused.stderr
     cli("webhooks", "delete", created["id"])
     assert json.loads(cli("webhooks", "list", "--json").stdout) == []
+
+
+def _store_unvalidated_webhooks(client, urls: list[str]) -> None:
+    """Rows as an older version stored them, before host labels were checked at creation."""
+    from shortener.ids import new_id
+    from shortener.timeutil import now_iso
+
+    core = client.app_state["core"]
+    for n, url in enumerate(urls):
+        now = now_iso()
+        row = {"id": new_id("wh_"), "name": f"bad{n}", "url": url, "secret": "s" * 20,
+               "triggers": json.dumps(["link.created"]), "created_at": now, "updated_at": now}
+        client.portal.call(core.store.insert_webhook, row)
+    client.portal.call(core.webhooks.reload)
+
+
+def test_fifty_unresolvable_hosts_do_not_block_a_good_webhook(hooked, receiver):
+    """issue 14 item 5: a 64-character label makes getaddrinfo raise UnicodeError; every such
+    delivery is recorded as a failed attempt and rescheduled, and a good webhook behind a full
+    batch of them is still delivered."""
+    api = hooked
+    _store_unvalidated_webhooks(hooked, [f"http://{'a' * 64}.hooks{n}.test/h" for n in range(50)])
+    good = _create(api, receiver.url, triggers=["link.created"])
+    new_link(api, "behind-bad-ones")  # 51 outbox rows, the 50 bad ones first in the queue
+    receiver.wait_for(1)
+    assert receiver.events()[0]["event"] == "link.created"
+    bad = [h for h in api.get("/api/webhooks").json() if h["id"] != good["id"]]
+    assert len(bad) == 50
+    deadline = time.monotonic() + 10
+    while True:
+        [first] = api.get(f"/api/webhooks/{bad[0]['id']}/deliveries").json()
+        if first["attempts"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert first["attempts"] >= 1 and first["status"] in ("pending", "failed")
+    assert "UnicodeError" in first["lastError"] or "label" in first["lastError"]
+
+
+@pytest.mark.parametrize("url", [
+    f"http://{'a' * 64}.example.com/h",                      # a label over 63 characters
+    "http://" + ".".join(["a" * 60] * 5) + "/h",             # a name over 253 characters
+    "http://exa..mple.com/h",                                # an empty label
+    "http://" + "\u00e9" * 60 + ".example.com/h",            # over 63 once IDNA-encoded
+])
+def test_host_names_the_resolver_cannot_take_are_422(hooked, url):
+    r = hooked.post("/api/webhooks", json={"name": "x", "url": url, "triggers": ["link.created"]})
+    assert r.status_code == 422, r.text
+    assert "url" in r.json()["error"]["message"]
+    hook = _create(hooked, "https://hooks.example.com/x", triggers=["link.created"])
+    r = hooked.patch(f"/api/webhooks/{hook['id']}", json={"url": url})
+    assert r.status_code == 422, r.text
+    assert hooked.get(f"/api/webhooks/{hook['id']}").json()["url"] == "https://hooks.example.com/x"
+
+
+def test_an_international_host_name_is_accepted(hooked):
+    hook = _create(hooked, "https://b\u00fccher.example/x", triggers=["link.created"])
+    assert hook["url"] == "https://b\u00fccher.example/x"
