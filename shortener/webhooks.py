@@ -48,6 +48,13 @@ PARALLEL = 8
 # by the link-local check.
 _METADATA = (ipaddress.ip_network("fd00:ec2::254/128"), ipaddress.ip_network("100.100.100.200/32"))
 
+# IPv6 forms that carry an IPv4 address to a relay or translator we cannot see past: 6to4,
+# Teredo, NAT64 (well-known and local-use prefixes) and IPv4-compatible. `2002:a9fe:a9fe::1`
+# reaches 169.254.169.254 through a 6to4 relay. No webhook receiver needs them: always refused.
+_TUNNELS = tuple(ipaddress.ip_network(n) for n in (
+    "2002::/16", "2001::/32", "64:ff9b::/96", "64:ff9b:1::/48", "::/96",
+))
+
 
 class Blocked(Exception):
     """The target resolves to an address we never send to."""
@@ -65,8 +72,12 @@ def backoff(attempts: int) -> float:
 def check_address(ip: str, *, allow_private: bool) -> None:
     """Raise Blocked unless a webhook may be sent to `ip`."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            # the kernel connects to the IPv4 address itself: judge that
+            addr = addr.ipv4_mapped
+        elif any(addr in net for net in _TUNNELS):
+            raise Blocked(f"address {addr} embeds an IPv4 address (6to4, Teredo, NAT64 or IPv4-compatible)")
     # ::1 sits inside IPv6's reserved ::/8, so loopback is judged before the reserved check.
     if addr.is_link_local or addr.is_multicast or addr.is_unspecified or any(addr in net for net in _METADATA) or (
         addr.is_reserved and not addr.is_loopback

@@ -393,3 +393,20 @@ def test_host_names_the_resolver_cannot_take_are_422(hooked, url):
 def test_an_international_host_name_is_accepted(hooked):
     hook = _create(hooked, "https://b\u00fccher.example/x", triggers=["link.created"])
     assert hook["url"] == "https://b\u00fccher.example/x"
+
+
+@pytest.mark.parametrize("ip", [
+    "2002:a9fe:a9fe::1",                      # 6to4 of 169.254.169.254
+    "2002:808:808::1",                        # 6to4 of a public address: still through a relay
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",   # Teredo
+    "64:ff9b::a9fe:a9fe",                     # NAT64 well-known prefix
+    "64:ff9b:1::a9fe:a9fe",                   # NAT64 local-use prefix
+    "::a9fe:a9fe",                            # IPv4-compatible
+    "::ffff:169.254.169.254",                 # IPv4-mapped link-local
+])
+def test_embedded_ipv4_forms_are_refused_even_with_allow_private(hooked, ip):
+    """issue 14 item 7: the 6to4 address 2002:a9fe:a9fe::1 passed the SSRF check."""
+    with pytest.raises(Blocked):
+        check_address(ip, allow_private=True)
+    r = hooked.post("/api/webhooks", json={"name": "x", "url": f"http://[{ip}]/h", "triggers": ["link.created"]})
+    assert r.status_code == 422 and "not allowed" in r.json()["error"]["message"]
