@@ -46,6 +46,8 @@ def _status(value: str) -> int:
     return status
 
 
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "SHORTENER_DATA_DIR", "./data", str,
             "Folder for runtime files: the SQLite database, the secret key. The only place the server writes."),
@@ -66,7 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redirect_status", "SHORTENER_REDIRECT_STATUS", 302, _status,
             "Default redirect status (301, 302, 307, 308). Root links answer 301 unless the link sets its own."),
     Setting("trusted_proxies", "SHORTENER_TRUSTED_PROXIES", (), _networks,
-            "Comma-separated CIDRs whose `X-Forwarded-For`/`Forwarded` headers are believed. Empty: forwarded headers are ignored."),
+            "Comma-separated CIDRs whose forwarded header (`SHORTENER_FORWARDED_HEADER`) is believed. Empty: forwarded headers are ignored."),
+    Setting("forwarded_header", "SHORTENER_FORWARDED_HEADER", "x-forwarded-for", str,
+            "The one header a trusted proxy sets with the client address: `x-forwarded-for`, `forwarded` (RFC 7239) or `x-real-ip`. The others are ignored, never used as a fallback; the right-most address not in `SHORTENER_TRUSTED_PROXIES` is the client."),
     Setting("click_dedup_seconds", "SHORTENER_CLICK_DEDUP_SECONDS", 3600, int,
             "Window in which the same visitor (IP + user agent) on the same link reuses its click id and is counted once. 0 counts every click."),
     Setting("country_header", "SHORTENER_COUNTRY_HEADER", "cf-ipcountry", str,
@@ -108,6 +112,7 @@ class Settings:
     secret_key_file: str = ""
     redirect_status: int = 302
     trusted_proxies: tuple = ()
+    forwarded_header: str = "x-forwarded-for"
     click_dedup_seconds: int = 3600
     country_header: str = "cf-ipcountry"
     click_flush_ms: int = 100
@@ -145,11 +150,14 @@ class Settings:
             "extra_domains": tuple(d.strip().lower() for d in self.extra_domains),
             "api_host": self.api_host.strip().lower(),
             "country_header": self.country_header.strip().lower(),
+            "forwarded_header": self.forwarded_header.strip().lower(),
             "scheme": self.scheme.strip().lower(),
             "sqlite_synchronous": self.sqlite_synchronous.strip().lower(),
         }
         if changes["scheme"] not in ("http", "https"):
             raise SystemExit("SHORTENER_SCHEME must be http or https")
+        if changes["forwarded_header"] not in FORWARDED_HEADERS:
+            raise SystemExit("SHORTENER_FORWARDED_HEADER must be " + ", ".join(FORWARDED_HEADERS))
         if changes["sqlite_synchronous"] not in ("full", "normal", "extra"):
             raise SystemExit("SHORTENER_SQLITE_SYNCHRONOUS must be full, normal or extra")
         return dataclasses.replace(self, **changes)

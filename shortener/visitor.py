@@ -26,48 +26,51 @@ def _peer_is_trusted(peer: str, trusted: tuple) -> bool:
 
 
 def _forwarded_for(value: str) -> list[str]:
-    """Addresses from an RFC 7239 `Forwarded` header, in order."""
+    """The `for=` values of an RFC 7239 `Forwarded` header, in order."""
     found = []
     for element in value.split(","):
         for pair in element.split(";"):
             name, _, val = pair.strip().partition("=")
             if name.lower() == "for" and val:
-                val = val.strip('"')
-                if val.startswith("["):  # [v6]:port
-                    val = val[1:].partition("]")[0]
-                elif val.count(":") == 1:  # v4:port
-                    val = val.partition(":")[0]
-                found.append(val)
+                found.append(val.strip('"'))
     return found
 
 
-def client_ip(scope, headers: dict[bytes, bytes], trusted: tuple) -> str:
-    """The visitor's address: the TCP peer, unless the peer is a trusted proxy.
-
-    Behind trusted proxies the forwarded chain is read from the right, skipping trusted hops, so
-    a client cannot inject an address by sending its own `X-Forwarded-For`.
-    """
-    client = scope.get("client")
-    peer = client[0] if client else ""
-    if not trusted or not _peer_is_trusted(peer, trusted):
-        return peer
-    raw = headers.get(b"x-forwarded-for")
-    if raw is not None:
-        chain = [p.strip() for p in raw.decode("latin-1").split(",") if p.strip()]
-    else:
-        fwd = headers.get(b"forwarded")
-        chain = _forwarded_for(fwd.decode("latin-1")) if fwd is not None else []
-    for hop in reversed(chain):
-        if not _peer_is_trusted(hop, trusted):
-            return _valid_ip(hop) or peer
-    return chain[0] if chain and _valid_ip(chain[0]) else peer
-
-
-def _valid_ip(value: str) -> str | None:
+def _address(value: str) -> str | None:
+    """The address in one hop (`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`, `2001:db8::1`), or None."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def client_ip(scope, headers: dict[bytes, bytes], trusted: tuple, header: bytes = b"x-forwarded-for") -> str:
+    """The visitor's address: the TCP peer, unless the peer is a trusted proxy.
+
+    Behind a trusted proxy only `header` is read (never another one as a fallback: a proxy that
+    sets `Forwarded` passes a client's own `X-Forwarded-For` through untouched). Its chain is
+    read from the right, skipping trusted hops, so a client cannot inject an address by sending
+    its own value. Repeated header lines are one comma-separated list (RFC 9110 5.3).
+    """
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    if not trusted or not _peer_is_trusted(peer, trusted) or header not in headers:
+        return peer
+    raw = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == header)
+    chain = _forwarded_for(raw) if header == b"forwarded" else [p for p in raw.split(",") if p.strip()]
+    for hop in reversed(chain):
+        address = _address(hop)
+        if address is None:
+            return peer  # garbage where the client should be: believe nothing further left
+        if not _peer_is_trusted(address, trusted):
+            return address
+    # every hop is a trusted proxy: the left-most is the nearest thing to a client
+    return (_address(chain[0]) if chain else None) or peer
 
 
 def identity_hash(salt: bytes, ip: str, user_agent: str) -> str:

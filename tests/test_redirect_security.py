@@ -103,10 +103,54 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(settings):
         link = make_link(run, core, key="x")
         # the client's own claim (left) is skipped: the rightmost untrusted hop is the client
         c.get("/x", headers={"x-forwarded-for": "1.2.3.4, 203.0.113.50, 10.9.9.9"})
-        c.get("/x", headers={"forwarded": 'for="[2001:db8:abcd:12::1]:443";proto=https'})
         c.get("/x", headers={"x-forwarded-for": "not-an-ip"})
+        # only the configured header (x-forwarded-for by default) is read: no fallback
+        c.get("/x", headers={"forwarded": 'for="[2001:db8:abcd:12::1]:443";proto=https'})
+        # repeated lines are one list: a proxy that adds its own line still wins
+        c.get("/x", headers=[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "203.0.114.8:5120")])
         rows = clicks(run, core, link)
-        assert [r["ip"] for r in rows] == ["203.0.113.0", "2001:db8:abcd::", "10.1.2.0"]
+        assert [r["ip"] for r in rows] == ["203.0.113.0", "10.1.2.0", "10.1.2.0", "203.0.114.0"]
+
+
+@pytest.mark.parametrize("header, sent, expected", [
+    # issue 14 item 6: the proxy sets Forwarded; the client's own X-Forwarded-For must not count
+    ("forwarded", {"forwarded": "for=203.0.113.9", "x-forwarded-for": "6.6.6.6"}, "203.0.113.0"),
+    ("forwarded", {"forwarded": 'for=6.6.6.6, for="[2001:db8:abcd:12::1]:443";proto=https'}, "2001:db8:abcd::"),
+    ("forwarded", {"x-forwarded-for": "6.6.6.6"}, "10.1.2.0"),
+    ("x-real-ip", {"x-real-ip": "203.0.113.9", "x-forwarded-for": "6.6.6.6", "forwarded": "for=6.6.6.7"}, "203.0.113.0"),
+    ("x-real-ip", {"x-forwarded-for": "6.6.6.6"}, "10.1.2.0"),
+    ("x-forwarded-for", {"x-forwarded-for": "203.0.113.9", "forwarded": "for=6.6.6.6", "x-real-ip": "6.6.6.7"},
+     "203.0.113.0"),
+])
+def test_only_the_configured_forwarded_header_is_believed(settings, header, sent, expected):
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    with client_with(settings, peer=("10.1.2.3", 4000), trusted_proxies=trusted, forwarded_header=header) as c:
+        run = _run(c)
+        core = c.app_state["core"]
+        link = make_link(run, core, key="x")
+        c.get("/x", headers=sent)
+        assert [r["ip"] for r in clicks(run, core, link)] == [expected]
+
+
+def test_a_spoofed_forwarded_for_does_not_reset_the_password_limit_behind_a_forwarded_proxy(settings):
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    with client_with(settings, peer=("10.1.2.3", 4000), trusted_proxies=trusted, forwarded_header="forwarded",
+                     password_attempts=2) as c:
+        make_link(_run(c), c.app_state["core"], key="p", password="right")
+        for n in range(2):
+            r = c.post("/p", data={"password": "no"},
+                       headers={"forwarded": "for=203.0.113.9", "x-forwarded-for": f"6.6.6.{n}"})
+            assert r.status_code == 403
+        r = c.post("/p", data={"password": "right"},
+                   headers={"forwarded": "for=203.0.113.9", "x-forwarded-for": "6.6.6.99"})
+        assert r.status_code == 429
+
+
+def test_an_unknown_forwarded_header_setting_is_refused():
+    from shortener.config import Settings
+
+    with pytest.raises(SystemExit, match="SHORTENER_FORWARDED_HEADER"):
+        Settings.from_env({"SHORTENER_FORWARDED_HEADER": "x-client-ip"})
 
 
 def test_the_password_limit_follows_the_real_client_not_a_spoofed_header(settings):

@@ -121,6 +121,7 @@ class Redirector:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.trusted = tuple(settings.trusted_proxies)
+        self.forwarded_header = settings.forwarded_header.encode("latin-1")
         self.country_header = settings.country_header.encode("latin-1")
         self.secure = settings.secure_cookies
         self.default_status = settings.redirect_status
@@ -166,7 +167,7 @@ class Redirector:
         if link.plain and not qs and not head and b"dub-no-track" not in headers and not looks_like_bot(ua):
             # The common case: no query, no options, a person. Nothing else to decide.
             cid = core.clicks.record(
-                link, link.url, ip=client_ip(scope, headers, self.trusted), ua=ua,
+                link, link.url, ip=client_ip(scope, headers, self.trusted, self.forwarded_header), ua=ua,
                 referer=text(headers.get(b"referer"), MAX_REFERER),
                 country=country(headers.get(self.country_header)), qr=False,
             )
@@ -196,7 +197,7 @@ class Redirector:
                 bot_param = True
             if k not in _STRIPPED and not (k == "qr" and v == "1"):
                 passthrough.append((k, v))
-        ip = client_ip(scope, headers, self.trusted)
+        ip = client_ip(scope, headers, self.trusted, self.forwarded_header)
         cookies: list[bytes] = []
 
         if link.password_hash is not None:
