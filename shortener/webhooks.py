@@ -76,7 +76,8 @@ def check_address(ip: str, *, allow_private: bool) -> None:
         if addr.ipv4_mapped is not None:
             # the kernel connects to the IPv4 address itself: judge that
             addr = addr.ipv4_mapped
-        elif any(addr in net for net in _TUNNELS):
+        elif not (addr.is_loopback or addr.is_unspecified) and any(addr in net for net in _TUNNELS):
+            # ::1 and :: sit inside ::/96 too; they are judged below as what they are.
             raise Blocked(f"address {addr} embeds an IPv4 address (6to4, Teredo, NAT64 or IPv4-compatible)")
     # ::1 sits inside IPv6's reserved ::/8, so loopback is judged before the reserved check.
     if addr.is_link_local or addr.is_multicast or addr.is_unspecified or any(addr in net for net in _METADATA) or (
