@@ -53,6 +53,9 @@ def shortener_cmd(data_dir: str, *args: str) -> list[str]:
 
 
 def create_key(data_dir: str, env: dict[str, str]) -> str:
+    # `init` first: the CLI refuses to create a database on its own (an idempotent no-op if the
+    # benchmark created one already).
+    subprocess.run(shortener_cmd(data_dir, "init"), env=env, capture_output=True, text=True, check=True)
     return subprocess.run(shortener_cmd(data_dir, "keys", "create", "--name", "bench"), env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
 

@@ -1,61 +1,258 @@
-"""`shortener` command line: serve, migrate, keys, links, webhooks.
+"""`shortener` command line: init, serve, migrate, keys, links, tags, domains, customers, events,
+webhooks, systemd-unit.
 
 Commands call the services through a Core, never the HTTP API. Results go to stdout, messages to
-stderr, so `KEY=$(shortener keys create --name ci)` captures only the key.
+stderr, so `KEY=$(shortener keys create --name ci)` captures only the key. Every command that
+reads or changes data takes `--json`; lists print a table with a header otherwise.
+
+The CLI never creates a database by accident: only `init` and `serve` do. Other commands look
+for `<data dir>/shortener.db` and, when it is not there, say where they looked and how to point
+elsewhere (a key created in a stray database would be refused by the real server).
+
+Sub-command groups are added by small `add_*_commands(sub)` functions, so a module can register
+its own group (see `build_parser`).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
-from typing import Any, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from shortener.config import Settings
 from shortener.errors import ApiError
 
+EXIT_ERROR = 1
+EXIT_NO_DATABASE = 2
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    return Settings.from_env(data_dir=getattr(args, "data_dir", None), **extra)
+
+class NoDatabase(Exception):
+    pass
 
 
-def _with_core(fn: Callable[..., Awaitable[int | None]]) -> Callable[[argparse.Namespace], int]:
+# -- settings and the core -------------------------------------------------------------------
+
+def _settings(args: argparse.Namespace, **extra: Any) -> tuple[Settings, frozenset[str]]:
+    return Settings.load(data_dir=getattr(args, "data_dir", None), **extra)
+
+
+def _where(args: argparse.Namespace, settings: Settings) -> str:
+    if getattr(args, "data_dir", None):
+        source = "given with --data-dir"
+    elif os.environ.get("SHORTENER_DATA_DIR"):
+        source = "from SHORTENER_DATA_DIR"
+    else:
+        source = f"the default ./data, relative to the current folder {os.getcwd()}"
+    return f"the data folder {Path(settings.data_dir).resolve()} ({source})"
+
+
+def require_database(args: argparse.Namespace, settings: Settings) -> None:
+    """Stop with a helpful message unless the database exists (see the module docstring)."""
+    from shortener.store import database_exists, sqlite_path
+
+    if database_exists(settings):
+        return
+    path = Path(sqlite_path(settings.resolved_database_url) or "").resolve()
+    raise NoDatabase(
+        f"no database at {path}\n"
+        f"  looked in {_where(args, settings)}\n"
+        "  point at your data folder with --data-dir DIR (before the command) or SHORTENER_DATA_DIR=DIR,\n"
+        "  or create a new one here with `shortener init`"
+    )
+
+
+async def open_core(args: argparse.Namespace):
+    """A Core for a CLI command (migrated, no background work): the configured settings, with
+    the database's primary domain as the default domain unless one was configured, so short
+    links printed here are the ones the server answers."""
+    from shortener.config import load_secret_key
+    from shortener.core import Core
+    from shortener.store import open_store
+
+    settings, given = _settings(args)
+    require_database(args, settings)
+    store = await open_store(settings)
+    try:
+        if "domain" not in given:
+            primary = await store.primary_domain()
+            if primary:
+                settings = settings.replace(domain=primary)
+        core = Core(settings, store, load_secret_key(settings))
+        await core.domains.ensure_configured()
+    except BaseException:
+        await store.close()
+        raise
+    return core
+
+
+def _run(main: Callable[[], Awaitable[int | None]]) -> int:
+    try:
+        return asyncio.run(main()) or 0
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except NoDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_DATABASE
+
+
+def with_core(fn: Callable[..., Awaitable[int | None]]) -> Callable[[argparse.Namespace], int]:
     """Run `fn(core, args)` with a Core open (migrated, no background work started)."""
 
     def run(args: argparse.Namespace) -> int:
-        from shortener.core import Core
-
         async def main() -> int:
-            core = await Core.open(_settings(args))
+            core = await open_core(args)
             try:
-                await core.domains.ensure_configured()
                 return (await fn(core, args)) or 0
             finally:
                 await core.close()
 
-        try:
-            return asyncio.run(main())
-        except ApiError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 1
+        return _run(main)
 
     return run
 
 
-def _print_json(obj: Any) -> None:
+_with_core = with_core  # the name other modules used before
+
+
+# -- output ----------------------------------------------------------------------------------
+
+def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-# -- serve / migrate -------------------------------------------------------------------------
+_print_json = print_json
+
+
+Column = tuple[str, Callable[[dict], Any]]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_cell(v) for v in value) or "-"
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def print_table(rows: Sequence[dict], columns: Sequence[Column], *, empty: str) -> None:
+    """A table with a header, columns padded to their widest cell; `empty` (to stderr) when
+    there are no rows, so an empty answer is never silence."""
+    if not rows:
+        print(empty, file=sys.stderr)
+        return
+    cells = [[_cell(get(r)) for _, get in columns] for r in rows]
+    header = [name for name, _ in columns]
+    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(len(columns))]
+    for line in [header, *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+
+
+def output(args: argparse.Namespace, data: Any, columns: Sequence[Column] | None = None, *,
+           empty: str = "nothing yet") -> None:
+    """`--json`: the API's JSON. Otherwise a table for lists with `columns`, JSON for objects."""
+    if getattr(args, "json", False) or columns is None:
+        print_json(data)
+    else:
+        print_table(data, columns, empty=empty)
+
+
+def command(sub, name: str, fn: Callable, help: str, *, json_flag: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
+    """A sub-command with `--json` (unless it prints something that is not data)."""
+    p = sub.add_parser(name, help=help, description=help, **kwargs)
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print the result as JSON (the API's shapes)")
+    p.set_defaults(func=fn)
+    return p
+
+
+def group(sub, name: str, help: str):
+    return sub.add_parser(name, help=help, description=help).add_subparsers(dest=f"{name}_command", required=True)
+
+
+def parse_json_option(value: str, name: str = "--data") -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ApiError(f"{name} is not valid JSON: {value[:80]}") from None
+
+
+# -- init / serve / migrate / systemd-unit ---------------------------------------------------
+
+INIT_FLAGS = ("domain", "host", "port", "scheme", "trusted_proxies", "extra_domains")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the data folder (0700), shortener.toml, the database (0600) and the secret key."""
+    from shortener.config import config_path, ensure_private_dir, load_secret_key, render_config_file
+    from shortener.core import Core
+    from shortener.store import database_exists
+
+    data_dir = args.data_dir or os.environ.get("SHORTENER_DATA_DIR") or "./data"
+    ensure_private_dir(data_dir)
+    path = config_path(data_dir)
+    values = {name: getattr(args, name) for name in INIT_FLAGS if getattr(args, name, None) is not None}
+    for name in ("trusted_proxies", "extra_domains"):
+        if name in values:
+            values[name] = [v.strip() for v in values[name].split(",") if v.strip()]
+    wrote_config = False
+    if not path.exists() or args.force:
+        if path.exists() and args.force:
+            print(f"replacing {path}", file=sys.stderr)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(render_config_file(values))
+        wrote_config = True
+    elif values:
+        print(f"error: {path} exists; edit it, or pass --force to write a new one", file=sys.stderr)
+        return EXIT_ERROR
+
+    settings, _ = _settings(args)
+    existed = database_exists(settings)
+
+    async def main() -> int:
+        core = await Core.open(settings)
+        try:
+            load_secret_key(settings)
+            await core.domains.ensure_configured()
+            version = await core.store.schema_version()
+        finally:
+            await core.close()
+        result = {
+            "dataDir": str(Path(settings.data_dir).resolve()),
+            "config": str(path.resolve()),
+            "configWritten": wrote_config,
+            "database": settings.resolved_database_url,
+            "databaseCreated": not existed,
+            "schemaVersion": version,
+            "domain": settings.domain,
+        }
+        if args.json:
+            print_json(result)
+        else:
+            print(f"{'wrote' if wrote_config else 'kept'} {result['config']}", file=sys.stderr)
+            print(f"{'created' if not existed else 'found'} {result['database']} (schema version {version})",
+                  file=sys.stderr)
+            print(f"default domain {settings.domain}; next: shortener --data-dir {data_dir} serve", file=sys.stderr)
+        return 0
+
+    return _run(main)
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from shortener.web.app import create_app
 
-    settings = _settings(args, host=args.host, port=args.port)
+    settings, _ = _settings(args, host=args.host, port=args.port)
     app = create_app(settings)
-    print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", file=sys.stderr)
+    print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir}); "
+          f"short links on {settings.scheme}://{settings.domain}/", file=sys.stderr)
     uvicorn.run(
         app,
         host=settings.host,
@@ -71,31 +268,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shortener.store import open_store
 
+    settings, _ = _settings(args)
+
     async def main() -> int:
-        store = await open_store(_settings(args), migrate=False)
+        require_database(args, settings)
+        store = await open_store(settings, migrate=False)
         try:
+            before = await store.schema_version()
             applied = await store.migrate()
             version = await store.schema_version()
         finally:
             await store.close()
+        if args.json:
+            print_json({"applied": applied, "schemaVersionBefore": before, "schemaVersion": version})
+            return 0
         for name in applied:
             print(f"applied {name}", file=sys.stderr)
-        print(f"schema version {version}", file=sys.stderr)
+        print(f"schema version {version}" + ("" if applied else " (up to date)"), file=sys.stderr)
         return 0
 
-    return asyncio.run(main())
+    return _run(main)
+
+
+def cmd_systemd_unit(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    text = resources.files("shortener").joinpath("deploy/shortener.service").read_text(encoding="utf-8")
+    exe = args.exec
+    if not exe and Path(sys.argv[0]).name == "shortener":
+        exe = os.path.abspath(sys.argv[0])  # the console script of this installation
+    if exe:
+        text = text.replace("/opt/shortener/.venv/bin/shortener", exe)
+    sys.stdout.write(text)
+    return 0
+
+
+def add_server_commands(sub) -> None:
+    p = command(sub, "init", cmd_init, "create the data folder, shortener.toml, the database and the secret key")
+    p.add_argument("--domain", help="default short domain, host[:port] as visitors type it")
+    p.add_argument("--host", help="listen address")
+    p.add_argument("--port", type=int, help="listen port")
+    p.add_argument("--scheme", choices=("http", "https"), help="scheme of the short links")
+    p.add_argument("--trusted-proxies", help="comma-separated CIDRs of your reverse proxies")
+    p.add_argument("--extra-domains", help="comma-separated extra short domains")
+    p.add_argument("--force", action="store_true", help="replace an existing shortener.toml")
+
+    p = command(sub, "serve", cmd_serve, "run the server (uvicorn)", json_flag=False)
+    p.add_argument("--host", help="listen address (SHORTENER_HOST)")
+    p.add_argument("--port", type=int, help="listen port (SHORTENER_PORT)")
+    p.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS, help="data folder")
+    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+
+    command(sub, "migrate", cmd_migrate, "apply pending database migrations (after an upgrade)")
+
+    p = command(sub, "systemd-unit", cmd_systemd_unit, "print a systemd unit for this installation",
+                json_flag=False)
+    p.add_argument("--exec", help="path of the shortener program (default: this one)")
 
 
 # -- keys ------------------------------------------------------------------------------------
-
-@_with_core
-async def cmd_keys_create(core, args) -> int:
-    row, key = await core.api_keys.create(args.name, args.scopes, publishable=args.publishable)
-    print(f"created {_key_kind(row)} key {row['id']} ({row['name']}, scopes: {_key_scopes(row)}); "
-          "it is shown only once", file=sys.stderr)
-    print(key)
-    return 0
-
 
 def _key_kind(row: dict) -> str:
     return "publishable" if row.get("kind") == "publishable" else "secret"
@@ -105,15 +336,6 @@ def _key_scopes(row: dict) -> str:
     from shortener import scopes
 
     return "track/click only" if _key_kind(row) == "publishable" else scopes.describe(row.get("scopes"))
-
-
-@_with_core
-async def cmd_keys_list(core, args) -> int:
-    for row in await core.api_keys.list():
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        print(f"{row['id']}\t{row['name']}\t{row['partial_key']}\t{row['created_at']}\t{state}"
-              f"\t{_key_kind(row)}\t{_key_scopes(row)}")
-    return 0
 
 
 def add_keys_create_options(p: argparse.ArgumentParser) -> None:
@@ -126,196 +348,83 @@ def add_keys_create_options(p: argparse.ArgumentParser) -> None:
                    help="a publishable key (dub_pk_...) for client-side click tracking (POST /track/click)")
 
 
-@_with_core
-async def cmd_keys_revoke(core, args) -> int:
-    await core.api_keys.revoke(args.key)
-    print(f"revoked {args.key}", file=sys.stderr)
-    return 0
+def add_keys_commands(sub) -> None:
+    @with_core
+    async def create(core, args) -> int:
+        row, key = await core.api_keys.create(args.name, args.scopes, publishable=args.publishable)
+        print(f"created {_key_kind(row)} key {row['id']} ({row['name']}, scopes: {_key_scopes(row)}); "
+              "it is shown only once", file=sys.stderr)
+        if args.json:
+            print_json({"id": row["id"], "name": row["name"], "key": key, "partialKey": row["partial_key"],
+                        "kind": _key_kind(row), "scopes": _key_scopes(row), "createdAt": row["created_at"]})
+        else:
+            print(key)
+        return 0
+
+    @with_core
+    async def list_(core, args) -> int:
+        rows = [{"id": r["id"], "name": r["name"], "partialKey": r["partial_key"], "createdAt": r["created_at"],
+                 "revokedAt": r["revoked_at"], "kind": _key_kind(r), "scopes": _key_scopes(r)}
+                for r in await core.api_keys.list()]
+        output(args, rows, [
+            ("ID", lambda r: r["id"]), ("NAME", lambda r: r["name"]), ("KEY", lambda r: r["partialKey"]),
+            ("CREATED", lambda r: r["createdAt"]),
+            ("STATE", lambda r: f"revoked {r['revokedAt']}" if r["revokedAt"] else "active"),
+            ("KIND", lambda r: r["kind"]), ("SCOPES", lambda r: r["scopes"]),
+        ], empty="no API keys yet; create one with `shortener keys create --name NAME`")
+        return 0
+
+    @with_core
+    async def revoke(core, args) -> int:
+        await core.api_keys.revoke(args.key)
+        print(f"revoked {args.key}", file=sys.stderr)
+        if args.json:
+            print_json({"revoked": args.key})
+        return 0
+
+    keys = group(sub, "keys", "API keys")
+    p = command(keys, "create", create, "create a key; prints it alone on stdout")
+    p.add_argument("--name", required=True)
+    add_keys_create_options(p)
+    command(keys, "list", list_, "list keys (partial keys only)")
+    p = command(keys, "revoke", revoke, "revoke a key by id or name")
+    p.add_argument("key")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from shortener import cli_api
+
     parser = argparse.ArgumentParser(prog="shortener", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="data folder (SHORTENER_DATA_DIR)")
+    parser.add_argument("--data-dir", help="data folder (SHORTENER_DATA_DIR; default ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("serve", help="run the server (uvicorn)")
-    p.add_argument("--host", help="listen address (SHORTENER_HOST)")
-    p.add_argument("--port", type=int, help="listen port (SHORTENER_PORT)")
-    p.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS, help="data folder")
-    p.add_argument("--access-log", action="store_true", help="log every request")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("migrate", help="apply database migrations")
-    p.set_defaults(func=cmd_migrate)
-
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
-    p = keys.add_parser("create", help="create a key; prints it alone on stdout")
-    p.add_argument("--name", required=True)
-    add_keys_create_options(p)
-    p.set_defaults(func=cmd_keys_create)
-    p = keys.add_parser("list", help="list keys (partial keys only): id, name, key, created, state, kind, scopes")
-    p.set_defaults(func=cmd_keys_list)
-    p = keys.add_parser("revoke", help="revoke a key by id or name")
-    p.add_argument("key")
-    p.set_defaults(func=cmd_keys_revoke)
-
-    add_links_commands(sub)
-    add_webhook_commands(sub)
+    add_server_commands(sub)
+    add_keys_commands(sub)
+    cli_api.add_links_commands(sub)
+    cli_api.add_tags_commands(sub)
+    cli_api.add_domains_commands(sub)
+    cli_api.add_customers_commands(sub)
+    cli_api.add_events_commands(sub)
+    cli_api.add_webhook_commands(sub)
     return parser
-
-
-def add_links_commands(sub) -> None:
-    """`shortener links create|list|delete`: the link service directly, not the HTTP API."""
-    links = sub.add_parser("links", help="short links").add_subparsers(dest="links_command", required=True)
-
-    p = links.add_parser("create", help="create a link; prints the link object as JSON")
-    p.add_argument("url", help="destination URL")
-    p.add_argument("--key", help="short key (random when omitted)")
-    p.add_argument("--domain", help="short domain (the default domain when omitted)")
-    p.add_argument("--prefix", help="prefix for a random key (prefix/random)")
-    p.add_argument("--key-length", type=int, help="length of a random key (3-190, default 7)")
-    p.add_argument("--external-id", help="your own id for the link")
-    p.add_argument("--tag", action="append", dest="tags", help="tag name (created if unknown); repeatable")
-    p.add_argument("--password", help="password visitors must enter")
-    p.add_argument("--expires-at", help="ISO-8601 expiry time")
-    p.add_argument("--redirect-status", type=int, choices=(301, 302, 307, 308))
-    p.add_argument("--short", action="store_true", help="print only the short link")
-    p.set_defaults(func=cmd_links_create)
-
-    p = links.add_parser("list", help="list links, newest first: id, short link, destination, clicks")
-    p.add_argument("--domain")
-    p.add_argument("--search", help="substring of the key or destination")
-    p.add_argument("--tag", action="append", dest="tags", help="tag name; repeatable (any of them)")
-    p.add_argument("--archived", action="store_true", help="include archived links")
-    p.add_argument("--limit", type=int, default=100, help="at most this many links (default 100)")
-    p.add_argument("--json", action="store_true", help="print link objects as JSON")
-    p.set_defaults(func=cmd_links_list)
-
-    p = links.add_parser("delete", help="delete links by id or ext_<externalId>")
-    p.add_argument("ids", nargs="+")
-    p.set_defaults(func=cmd_links_delete)
-
-
-@_with_core
-async def cmd_links_create(core, args) -> int:
-    body: dict[str, Any] = {"url": args.url}
-    for name, value in (("key", args.key), ("domain", args.domain), ("prefix", args.prefix),
-                        ("keyLength", args.key_length), ("externalId", args.external_id),
-                        ("tagNames", args.tags), ("password", args.password),
-                        ("expiresAt", args.expires_at), ("redirectStatus", args.redirect_status)):
-        if value is not None:
-            body[name] = value
-    link = await core.links.create(body)
-    if args.short:
-        print(link["shortLink"])
-    else:
-        _print_json(link)
-    return 0
-
-
-@_with_core
-async def cmd_links_list(core, args) -> int:
-    filters = {"domain": args.domain.lower() if args.domain else None, "search": args.search,
-               "tag_names": args.tags or [], "show_archived": args.archived}
-    remaining, page, out = max(args.limit, 0), 1, []
-    while remaining > 0:
-        batch = await core.links.list(filters, page=page, page_size=min(100, remaining))
-        out += batch
-        remaining -= len(batch)
-        if len(batch) < 100:
-            break
-        page += 1
-    if args.json:
-        _print_json(out)
-        return 0
-    for link in out:
-        print(f"{link['id']}\t{link['shortLink']}\t{link['url']}\t{link['clicks']}")
-    return 0
-
-
-@_with_core
-async def cmd_links_delete(core, args) -> int:
-    failed = 0
-    for link_id in args.ids:
-        try:
-            await core.links.delete(link_id)
-        except ApiError as exc:
-            print(f"error: {link_id}: {exc.message}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"deleted {link_id}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def add_webhook_commands(sub) -> None:
-    """`shortener webhooks create|list|delete|rotate-secret|deliveries`: the webhook service directly."""
-
-    @_with_core
-    async def create(core, args) -> int:
-        body = {"name": args.name, "url": args.url, "triggers": args.triggers}
-        if args.secret:
-            body["secret"] = args.secret
-        if args.link_ids:
-            body["linkIds"] = args.link_ids
-        hook = await core.webhooks.create(body)
-        print(f"created webhook {hook['id']}; signing secret: {hook['secret']}", file=sys.stderr)
-        _print_json(hook)
-        return 0
-
-    @_with_core
-    async def list_(core, args) -> int:
-        hooks = await core.webhooks.list()
-        if args.json:
-            _print_json(hooks)
-            return 0
-        for h in hooks:
-            state = f"disabled {h['disabledAt']}" if h["disabledAt"] else "enabled"
-            print(f"{h['id']}\t{h['name']}\t{h['url']}\t{','.join(h['triggers'])}\t{state}")
-        return 0
-
-    @_with_core
-    async def delete(core, args) -> int:
-        for webhook_id in args.ids:
-            await core.webhooks.delete(webhook_id)
-            print(f"deleted {webhook_id}", file=sys.stderr)
-        return 0
-
-    @_with_core
-    async def rotate(core, args) -> int:
-        hook = await core.webhooks.rotate_secret(args.id)
-        print(hook["secret"])
-        return 0
-
-    @_with_core
-    async def deliveries(core, args) -> int:
-        _print_json(await core.webhooks.deliveries(args.id, args.limit))
-        return 0
-
-    hooks = sub.add_parser("webhooks", help="webhooks").add_subparsers(dest="webhooks_command", required=True)
-    p = hooks.add_parser("create", help="create a webhook; prints it as JSON (with its secret)")
-    p.add_argument("url", help="receiver URL (http or https)")
-    p.add_argument("--name", required=True)
-    p.add_argument("--trigger", action="append", dest="triggers", required=True,
-                   help="event to deliver (link.created, link.updated, link.deleted, link.clicked, "
-                        "lead.created, sale.created); repeatable")
-    p.add_argument("--secret", help="signing secret (16-128 chars; generated when omitted)")
-    p.add_argument("--link-id", action="append", dest="link_ids", help="link whose clicks are delivered; repeatable")
-    p.set_defaults(func=create)
-    p = hooks.add_parser("list", help="list webhooks")
-    p.add_argument("--json", action="store_true", help="print webhook objects as JSON")
-    p.set_defaults(func=list_)
-    p = hooks.add_parser("delete", help="delete webhooks by id")
-    p.add_argument("ids", nargs="+")
-    p.set_defaults(func=delete)
-    p = hooks.add_parser("rotate-secret", help="replace a webhook's secret; prints the new one")
-    p.add_argument("id")
-    p.set_defaults(func=rotate)
-    p = hooks.add_parser("deliveries", help="a webhook's deliveries, newest first, as JSON")
-    p.add_argument("id")
-    p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(func=deliveries)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     sys.exit(args.func(args))
+
+
+async def fetch_pages(fetch: Callable[[int, int], Awaitable[list]], limit: int, page_size: int = 100) -> list:
+    """Up to `limit` items from a paged service call `fetch(page, page_size)`."""
+    size = max(1, min(page_size, limit))
+    out: list = []
+    page = 1
+    while len(out) < limit:
+        batch = await fetch(page, size)
+        out += batch
+        if len(batch) < size:
+            break
+        page += 1
+    return out[:max(limit, 0)]
+
+
+__all__: Iterable[str] = ("main", "build_parser", "with_core", "output", "command", "group", "print_json")

@@ -1,13 +1,18 @@
 """Every setting, declared once: name, environment variable, default, type and help.
 
-The README's settings table is checked against SETTINGS by tests/test_settings.py, so a setting
-cannot be added without being documented.
+Where a value comes from, lowest first: the default, `<data_dir>/shortener.toml` (optional,
+written by `shortener init`), a `SHORTENER_*` environment variable, a command-line flag. The
+server and the CLI read the same file, so they agree without exporting variables twice.
+
+The README's settings table is checked against SETTINGS by tests/test_foundation.py, so a
+setting cannot be added without being documented.
 """
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -55,8 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Database URL. Empty means `sqlite:///<data_dir>/shortener.db`."),
     Setting("host", "SHORTENER_HOST", "127.0.0.1", str, "Address `shortener serve` listens on."),
     Setting("port", "SHORTENER_PORT", 8000, int, "Port `shortener serve` listens on."),
-    Setting("domain", "SHORTENER_DOMAIN", "127.0.0.1:8000", str,
-            "Default short domain (host[:port] as visitors type it). Created on first start; new links use it unless they name another."),
+    Setting("domain", "SHORTENER_DOMAIN", "", str,
+            "Default short domain (host[:port] as visitors type it). Empty means the address `serve` listens on (`<host>:<port>`, `127.0.0.1` for a wildcard host). Created on start; new links use it unless they name another. The CLI uses the database's primary domain unless this is set."),
     Setting("extra_domains", "SHORTENER_EXTRA_DOMAINS", (), _list,
             "Comma-separated extra short domains created on start (more can be added with the domains API)."),
     Setting("api_host", "SHORTENER_API_HOST", "", str,
@@ -74,7 +79,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("click_dedup_seconds", "SHORTENER_CLICK_DEDUP_SECONDS", 3600, int,
             "Window in which the same visitor (IP + user agent) on the same link reuses its click id and is counted once. 0 counts every click."),
     Setting("country_header", "SHORTENER_COUNTRY_HEADER", "cf-ipcountry", str,
-            "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records."),
+            "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records. Believed only from `SHORTENER_TRUSTED_PROXIES`, or from anyone with `SHORTENER_COUNTRY_HEADER_FROM_CDN`."),
+    Setting("country_header_from_cdn", "SHORTENER_COUNTRY_HEADER_FROM_CDN", False, _bool,
+            "Believe the country header on every request, whoever the peer is. Set it only when a CDN in front of the server sets that header on every request and overwrites any value a visitor sends; otherwise any visitor can pick its own country."),
     Setting("click_flush_ms", "SHORTENER_CLICK_FLUSH_MS", 100, int,
             "How often queued clicks are written, in milliseconds. A crash can lose at most this window of clicks."),
     Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 5000, int,
@@ -105,7 +112,7 @@ class Settings:
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    domain: str = "127.0.0.1:8000"
+    domain: str = ""
     extra_domains: tuple[str, ...] = ()
     api_host: str = ""
     scheme: str = "http"
@@ -115,6 +122,7 @@ class Settings:
     forwarded_header: str = "x-forwarded-for"
     click_dedup_seconds: int = 3600
     country_header: str = "cf-ipcountry"
+    country_header_from_cdn: bool = False
     click_flush_ms: int = 100
     click_batch_size: int = 5000
     click_queue_max: int = 100000
@@ -126,11 +134,23 @@ class Settings:
     webhook_allow_private: bool = False
     log_level: str = "info"
 
+    def __post_init__(self) -> None:
+        if not self.domain:
+            object.__setattr__(self, "domain", served_address(self.host, self.port))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Defaults, then `SHORTENER_*` variables, then explicit overrides (CLI flags)."""
+        """Defaults, then `<data_dir>/shortener.toml`, then `SHORTENER_*` variables, then
+        explicit overrides (CLI flags)."""
+        return cls.load(environ, **overrides)[0]
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> tuple["Settings", frozenset[str]]:
+        """`from_env`, plus the names of the settings that were given (file, variable or flag)
+        rather than defaulted: the CLI takes the domain from the database unless it was given."""
         environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
+        data_dir = overrides.get("data_dir") or environ.get("SHORTENER_DATA_DIR") or _BY_NAME["data_dir"].default
+        values: dict[str, Any] = read_config_file(config_path(data_dir))
         for s in SETTINGS:
             if s.env in environ:
                 try:
@@ -142,11 +162,12 @@ class Settings:
                 raise TypeError(f"unknown setting {name!r}")
             if value is not None:
                 values[name] = value
-        return cls(**values).normalised()
+        given = frozenset(name for name, value in values.items() if name != "domain" or value)
+        return cls(**values).normalised(), given
 
     def normalised(self) -> "Settings":
         changes: dict[str, Any] = {
-            "domain": self.domain.strip().lower(),
+            "domain": self.domain.strip().lower() or served_address(self.host, self.port),
             "extra_domains": tuple(d.strip().lower() for d in self.extra_domains),
             "api_host": self.api_host.strip().lower(),
             "country_header": self.country_header.strip().lower(),
@@ -184,6 +205,101 @@ class Settings:
         return base if key == "_root" else f"{base}/{key}"
 
 
+def served_address(host: str, port: int) -> str:
+    """The `host:port` a visitor types to reach `serve --host/--port`: the default domain when
+    none is configured, so the short links it prints are the ones the server answers."""
+    host = (host or "").strip().lower()
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+CONFIG_FILE = "shortener.toml"
+
+
+def config_path(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / CONFIG_FILE
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Settings from a TOML file of `name = value` lines (names as in SETTINGS, lower case); {}
+    when the file does not exist. Unknown names and bad values stop the program with the file's
+    name, so a typo is not silently ignored."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SystemExit(f"cannot read {path}: {exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        setting = _BY_NAME.get(name)
+        if setting is None or name == "data_dir":
+            hint = " (the file lives in the data folder; set that with --data-dir or SHORTENER_DATA_DIR)" \
+                if name == "data_dir" else ""
+            raise SystemExit(f"{path}: unknown setting {name!r}{hint}")
+        if isinstance(value, list):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            text = str(value)
+        else:
+            raise SystemExit(f"{path}: {name} must be a string, number, boolean or list")
+        try:
+            values[name] = setting.cast(text)
+        except ValueError as exc:
+            raise SystemExit(f"{path}: invalid {name}: {exc}") from None
+    return values
+
+
+def render_config_file(values: Mapping[str, Any]) -> str:
+    """A shortener.toml: the given values set, every other setting listed commented out with its
+    help, so the file documents itself."""
+    lines = [
+        "# shortener settings, read by `shortener serve` and every CLI command.",
+        "# Environment variables (SHORTENER_*) override these; command-line flags override both.",
+        "",
+    ]
+    for s in SETTINGS:
+        if s.name == "data_dir":
+            continue
+        lines.append(f"# {s.help}")
+        if s.name in values:
+            lines.append(f"{s.name} = {_toml_value(values[s.name])}")
+        else:
+            lines.append(f"# {s.name} = {_toml_value(s.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(json.dumps(str(v)) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def ensure_private_dir(path: str | os.PathLike) -> Path:
+    """Create a folder only its owner can enter (0700). An existing folder is left as it is."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask; make it exact
+    return path
+
+
 def load_secret_key(settings: Settings) -> bytes:
     """Read the signing key, creating it (mode 0600) on first run."""
     import secrets
@@ -191,7 +307,7 @@ def load_secret_key(settings: Settings) -> bytes:
     path = settings.resolved_secret_key_file
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     key = secrets.token_hex(32).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -149,6 +149,7 @@ def live_server(tmp_path):
         })
         env.update({k: str(v) for k, v in env_overrides.items()})
         server = LiveServer(data_dir=data_dir, port=port, env=env)
+        server.cli("init")
         server.key = server.cli("keys", "create", "--name", "tests").stdout.strip()
         servers.append(server)
         return server.start()

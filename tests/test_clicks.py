@@ -54,7 +54,7 @@ def test_window_zero_counts_every_click(settings):
 
 def test_find_click_sees_queued_and_written_clicks(settings):
     # A long flush interval keeps the click queued until we flush.
-    with client_with(settings, click_flush_ms=60_000) as c:
+    with client_with(settings, click_flush_ms=60_000, country_header_from_cdn=True) as c:
         core = c.app_state["core"]
         run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
         link = make_link(run, core, key="f", url="https://example.com/f")

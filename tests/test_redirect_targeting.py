@@ -40,19 +40,46 @@ def test_cubot_phone_is_a_person_not_a_bot(client, core, run):
     assert (row["device"], row["device_vendor"], row["os"]) == ("Mobile", "Cubot", "Android")
 
 
-def test_geo_targeting_from_the_country_header(client, core, run):
-    link = make_link(run, core, key="geo", url="https://example.com/world",
-                     geo={"DE": "https://example.de/", "FR": "https://example.fr/"})
-    assert client.get("/geo", headers={"cf-ipcountry": "de"}).headers["location"] == "https://example.de/"
-    assert client.get("/geo", headers={"cf-ipcountry": "FR", "user-agent": "x"}).headers["location"] == "https://example.fr/"
-    assert client.get("/geo", headers={"cf-ipcountry": "US", "user-agent": "y"}).headers["location"] == "https://example.com/world"
-    assert client.get("/geo", headers={"user-agent": "z"}).headers["location"] == "https://example.com/world"
-    rows = clicks(run, core, link)
-    assert [r["country"] for r in rows] == ["DE", "FR", "US", None]
+def test_geo_targeting_from_the_country_header(settings):
+    # Behind a CDN that sets the header on every request (SHORTENER_COUNTRY_HEADER_FROM_CDN).
+    with client_with(settings, country_header_from_cdn=True) as client:
+        core = client.app_state["core"]
+        run = lambda fn, *a: client.portal.call(lambda: fn(*a))  # noqa: E731
+        link = make_link(run, core, key="geo", url="https://example.com/world",
+                         geo={"DE": "https://example.de/", "FR": "https://example.fr/"})
+        assert client.get("/geo", headers={"cf-ipcountry": "de"}).headers["location"] == "https://example.de/"
+        assert client.get("/geo", headers={"cf-ipcountry": "FR", "user-agent": "x"}).headers["location"] == "https://example.fr/"
+        assert client.get("/geo", headers={"cf-ipcountry": "US", "user-agent": "y"}).headers["location"] == "https://example.com/world"
+        assert client.get("/geo", headers={"user-agent": "z"}).headers["location"] == "https://example.com/world"
+        rows = clicks(run, core, link)
+        assert [r["country"] for r in rows] == ["DE", "FR", "US", None]
+
+
+def test_a_country_header_from_a_direct_client_is_ignored(client, core, run):
+    # No trusted proxy and no CDN setting: anyone could send cf-ipcountry and pick a target.
+    link = make_link(run, core, key="geo", url="https://example.com/world", geo={"DE": "https://example.de/"})
+    r = client.get("/geo", headers={"cf-ipcountry": "DE"})
+    assert r.status_code == 302 and r.headers["location"] == "https://example.com/world"
+    r = client.get("/geo?x=1", headers={"cf-ipcountry": "DE", "user-agent": "other"})
+    assert r.headers["location"] == "https://example.com/world?x=1"
+    assert [row["country"] for row in clicks(run, core, link)] == [None, None]
+
+
+def test_country_header_is_believed_from_a_trusted_proxy_only(settings):
+    import ipaddress
+
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    for peer, expected in ((("10.0.0.5", 4000), "https://example.de/"), (("192.0.2.7", 4000), "https://example.com/world")):
+        with client_with(settings, peer=peer, trusted_proxies=trusted) as c:
+            core = c.app_state["core"]
+            run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+            if run(core.links.list, {}) == []:
+                make_link(run, core, key="geo", url="https://example.com/world", geo={"DE": "https://example.de/"})
+            assert c.get("/geo", headers={"cf-ipcountry": "DE"}).headers["location"] == expected
 
 
 def test_country_header_is_configurable(settings):
-    with client_with(settings, country_header="X-Country") as c:
+    with client_with(settings, country_header="X-Country", country_header_from_cdn=True) as c:
         core = c.app_state["core"]
         run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
         make_link(run, core, key="geo", url="https://example.com/world", geo={"JP": "https://example.jp/"})

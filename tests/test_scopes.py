@@ -1,6 +1,7 @@
 """Scoped API keys: Dub's scope names, 403 forbidden without the scope, full access for old keys."""
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -26,6 +27,7 @@ def cli(tmp_path, monkeypatch, capsys):
         out, err = capsys.readouterr()
         return exit_.value.code, out, err
 
+    assert run("init")[0] == 0  # the CLI creates a database only when asked to
     return run
 
 
@@ -143,11 +145,13 @@ def test_cli_creates_scoped_keys_and_lists_scopes(cli):
     code, out, _ = cli("keys", "create", "--name", "site", "--publishable")
     assert code == 0 and out.strip().startswith("dub_pk_")
     cli("keys", "create", "--name", "all")
+    code, out, _ = cli("keys", "list", "--json")
+    rows = {k["name"]: (k["kind"], k["scopes"]) for k in json.loads(out)}
+    assert rows["leads"] == ("secret", "conversions.write links.read")
+    assert rows["site"] == ("publishable", "track/click only")
+    assert rows["all"] == ("secret", "all")
     code, out, _ = cli("keys", "list")
-    rows = {line.split("\t")[1]: line.split("\t") for line in out.strip().splitlines()}
-    assert rows["leads"][5:] == ["secret", "conversions.write links.read"]
-    assert rows["site"][5:] == ["publishable", "track/click only"]
-    assert rows["all"][5:] == ["secret", "all"]
+    assert out.splitlines()[0].split() == ["ID", "NAME", "KEY", "CREATED", "STATE", "KIND", "SCOPES"]
     code, _, err = cli("keys", "create", "--name", "bad", "--scope", "links.delete")
     assert code == 1 and "Unknown scope 'links.delete'" in err
 

@@ -323,6 +323,7 @@ def test_cli_manages_webhooks(tmp_path):
         return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", str(tmp_path / "d"), *args],
                               capture_output=True, text=True, cwd=str(ROOT), check=check, timeout=60)
 
+    cli("init")
     created = json.loads(cli("webhooks", "create", "https://hooks.example.com/in", "--name", "cli",
                              "--trigger", "lead.created", "--trigger", "sale.created").stdout)
     assert created["triggers"] == ["lead.created", "sale.created"]

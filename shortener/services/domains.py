@@ -1,11 +1,13 @@
 """Short domains: the configured ones exist from the start; more come through the API.
 
-The default domain (settings.domain) is the primary one: it cannot be deleted or renamed, since
-the settings would bring it back on the next start.
+The default domain (settings.domain) is the primary one: the API cannot delete or rename it,
+since the settings would bring it back on the next start. `rename` (the CLI's `domains rename`)
+can: it is how links follow a change of the configured domain.
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -13,6 +15,8 @@ from shortener import urls
 from shortener.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from shortener.ids import new_id
 from shortener.timeutil import now_iso
+
+log = logging.getLogger("shortener")
 
 MAX_SLUG = 190
 MAX_STATUS_DOMAINS = 50
@@ -123,7 +127,29 @@ class DomainService:
         return self.core.store
 
     async def start(self) -> None:
+        before = await self.store.primary_domain()
         await self.ensure_configured()
+        for warning in await self.unserved_warnings(before):
+            log.warning("%s", warning)
+
+    async def unserved_warnings(self, previous_primary: str | None = None) -> list[str]:
+        """A warning for each domain that holds links this configuration no longer serves: the
+        primary domain of the previous start when the configured one changed, and loopback
+        addresses other than the configured ones (their port changed: no visitor reaches them)."""
+        settings = self.core.settings
+        served = {settings.domain, *settings.extra_domains}
+        out = []
+        for slug, count in sorted((await self.store.domain_link_counts()).items()):
+            slug = slug.lower()
+            if slug in served or not (slug == previous_primary or _is_loopback(slug)):
+                continue
+            out.append(
+                f"{count} link(s) sit on the domain {slug}, which this server no longer serves as "
+                f"configured (default domain {settings.domain}). Move them with "
+                f"`shortener domains rename {slug} {settings.domain}`, or keep serving {slug} with "
+                f"SHORTENER_EXTRA_DOMAINS."
+            )
+        return out
 
     async def ensure_configured(self) -> list[str]:
         """Create settings.domain (primary) and settings.extra_domains if missing; idempotent."""
@@ -173,7 +199,37 @@ class DomainService:
         self.core.link_cache.invalidate(slug, "*")
         return to_api(row)
 
-    async def update(self, slug: str, body: Any) -> dict:
+    async def rename(self, old: str, new: str) -> dict:
+        """Move domain `old` and every link on it to `new`. When `new` exists already its links
+        are merged (refused, listing the keys, if a key is on both); else the domain is renamed.
+        Unlike the API, this may move the default domain: it is how links follow a change of
+        SHORTENER_DOMAIN."""
+        current = await self.get(old)
+        old = current["slug"]
+        new = normalise_slug(new)
+        if new == old:
+            raise Unprocessable("The new domain is the same as the old one.", field="slug", issue="custom")
+        if await self.store.get_domain(new) is None:
+            moved = len(await self.store.link_ids_on_domain(old))
+            domain = await self.update(old, {"slug": new}, rename_default=True)
+            return {"from": old, "to": new, "merged": False, "moved": moved, "domain": domain}
+        ids = await self.store.link_ids_on_domain(old)
+        previous = await self.core.links.get_many(ids) if ids else {}
+        result, detail = await self.store.merge_domain(old, new, now_iso())
+        if result == "missing":
+            raise NotFound("Domain not found.")
+        if result == "collisions":
+            shown = ", ".join(detail[:20]) + (f" and {len(detail) - 20} more" if len(detail) > 20 else "")
+            raise Conflict(f"{len(detail)} key(s) exist on both {old} and {new}; nothing was moved. "
+                           f"Rename or delete them first: {shown}")
+        self.core.link_cache.invalidate(old, "*")
+        self.core.link_cache.invalidate(new, "*")
+        moved = await self.core.links.get_many(detail)
+        for link_id, obj in moved.items():
+            await self.core.link_changed("link.updated", obj, previous.get(link_id))
+        return {"from": old, "to": new, "merged": True, "moved": len(detail), "domain": await self.get(new)}
+
+    async def update(self, slug: str, body: Any, *, rename_default: bool = False) -> dict:
         current = await self.get(slug)
         slug = current["slug"]
         new_slug = None
@@ -181,7 +237,7 @@ class DomainService:
             new_slug = normalise_slug(body["slug"])
             if new_slug == slug:
                 new_slug = None
-            elif slug == self.core.settings.domain:
+            elif slug == self.core.settings.domain and not rename_default:
                 raise Forbidden("The default domain is set by SHORTENER_DOMAIN and cannot be renamed.")
         changes = _parse(body, new_slug or slug)
         if "cookie_domain" not in changes and new_slug and current["cookieDomain"]:
@@ -236,3 +292,6 @@ class DomainService:
                         "prices": None})
         return out
 
+def _is_loopback(slug: str) -> bool:
+    host = slug.rpartition(":")[0] if slug.count(":") == 1 else slug
+    return host in ("localhost", "[::1]") or host.startswith("127.")

@@ -85,7 +85,25 @@ class Dispatcher:
             elif not path.startswith(("/api/", "/_/")) and path not in ("/api", "/robots.txt", "/favicon.ico"):
                 await self.redirector(scope, receive, send)
                 return
+            send = _with_retry_after(send)
         await self.inner(scope, receive, send)
+
+
+# Every 429 says when to come back (RFC 6585), whichever endpoint or limiter produced it; one
+# that knows better sets its own value. The redirector sets its own on the password limit.
+DEFAULT_RETRY_AFTER = b"60"
+
+
+def _with_retry_after(send):
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 429:
+            headers = list(message.get("headers", ()))
+            if not any(name.lower() == b"retry-after" for name, _ in headers):
+                headers.append((b"retry-after", DEFAULT_RETRY_AFTER))
+                message = dict(message, headers=headers)
+        await send(message)
+
+    return wrapped
 
 
 def _host(scope) -> bytes:

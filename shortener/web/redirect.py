@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import time
 from functools import lru_cache
@@ -23,7 +24,7 @@ from shortener.bots import looks_like_bot
 from shortener.clicks import describe_user_agent
 from shortener.linkcache import Domain, Link, location_bytes, split_url
 from shortener.passwords import verify_password
-from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, text
+from shortener.visitor import MAX_REFERER, MAX_UA, _peer_is_trusted, client_ip, country, text
 
 from .templating import render_text
 
@@ -123,6 +124,7 @@ class Redirector:
         self.trusted = tuple(settings.trusted_proxies)
         self.forwarded_header = settings.forwarded_header.encode("latin-1")
         self.country_header = settings.country_header.encode("latin-1")
+        self.country_from_cdn = settings.country_header_from_cdn
         self.secure = settings.secure_cookies
         self.default_status = settings.redirect_status
         self._failures: dict[tuple[str, str], list[float]] = {}
@@ -169,12 +171,25 @@ class Redirector:
             cid = core.clicks.record(
                 link, link.url, ip=client_ip(scope, headers, self.trusted, self.forwarded_header), ua=ua,
                 referer=text(headers.get(b"referer"), MAX_REFERER),
-                country=country(headers.get(self.country_header)), qr=False,
+                country=self._country(scope, headers), qr=False,
             )
             await self._redirect(send, self._status(link), link.location, [self._dub_id_cookie(cid, domain)],
                                  False, link.do_index)
             return
         await self._full(scope, receive, send, core, domain, link, headers, qs, ua, head)
+
+    def _country(self, scope, headers) -> str | None:
+        """The country header, when it can be believed: any client can send `cf-ipcountry`, so
+        only a trusted proxy's copy counts, unless a CDN in front sets it on every request
+        (decisions.md, "The country of a click")."""
+        raw = headers.get(self.country_header)
+        if raw is None:
+            return None
+        if not self.country_from_cdn:
+            client = scope.get("client")
+            if not self.trusted or not client or not _peer_is_trusted(client[0], self.trusted):
+                return None
+        return country(raw)
 
     # -- every other branch ----------------------------------------------------------------
 
@@ -209,7 +224,7 @@ class Redirector:
                     await self._password_page(send, link, qs, 200, None, head)
                     return
                 if self._limited(link, ip):
-                    await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head)
+                    await self._too_many_attempts(send, link, ip, qs, head)
                     return
                 if not await asyncio.to_thread(verify_password, pw, link.password_hash):
                     self._failed(link, ip)
@@ -239,7 +254,7 @@ class Redirector:
             elif link.android and os_name == "Android":
                 url = link.android
         if url is link.url and link.geo:
-            cc = country(headers.get(self.country_header))
+            cc = self._country(scope, headers)
             if cc is not None and cc in link.geo:
                 url = link.geo[cc]
         if url is not link.url:
@@ -259,7 +274,7 @@ class Redirector:
             # final URL is part of the click: reserve the id first, then record.
             cid = core.clicks.record(
                 link, "", ip=ip, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
-                country=country(headers.get(self.country_header)), qr=qr,
+                country=self._country(scope, headers), qr=qr,
             )
             cookies.append(self._dub_id_cookie(cid, domain))
         if link.track_conversion and cid is not None:
@@ -304,6 +319,17 @@ class Redirector:
             times.pop(0)
         return len(times) >= max(1, int(self.settings.password_attempts))
 
+    def _retry_after(self, link: Link, ip: str) -> int:
+        """Seconds until the oldest failure in the window expires and one more attempt is allowed."""
+        times = self._failures.get((link.id, ip))
+        if not times:
+            return 1
+        return max(1, math.ceil(times[0] + PASSWORD_WINDOW - time.monotonic()))
+
+    async def _too_many_attempts(self, send, link: Link, ip: str, qs: bytes, head: bool) -> None:
+        await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head,
+                                  [(b"retry-after", str(self._retry_after(link, ip)).encode())])
+
     def _failed(self, link: Link, ip: str) -> None:
         now = time.monotonic()
         if len(self._failures) > 100_000:
@@ -327,7 +353,7 @@ class Redirector:
         form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"))
         password = form.get("password", "")
         if self._limited(link, ip):
-            await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head)
+            await self._too_many_attempts(send, link, ip, qs, head)
             return
         if not password or not await asyncio.to_thread(verify_password, password, link.password_hash):
             self._failed(link, ip)
@@ -346,8 +372,10 @@ class Redirector:
         query = [(k, v) for k, v in parse_qsl(qs.decode("latin-1"), keep_blank_values=True) if k != "pw"] if qs else []
         return self._key_path(link) + ("?" + urlencode(query) if query else "")
 
-    async def _password_page(self, send, link: Link, qs: bytes, status: int, error: str | None, head: bool) -> None:
-        await self._page(send, status, "password.html", {"action": self._self_url(link, qs), "error": error}, head)
+    async def _password_page(self, send, link: Link, qs: bytes, status: int, error: str | None, head: bool,
+                             extra_headers: list[tuple[bytes, bytes]] = ()) -> None:
+        await self._page(send, status, "password.html", {"action": self._self_url(link, qs), "error": error}, head,
+                         extra_headers=extra_headers)
 
     # -- responses -------------------------------------------------------------------------
 
@@ -393,7 +421,8 @@ class Redirector:
         }, head, do_index=link.do_index)
 
     async def _page(self, send, status: int, template: str, context: dict, head: bool,
-                    cookies: list[bytes] = (), *, frame: bool = False, do_index: bool = False) -> None:
+                    cookies: list[bytes] = (), *, frame: bool = False, do_index: bool = False,
+                    extra_headers: list[tuple[bytes, bytes]] = ()) -> None:
         if context:
             body = render_text(template, context).encode("utf-8")
         else:
@@ -412,6 +441,7 @@ class Redirector:
             headers.append((b"x-robots-tag", b"noindex"))
         for cookie in cookies:
             headers.append((b"set-cookie", cookie))
+        headers.extend(extra_headers)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else body})
 

@@ -146,6 +146,23 @@ class LinkQueries(SQLiteBase):
             await tx.execute("DELETE FROM domains WHERE slug = ?", (slug,))
         return ids
 
+    async def primary_domain(self) -> str | None:
+        row = await self.read_one("SELECT slug FROM domains WHERE is_primary = 1 ORDER BY created_at LIMIT 1")
+        return row["slug"] if row else None
+
+    async def domain_link_counts(self) -> dict[str, int]:
+        """Links per domain, for domains that hold any."""
+        rows = await self.read("SELECT domain, COUNT(*) AS n FROM links GROUP BY domain")
+        return {r["domain"]: r["n"] for r in rows}
+
+    async def merge_domain(self, old: str, new: str, now: str) -> tuple[str, list[str]]:
+        """Move every link of domain `old` onto the existing domain `new`, then delete `old`;
+        `new` becomes primary if `old` was. One transaction: all links move or none.
+
+        Returns ("ok", moved link ids), ("collisions", keys present on both) or
+        ("missing", [])."""
+        return await self.run_in_transaction(_merge_domain, old, new, now)
+
     async def link_ids_on_domain(self, slug: str) -> list[str]:
         return [r["id"] for r in await self.read("SELECT id FROM links WHERE domain = ?", (slug,))]
 
@@ -465,3 +482,22 @@ class LinkQueries(SQLiteBase):
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _merge_domain(conn, old: str, new: str, now: str) -> tuple[str, list[str]]:
+    rows = conn.execute("SELECT slug, is_primary FROM domains WHERE slug IN (?, ?)", (old, new)).fetchall()
+    found = {r["slug"].lower(): r for r in rows}
+    if old.lower() not in found or new.lower() not in found:
+        return "missing", []
+    clashes = conn.execute(
+        "SELECT o.key FROM links o JOIN links n ON n.domain = ? AND n.key = o.key WHERE o.domain = ? ORDER BY o.key",
+        (new, old),
+    ).fetchall()
+    if clashes:
+        return "collisions", [r["key"] for r in clashes]
+    ids = [r["id"] for r in conn.execute("SELECT id FROM links WHERE domain = ?", (old,)).fetchall()]
+    conn.execute("UPDATE links SET domain = ?, updated_at = ? WHERE domain = ?", (new, now, old)).close()
+    if found[old.lower()]["is_primary"]:
+        conn.execute("UPDATE domains SET is_primary = (slug = ?)", (new,)).close()
+    conn.execute("DELETE FROM domains WHERE slug = ?", (old,)).close()
+    return "ok", ids
