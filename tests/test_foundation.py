@@ -92,3 +92,36 @@ def test_api_host_serves_the_api_at_its_root(tmp_path, settings):
 def test_ci_runs_exactly_the_readmes_test_command():
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert f"```sh\n{ci}\n```" in README.read_text()
+
+
+def test_every_429_outside_the_redirector_carries_retry_after(settings):
+    """Whichever endpoint answers 429 (a limiter in the API or our pages), the dispatcher adds
+    Retry-After when the endpoint did not set one; the password limit sets its own."""
+
+    from starlette.routing import Route
+    from starlette.responses import JSONResponse as Plain
+
+    from shortener.errors import RateLimited
+    from shortener.web import app as app_module
+    from shortener.web.app import create_app
+
+    async def limited(request):
+        raise RateLimited("Too many requests.")
+
+    async def own(request):
+        return Plain({}, status_code=429, headers={"Retry-After": "7"})
+
+    routes = app_module.api_routes
+    app_module.api_routes = lambda: [Route("/limited", limited), Route("/own", own), *routes()]
+    try:
+        app = create_app(settings)
+    finally:
+        app_module.api_routes = routes
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url="http://go.test") as c:
+        r = c.get("/api/limited")
+        assert r.status_code == 429 and r.headers["retry-after"] == "60"
+        assert r.json()["error"]["code"] == "rate_limit_exceeded"
+        r = c.get("/api/own")
+        assert r.status_code == 429 and r.headers.get_list("retry-after") == ["7"]

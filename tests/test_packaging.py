@@ -41,6 +41,7 @@ def test_wheel_works_outside_the_checkout(tmp_path):
     assert "shortener/templates/base.html" in names
     assert "shortener/static/style.css" in names
     assert "shortener/store/sqlite/migrations/001_core.sql" in names
+    assert "shortener/deploy/shortener.service" in names  # `shortener systemd-unit` prints it
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(site), str(tmp_path / "data")],
         cwd=str(tmp_path), env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
