@@ -1,5 +1,5 @@
-"""`shortener` command line: init, serve, migrate, keys, links, tags, domains, customers, events,
-webhooks, systemd-unit.
+"""`shortener` command line: init, serve, migrate, keys, links, tags, folders, domains, customers,
+events, webhooks, systemd-unit.
 
 Commands call the services through a Core, never the HTTP API. Results go to stdout, messages to
 stderr, so `KEY=$(shortener keys create --name ci)` captures only the key. Every command that
@@ -401,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_commands(sub)
     cli_api.add_links_commands(sub)
     cli_api.add_tags_commands(sub)
+    cli_api.add_folders_commands(sub)
     cli_api.add_domains_commands(sub)
     cli_api.add_customers_commands(sub)
     cli_api.add_events_commands(sub)

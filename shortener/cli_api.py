@@ -285,6 +285,72 @@ def add_tags_commands(sub) -> None:
     p.add_argument("id")
 
 
+# -- folders ---------------------------------------------------------------------------------
+
+def add_folders_commands(sub) -> None:
+    def _body(args) -> dict:
+        body: dict[str, Any] = {}
+        for attr, field in (("name", "name"), ("description", "description"), ("access_level", "accessLevel")):
+            value = getattr(args, attr, None)
+            if value is not None:
+                body[field] = value
+        return body
+
+    @with_core
+    async def list_(core, args) -> int:
+        folders = await fetch_pages(lambda page, size: core.folders.list(search=args.search, page=page, page_size=size),
+                                    args.limit, page_size=50)
+        output(args, folders, [("ID", lambda f: f["id"]), ("NAME", lambda f: f["name"]),
+                               ("ACCESS", lambda f: f["accessLevel"]), ("DESCRIPTION", lambda f: f["description"])],
+               empty="no folders yet; create one with `shortener folders create NAME`")
+        return 0
+
+    @with_core
+    async def create(core, args) -> int:
+        print_json(await core.folders.create(_body(args)))
+        return 0
+
+    @with_core
+    async def get(core, args) -> int:
+        print_json(await core.folders.get(args.id))
+        return 0
+
+    @with_core
+    async def update(core, args) -> int:
+        body = _body(args)
+        if args.new_name is not None:
+            body["name"] = args.new_name
+        await core.folders.get(args.id)
+        print_json(await core.folders.update(args.id, body))
+        return 0
+
+    @with_core
+    async def delete(core, args) -> int:
+        result = await core.folders.delete(args.id)
+        print(f"deleted {args.id} (its links stay, outside any folder)", file=sys.stderr)
+        if args.json:
+            print_json(result)
+        return 0
+
+    folders = group(sub, "folders", "folders")
+    p = command(folders, "list", list_, "list folders")
+    p.add_argument("--search")
+    p.add_argument("--limit", type=int, default=100)
+    p = command(folders, "create", create, "create a folder; prints it as JSON")
+    p.add_argument("name")
+    p.add_argument("--description")
+    p.add_argument("--access-level", choices=("write", "read"))
+    p = command(folders, "get", get, "one folder as JSON")
+    p.add_argument("id")
+    p = command(folders, "update", update, "rename or describe a folder; prints it as JSON")
+    p.add_argument("id")
+    p.add_argument("--name", dest="new_name")
+    p.add_argument("--description")
+    p.add_argument("--access-level", choices=("write", "read"))
+    p = command(folders, "delete", delete, "delete a folder (its links are kept)")
+    p.add_argument("id")
+
+
 # -- domains ---------------------------------------------------------------------------------
 
 _DOMAIN_OPTIONS = (

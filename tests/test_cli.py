@@ -240,7 +240,8 @@ def test_keys(cli):
     keys = ok_json(cli("keys", "list", "--json"))
     assert [k["name"] for k in keys] == ["ci", "plain"] and created["key"] not in json.dumps(keys)
     rows = table(cli("keys", "list")[1])
-    assert rows[0] == ["ID", "NAME", "KEY", "CREATED", "STATE"] and rows[1][1] == "ci" and rows[1][-1] == "active"
+    assert rows[0] == ["ID", "NAME", "KEY", "CREATED", "STATE", "KIND", "SCOPES"]
+    assert rows[1][1] == "ci" and rows[1][4:] == ["active", "secret", "all"]
     assert ok_json(cli("keys", "revoke", "ci", "--json")) == {"revoked": "ci"}
     assert [k["revokedAt"] is not None for k in ok_json(cli("keys", "list", "--json"))] == [True, False]
 
@@ -252,6 +253,7 @@ def test_links_create_with_every_option_get_update_list_count_delete(cli):
     hook = ok_json(cli("webhooks", "create", "https://hooks.example.com/in", "--name", "h", "--trigger",
                        "link.clicked", "--json"))
     tag = ok_json(cli("tags", "create", "Existing", "--color", "blue", "--json"))
+    folder = ok_json(cli("folders", "create", "Campaigns", "--json"))
     link = ok_json(cli(
         "links", "create", "example.com/page", "--key", "promo", "--domain", "go.test", "--external-id", "c1",
         "--tenant-id", "t1", "--identifier", "i1", "--comments", "note", "--password", "pw",
@@ -262,11 +264,11 @@ def test_links_create_with_every_option_get_update_list_count_delete(cli):
         "--utm-campaign", "c", "--utm-term", "t", "--utm-content", "ct", "--ref", "r",
         "--track-conversion", "--proxy", "--rewrite", "--do-index", "--public-stats", "--no-archived",
         "--redirect-status", "301", "--tag", "cli", "--tag-id", tag["id"], "--webhook-id", hook["id"],
-        "--geo", "DE=https://example.de/", "--data", '{"folderId": "fold"}', "--json",
+        "--geo", "DE=https://example.de/", "--folder-id", folder["id"], "--data", '{"title": "T"}', "--json",
     ))
     assert link["shortLink"] == "http://go.test/promo" and link["externalId"] == "c1"
     assert link["url"].startswith("https://example.com/page?") and "utm_source=cli" in link["url"] and "ref=r" in link["url"]
-    assert (link["tenantId"], link["identifier"], link["comments"], link["folderId"]) == ("t1", "i1", "note", "fold")
+    assert (link["tenantId"], link["identifier"], link["comments"], link["folderId"]) == ("t1", "i1", "note", folder["id"])
     assert link["passwordProtected"] is True and link["password"] is None and link["redirectStatus"] == 301
     assert link["expiresAt"].startswith("2099-01-01") and link["expiredUrl"] == "https://example.com/gone"
     assert (link["title"], link["description"], link["ios"], link["android"]) == \
@@ -330,6 +332,21 @@ def test_tags(cli):
     assert rows == [["ID", "NAME", "COLOR"], [tag["id"], "Press", "green"]]
     assert ok_json(cli("tags", "delete", tag["id"], "--json")) == {"id": tag["id"]}
     assert ok_json(cli("tags", "list", "--json")) == []
+
+
+def test_folders(cli):
+    assert ok_json(cli("folders", "list", "--json")) == []
+    assert "no folders yet" in cli("folders", "list")[2]
+    folder = ok_json(cli("folders", "create", "Launch", "--description", "spring", "--json"))
+    assert (folder["name"], folder["description"], folder["accessLevel"]) == ("Launch", "spring", "write")
+    assert ok_json(cli("folders", "get", folder["id"], "--json"))["id"] == folder["id"]
+    folder = ok_json(cli("folders", "update", folder["id"], "--name", "Summer", "--access-level", "read", "--json"))
+    assert (folder["name"], folder["accessLevel"]) == ("Summer", "read")
+    rows = table(cli("folders", "list")[1])
+    assert rows == [["ID", "NAME", "ACCESS", "DESCRIPTION"], [folder["id"], "Summer", "read", "spring"]]
+    assert ok_json(cli("folders", "delete", folder["id"], "--json")) == {"id": folder["id"]}
+    code, _, err = cli("folders", "get", folder["id"])
+    assert code == 1 and "not found" in err.lower()
 
 
 def test_domains(cli):
