@@ -7,12 +7,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shortener.attempts import AttemptLimiter, MemoryAttemptLimiter
 from shortener.config import Settings, load_secret_key
 from shortener.services.apikeys import ApiKeyService
 from shortener.signing import Signer
 from shortener.store import open_store
 
 log = logging.getLogger("shortener")
+
+PASSWORD_WINDOW = 600.0  # seconds in which SHORTENER_PASSWORD_ATTEMPTS failures are allowed
 
 
 class Core:
@@ -29,6 +32,8 @@ class Core:
         self.settings = settings
         self.store = store
         self.signer = Signer(secret_key)
+        # Behind an interface: a shared implementation can replace it for several processes.
+        self.password_attempts: AttemptLimiter = MemoryAttemptLimiter(settings.password_attempts, PASSWORD_WINDOW)
         self.api_keys = ApiKeyService(store)
         self.domains = DomainService(self)
         self.tags = TagService(self)

@@ -1,12 +1,37 @@
-"""Link passwords: salted scrypt hashes, verified in constant time. Plaintext is never stored."""
+"""Link passwords: salted scrypt hashes, verified in constant time. Plaintext is never stored.
+
+scrypt runs on its own two threads, not the event loop's default pool: that pool also serves the
+webhook worker's DNS lookups, and a burst of guesses must not queue ahead of them (or the other
+way round). Two threads also bound scrypt's memory (16 MiB per call) under a flood.
+"""
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 _N, _R, _P, _LEN = 2**14, 8, 1, 32
+SCRYPT_THREADS = 2
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=SCRYPT_THREADS, thread_name_prefix="scrypt")
+    return _pool
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_executor(), hash_password, password)
+
+
+async def verify_password_async(password: str, stored: str | None) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(_executor(), verify_password, password, stored)
 
 
 def _b64(b: bytes) -> str:

@@ -125,3 +125,92 @@ def test_oversized_or_odd_forms_do_not_500(client, core, run):
                        headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 413
     assert client.post("/a", content=b"\xff\xfe=\x00", headers={"content-type": "text/plain"}).status_code == 403
     assert client.post("/a", json={"password": "pw"}).status_code == 403
+
+
+def _concurrently(c, paths: list[str], headers: dict | None = None) -> list:
+    """GET every path at once on the app's own loop (TestClient sends one request at a time)."""
+    import asyncio
+
+    import httpx
+
+    app, state = c.app, c.app_state
+
+    async def asgi(scope, receive, send):
+        await app(dict(scope, state=dict(state)), receive, send)
+
+    async def go():
+        transport = httpx.ASGITransport(app=asgi, client=("198.51.100.7", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://go.test", headers=headers) as ac:
+            return await asyncio.gather(*(ac.get(p) for p in paths))
+
+    return c.portal.call(go)
+
+
+def test_concurrent_guesses_cannot_pass_the_limit(settings):
+    """issue 14 item 4: with the limit at 10, 60 concurrent wrong guesses all answered 403 and a
+    right password sent after them was accepted. The attempt is now counted before scrypt."""
+    with client_with(settings, password_attempts=10) as c:
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, c.app_state["core"], url="https://example.com/a", key="a", password="right")
+        answers = _concurrently(c, [f"/a?pw=wrong{n}" for n in range(60)])
+        statuses = [r.status_code for r in answers]
+        assert statuses.count(403) <= 10 and statuses.count(403) + statuses.count(429) == 60, statuses
+        assert statuses.count(429) >= 50
+        for r in answers:
+            if r.status_code == 429:
+                assert 1 <= int(r.headers["retry-after"]) <= 600
+        [late] = _concurrently(c, ["/a?pw=right"])
+        assert late.status_code == 429 and int(late.headers["retry-after"]) >= 1
+
+
+def test_a_right_password_gives_its_attempt_back(settings):
+    with client_with(settings, password_attempts=3) as c:
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, c.app_state["core"], url="https://example.com/a", key="a", password="right")
+        for _ in range(5):
+            assert c.get("/a?pw=right").status_code == 302
+        for _ in range(3):
+            assert c.get("/a?pw=wrong").status_code == 403
+        r = c.post("/a", data={"password": "right"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_ipv6_clients_are_limited_per_64(settings):
+    import ipaddress
+
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    with client_with(settings, peer=("10.1.2.3", 4000), trusted_proxies=trusted, password_attempts=3) as c:
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, c.app_state["core"], url="https://example.com/a", key="a", password="right")
+        for n in range(3):  # three addresses of one /64
+            r = c.get("/a?pw=wrong", headers={"x-forwarded-for": f"2001:db8:1:2::{n + 1:x}"})
+            assert r.status_code == 403
+        r = c.get("/a?pw=right", headers={"x-forwarded-for": "2001:db8:1:2:ffff::9"})
+        assert r.status_code == 429
+        # the next /64 is another subscriber
+        assert c.get("/a?pw=right", headers={"x-forwarded-for": "2001:db8:1:3::1"}).status_code == 302
+
+
+def test_the_attempt_table_is_bounded():
+    import asyncio
+
+    from shortener.attempts import MemoryAttemptLimiter, attempt_key
+
+    now = [0.0]
+    limiter = MemoryAttemptLimiter(2, 600, max_keys=1000, clock=lambda: now[0])
+
+    async def scenario():
+        for n in range(1500):  # more clients than the table holds, all inside one window
+            assert (await limiter.reserve(attempt_key("link_a", f"10.0.{n // 256}.{n % 256}"))).allowed
+        assert len(limiter) == 1000
+        # the least recently used were dropped; the newest still count
+        assert (await limiter.reserve(attempt_key("link_a", "10.0.5.219"))).allowed
+        assert not (await limiter.reserve(attempt_key("link_a", "10.0.5.219"))).allowed
+        now[0] = 601.0  # the window has passed: old keys go as new ones arrive
+        for n in range(600):
+            await limiter.reserve(f"new{n}")
+        assert len(limiter) == 600
+
+    asyncio.run(scenario())
+    assert attempt_key("l", "2001:db8:1:2::1") == attempt_key("l", "2001:db8:1:2:ffff::9") == "l|2001:db8:1:2::/64"
+    assert attempt_key("l", "::ffff:203.0.113.9") == "l|203.0.113.9"

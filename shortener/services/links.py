@@ -5,7 +5,6 @@ redirect cache entries and queues webhooks.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from shortener import keys as keyrules
 from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, json_type
 from shortener.ids import new_id
-from shortener.passwords import hash_password, verify_password
+from shortener.passwords import hash_password_async, verify_password_async
 from shortener.timeutil import iso, now_iso, parse_iso
 
 PROJECT_ID = "default"
@@ -50,7 +49,7 @@ _NOT_IN_BULK_UPDATE = ("domain", "key", "externalId", "keyLength", "prefix")
 
 async def _hash(password: str) -> str:
     # scrypt takes tens of milliseconds by design; off the event loop, redirects keep flowing.
-    return await asyncio.to_thread(hash_password, password)
+    return await hash_password_async(password)
 
 
 def _wrong_type(name: str, expected: str, value: Any) -> Unprocessable:
@@ -574,8 +573,8 @@ class LinkService:
                 continue
             if column == "password_hash" and value is not None and isinstance(p.password, str):
                 # a fresh salt makes every hash differ; ask whether the password itself changed
-                if row["password_hash"] is None or not await asyncio.to_thread(
-                    verify_password, p.password, row["password_hash"]
+                if row["password_hash"] is None or not await verify_password_async(
+                    p.password, row["password_hash"]
                 ):
                     return True
                 continue

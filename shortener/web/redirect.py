@@ -12,9 +12,7 @@ people (not bots, not HEAD, not dub-no-track) and only on the last two branches.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import math
 import re
 import time
 from functools import lru_cache
@@ -23,14 +21,14 @@ from urllib.parse import parse_qsl, quote, urlencode
 from shortener.bots import looks_like_bot
 from shortener.clicks import describe_user_agent
 from shortener.linkcache import Domain, Link, location_bytes, split_url
-from shortener.passwords import verify_password
+from shortener.attempts import Reservation, attempt_key
+from shortener.passwords import verify_password_async
 from shortener.visitor import MAX_REFERER, MAX_UA, _peer_is_trusted, client_ip, country, text
 
 from .templating import render_text
 
 DUB_ID_MAX_AGE = 90 * 24 * 3600
 UNLOCK_MAX_AGE = 30 * 24 * 3600
-PASSWORD_WINDOW = 600.0
 MAX_FORM = 16 * 1024
 MAX_KEY_CHARS = 1024
 
@@ -127,7 +125,6 @@ class Redirector:
         self.country_from_cdn = settings.country_header_from_cdn
         self.secure = settings.secure_cookies
         self.default_status = settings.redirect_status
-        self._failures: dict[tuple[str, str], list[float]] = {}
         self._page_cache: dict[str, bytes] = {}
         self._cookie_attributes: dict[str | None, bytes] = {}  # by the domain's cookie Domain
 
@@ -223,12 +220,7 @@ class Redirector:
                 if pw is None:
                     await self._password_page(send, link, qs, 200, None, head)
                     return
-                if self._limited(link, ip):
-                    await self._too_many_attempts(send, link, ip, qs, head)
-                    return
-                if not await asyncio.to_thread(verify_password, pw, link.password_hash):
-                    self._failed(link, ip)
-                    await self._password_page(send, link, qs, 403, "Incorrect password.", head)
+                if not await self._check_password(send, core, link, ip, qs, pw, head):
                     return
 
         if link.expires_at is not None and link.expires_at <= time.time():
@@ -310,33 +302,25 @@ class Redirector:
                     return True
         return False
 
-    def _limited(self, link: Link, ip: str) -> bool:
-        now = time.monotonic()
-        times = self._failures.get((link.id, ip))
-        if not times:
+    async def _check_password(self, send, core, link: Link, ip: str, qs: bytes, password: str,
+                              head: bool) -> bool:
+        """True if `password` opens the link; otherwise the 403 or 429 page has been sent.
+
+        The attempt is reserved before scrypt is awaited, so concurrent guesses cannot all pass
+        a check made before any of them failed; a right password gives its attempt back.
+        """
+        limiter = core.password_attempts
+        key = attempt_key(link.id, ip)
+        reservation: Reservation = await limiter.reserve(key)
+        if not reservation.allowed:
+            await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head,
+                                      [(b"retry-after", str(reservation.retry_after).encode())])
             return False
-        while times and times[0] <= now - PASSWORD_WINDOW:
-            times.pop(0)
-        return len(times) >= max(1, int(self.settings.password_attempts))
-
-    def _retry_after(self, link: Link, ip: str) -> int:
-        """Seconds until the oldest failure in the window expires and one more attempt is allowed."""
-        times = self._failures.get((link.id, ip))
-        if not times:
-            return 1
-        return max(1, math.ceil(times[0] + PASSWORD_WINDOW - time.monotonic()))
-
-    async def _too_many_attempts(self, send, link: Link, ip: str, qs: bytes, head: bool) -> None:
-        await self._password_page(send, link, qs, 429, "Too many attempts. Try again in a few minutes.", head,
-                                  [(b"retry-after", str(self._retry_after(link, ip)).encode())])
-
-    def _failed(self, link: Link, ip: str) -> None:
-        now = time.monotonic()
-        if len(self._failures) > 100_000:
-            # Forget entries whose window has passed before growing further.
-            for k in [k for k, v in self._failures.items() if not v or v[-1] <= now - PASSWORD_WINDOW]:
-                del self._failures[k]
-        self._failures.setdefault((link.id, ip), []).append(now)
+        if not password or not await verify_password_async(password, link.password_hash):
+            await self._password_page(send, link, qs, 403, "Incorrect password.", head)
+            return False
+        await limiter.release(key, reservation)
+        return True
 
     async def _unlock_post(self, scope, receive, send, core, link: Link, ip: str, qs: bytes, head: bool) -> None:
         body = b""
@@ -351,13 +335,7 @@ class Redirector:
             if not message.get("more_body"):
                 break
         form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"))
-        password = form.get("password", "")
-        if self._limited(link, ip):
-            await self._too_many_attempts(send, link, ip, qs, head)
-            return
-        if not password or not await asyncio.to_thread(verify_password, password, link.password_hash):
-            self._failed(link, ip)
-            await self._password_page(send, link, qs, 403, "Incorrect password.", head)
+        if not await self._check_password(send, core, link, ip, qs, form.get("password", ""), head):
             return
         token = core.signer.dumps("link-unlock", [link.id, _unlock_fingerprint(link.password_hash or "")])
         cookie = (f"{self._cookie_name(link)}={token}; Path={self._key_path(link)}; HttpOnly; SameSite=Lax"
