@@ -100,6 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Consecutive failed deliveries after which a webhook is disabled."),
     Setting("webhook_allow_private", "SHORTENER_WEBHOOK_ALLOW_PRIVATE", False, _bool,
             "Allow webhook targets on private and loopback addresses (link-local and metadata addresses are always refused)."),
+    Setting("qr_workers", "SHORTENER_QR_WORKERS", 1, int,
+            "Worker processes drawing QR codes for `/api/qr` (started on the first request), so drawing never holds up redirects."),
+    Setting("qr_max_pending", "SHORTENER_QR_MAX_PENDING", 8, int,
+            "QR codes being drawn or waiting for a worker at once; past it `/api/qr` answers 429 with `Retry-After`."),
     Setting("log_level", "SHORTENER_LOG_LEVEL", "info", str, "Log level of the server."),
 )
 
@@ -132,6 +136,8 @@ class Settings:
     webhook_timeout: float = 10.0
     webhook_max_failures: int = 20
     webhook_allow_private: bool = False
+    qr_workers: int = 1
+    qr_max_pending: int = 8
     log_level: str = "info"
 
     def __post_init__(self) -> None:

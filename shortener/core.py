@@ -23,6 +23,7 @@ class Core:
         from shortener.clicks import ClickRecorder
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
+        from shortener.qrcodes import QrRenderer
         from shortener.services.domains import DomainService
         from shortener.services.folders import FolderService
         from shortener.services.links import LinkService
@@ -43,9 +44,11 @@ class Core:
         self.clicks = ClickRecorder(self)
         self.conversions = ConversionService(self)
         self.webhooks = WebhookService(self)
+        self.qr = QrRenderer(settings.qr_workers, settings.qr_max_pending)
         # Started in this order, stopped in reverse: the click writer stops (and flushes)
         # before the store closes.
-        self._components = [self.domains, self.link_cache, self.clicks, self.conversions, self.webhooks]
+        self._components = [self.domains, self.link_cache, self.clicks, self.conversions, self.webhooks,
+                            self.qr]
         self._started: list[Any] = []
 
     @classmethod

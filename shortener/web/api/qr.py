@@ -1,21 +1,20 @@
 """GET /api/qr: QR codes for any URL, public like Dub's; PNG by default, SVG with format=svg.
 
 The link object's `qrCode` points here with `url=<shortLink>?qr=1`, so scans are recorded as
-QR clicks.
+QR clicks. Drawing happens in worker processes (shortener/qrcodes.py), never on the event loop.
 """
 from __future__ import annotations
 
-import io
 import re
 
-import segno
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shortener.errors import Unprocessable
+from shortener.errors import RateLimited, Unprocessable
+from shortener.qrcodes import Busy, DataTooLong
 
-from ..common import api, query_int
+from ..common import api, core_of, query_int
 
 MAX_DATA = 2048  # characters; longer payloads make unscannable codes
 _COLOR = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
@@ -49,19 +48,19 @@ async def qr_code(request: Request) -> Response:
     if fmt not in ("png", "svg"):
         raise Unprocessable("Invalid enum value. Expected 'png' | 'svg'.", field="format", issue="invalid_enum_value")
 
-    qr = segno.make(url, error=level, micro=False, boost_error=False)
-    modules = qr.symbol_size(scale=1, border=margin)[0]
-    # The largest whole-pixel scale that fits in `size`: exact sizes would need resampling,
-    # which blurs module edges.
-    scale = max(1, size // modules)
-    out = io.BytesIO()
-    headers = {"cache-control": "public, max-age=86400"}
-    if fmt == "svg":
-        qr.save(out, kind="svg", scale=scale, border=margin, dark=fg, light=bg, xmldecl=False,
-                svgns=True, title=None, unit=None)
-        return Response(out.getvalue(), media_type="image/svg+xml", headers=headers)
-    qr.save(out, kind="png", scale=scale, border=margin, dark=fg, light=bg)
-    return Response(out.getvalue(), media_type="image/png", headers=headers)
+    try:
+        image = await core_of(request).qr.render(url, size=size, margin=margin, level=level, dark=fg, light=bg,
+                                                 kind=fmt)
+    except Busy as exc:
+        raise RateLimited("Too many QR codes are being drawn; retry shortly.",
+                          headers={"Retry-After": str(exc.retry_after)}) from None
+    except DataTooLong:
+        raise Unprocessable(
+            f"Too much data for a QR code at error correction level {level}: use a lower level or a shorter URL.",
+            field="url", issue="too_big",
+        ) from None
+    media_type = "image/svg+xml" if fmt == "svg" else "image/png"
+    return Response(image, media_type=media_type, headers={"cache-control": "public, max-age=86400"})
 
 
 routes: list = [Route("/qr", qr_code, methods=["GET", "HEAD"])]
