@@ -249,7 +249,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from shortener.web.app import create_app
 
+    from shortener.config import load_secret_key
+
     settings, _ = _settings(args, host=args.host, port=args.port)
+    load_secret_key(settings)  # a bad key file stops here with its own message, not a traceback
     app = create_app(settings)
     print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir}); "
           f"short links on {settings.scheme}://{settings.domain}/", file=sys.stderr)

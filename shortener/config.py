@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheme", "SHORTENER_SCHEME", "http", str,
             "Scheme of the public short links (`http` or `https`); `https` also marks cookies Secure."),
     Setting("secret_key_file", "SHORTENER_SECRET_KEY_FILE", "", str,
-            "File holding the cookie-signing key. Empty means `<data_dir>/secret.key`, generated on first run with mode 0600."),
+            "File holding the cookie-signing key. Empty means `<data_dir>/secret.key`, generated on first run with mode 0600 (atomically: processes starting together share one key). An existing file is never rewritten; one holding fewer than 32 bytes stops the server at start."),
     Setting("redirect_status", "SHORTENER_REDIRECT_STATUS", 302, _status,
             "Default redirect status (301, 302, 307, 308). Root links answer 301 unless the link sets its own."),
     Setting("trusted_proxies", "SHORTENER_TRUSTED_PROXIES", (), _networks,
@@ -306,16 +306,52 @@ def ensure_private_dir(path: str | os.PathLike) -> Path:
     return path
 
 
-def load_secret_key(settings: Settings) -> bytes:
-    """Read the signing key, creating it (mode 0600) on first run."""
-    import secrets
+MIN_SECRET_BYTES = 32
 
+
+def load_secret_key(settings: Settings) -> bytes:
+    """Read the signing key, creating it (mode 0600) on first run.
+
+    An existing file is never rewritten: one that is empty or shorter than 32 bytes stops the
+    start (an empty key would let anyone forge unlock cookies). We never leave such a file
+    behind ourselves, because the key is written whole before its name appears.
+    """
     path = settings.resolved_secret_key_file
-    if path.exists():
-        return path.read_bytes().strip()
+    try:
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        key = _create_secret_key(path)
+    if len(key) < MIN_SECRET_BYTES:
+        raise SystemExit(
+            f"Refusing to start: the secret key file {path} holds {len(key)} bytes; at least "
+            f"{MIN_SECRET_BYTES} are needed, or anyone could forge signed cookies. Write a random key into it "
+            f"(python -c 'import secrets; print(secrets.token_hex(32))' > {path}), or delete it to have one "
+            "generated (this signs every visitor out of password-protected links)."
+        )
+    return key
+
+
+def _create_secret_key(path: Path) -> bytes:
+    """Write a new key to a private temporary file, then link it into place.
+
+    os.link fails if the name exists, so of several processes starting for the first time
+    exactly one key wins, and every process reads that one, whole.
+    """
+    import secrets
+    import tempfile
+
     ensure_private_dir(path.parent)
     key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_bytes().strip()
+    finally:
+        os.unlink(tmp)
     return key
