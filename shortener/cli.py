@@ -1,5 +1,5 @@
 """`shortener` command line: init, serve, migrate, keys, links, tags, folders, domains, customers,
-events, webhooks, systemd-unit.
+events, track, webhooks, systemd-unit.
 
 Commands call the services through a Core, never the HTTP API. Results go to stdout, messages to
 stderr, so `KEY=$(shortener keys create --name ci)` captures only the key. Every command that
@@ -408,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_api.add_domains_commands(sub)
     cli_api.add_customers_commands(sub)
     cli_api.add_events_commands(sub)
+    cli_api.add_track_commands(sub)
     cli_api.add_webhook_commands(sub)
     return parser
 

@@ -516,6 +516,63 @@ def add_customers_commands(sub) -> None:
     p.add_argument("id")
 
 
+def add_track_commands(sub) -> None:
+    """`shortener track lead|sale`: record a conversion as POST /api/track/lead|sale does (for
+    backfills and tests; your app normally calls the API)."""
+
+    def _body(args, fields) -> dict:
+        body: dict[str, Any] = {}
+        for attr, field in fields:
+            value = getattr(args, attr)
+            if value is not None:
+                body[field] = value
+        if args.metadata is not None:
+            body["metadata"] = parse_json_option(args.metadata, "--metadata")
+        return body
+
+    customer = (("customer_external_id", "customerExternalId"), ("customer_name", "customerName"),
+                ("customer_email", "customerEmail"), ("customer_avatar", "customerAvatar"))
+
+    @with_core
+    async def lead(core, args) -> int:
+        body = _body(args, (("click_id", "clickId"), ("event_name", "eventName"), *customer, ("mode", "mode"),
+                            ("event_quantity", "eventQuantity")))
+        print_json(await core.conversions.track_lead(body))
+        return 0
+
+    @with_core
+    async def sale(core, args) -> int:
+        body = _body(args, (*customer, ("amount", "amount"), ("currency", "currency"), ("event_name", "eventName"),
+                            ("payment_processor", "paymentProcessor"), ("invoice_id", "invoiceId"),
+                            ("lead_event_name", "leadEventName"), ("click_id", "clickId")))
+        print_json(await core.conversions.track_sale(body))
+        return 0
+
+    def _customer_options(p) -> None:
+        p.add_argument("--customer-external-id", required=True, help="your id for the customer")
+        p.add_argument("--customer-name")
+        p.add_argument("--customer-email")
+        p.add_argument("--customer-avatar")
+        p.add_argument("--metadata", help="a JSON object stored with the event")
+
+    track = group(sub, "track", "record leads and sales (as the tracking API)")
+    p = command(track, "lead", lead, "record a lead on a click; prints the API's answer as JSON")
+    p.add_argument("--click-id", required=True, help="the visitor's dub_id ('' for a deferred customer's click)")
+    p.add_argument("--event-name", required=True)
+    _customer_options(p)
+    p.add_argument("--mode", choices=("async", "wait", "deferred"))
+    p.add_argument("--event-quantity", type=int)
+    p = command(track, "sale", sale, "record a sale for a customer; prints the API's answer as JSON")
+    _customer_options(p)
+    p.add_argument("--amount", type=int, required=True, help="in cents")
+    p.add_argument("--currency")
+    p.add_argument("--event-name")
+    p.add_argument("--payment-processor")
+    p.add_argument("--invoice-id")
+    p.add_argument("--lead-event-name")
+    p.add_argument("--click-id")
+
+
 _EVENT_FILTERS = ("link-id", "domain", "key", "external-id", "tenant-id", "customer-id", "country", "device",
                   "browser", "os", "referer", "referer-url", "url", "trigger", "event-name")
 

@@ -408,6 +408,17 @@ def test_customers_and_events(cli, data_dir):
     assert ok_json(cli("events", "--event", "leads", "--link-id", "link_nope", "--json")) == []
     assert "no clicks in this period" in cli("events", "--country", "FR")[2]
 
+    # The tracking commands: another lead and a sale for the same customer.
+    lead = ok_json(cli("track", "lead", "--click-id", seeded["click_id"], "--event-name", "Trial",
+                       "--customer-external-id", "u1", "--metadata", '{"plan": "pro"}', "--json"))
+    assert lead["click"]["id"] == seeded["click_id"] and lead["customer"]["externalId"] == "u1"
+    sale = ok_json(cli("track", "sale", "--customer-external-id", "u1", "--amount", "1200", "--currency", "eur",
+                       "--invoice-id", "inv2", "--json"))
+    assert (sale["sale"]["amount"], sale["sale"]["currency"]) == (1200, "eur")
+    code, _, err = cli("track", "lead", "--click-id", "nope", "--event-name", "x", "--customer-external-id", "u2")
+    assert code == 1 and err.startswith("error: ")
+    assert ok_json(cli("links", "get", "--domain", "go.test", "--key", "c"))["leads"] == 2
+
     assert ok_json(cli("customers", "delete", upd["id"], "--json")) == {"id": upd["id"]}
     assert ok_json(cli("customers", "list", "--json")) == []
 

@@ -484,7 +484,11 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _merge_domain(conn, old: str, new: str, now: str) -> tuple[str, list[str]]:
+def _merge_domain(tx, old: str, new: str, now: str) -> tuple[str, list[str]]:
+    # Plain sqlite3 calls on the transaction's connection: the store hands run_in_transaction
+    # functions either the connection or a wrapper holding it as `.conn` (the store is moving
+    # from one to the other).
+    conn = getattr(tx, "conn", tx)
     rows = conn.execute("SELECT slug, is_primary FROM domains WHERE slug IN (?, ?)", (old, new)).fetchall()
     found = {r["slug"].lower(): r for r in rows}
     if old.lower() not in found or new.lower() not in found:
