@@ -19,7 +19,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from shortener.errors import BadRequest, Conflict, NotFound, Unprocessable, json_type
+from shortener.errors import BadRequest, Conflict, NotFound, Unprocessable, echo, json_type
 from shortener.ids import nanoid, new_id
 from shortener.names import random_name
 from shortener.timeutil import iso, parse_iso, utcnow
@@ -133,7 +133,7 @@ def _enum(body: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
         return default
     if not isinstance(value, str) or value not in allowed:
         expected = " | ".join(f"'{a}'" for a in allowed)
-        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{value}'",
+        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{echo(value)}'",
                             field=name, issue="invalid_enum_value")
     return value
 
@@ -488,10 +488,13 @@ class ConversionService:
             raise Unprocessable("startingAfter and endingBefore page by createdAt; use page with other sorts",
                                 field="sortBy", issue="custom")
         after = before = None
-        if starting_after:
-            after = await self._customer_row(starting_after)
-        if ending_before:
-            before = await self._customer_row(ending_before)
+        try:
+            if starting_after:
+                after = await self._customer_row(starting_after)
+            if ending_before:
+                before = await self._customer_row(ending_before)
+        except NotFound:
+            return []  # as for links: nothing comes before or after a customer that does not exist
         offset = 0 if (after or before) else (page - 1) * page_size
         rows = await self.store.list_customers(
             filters=filters, sort=sort_by, desc=desc, limit=page_size, offset=offset,

@@ -61,6 +61,21 @@ ERROR_CODES: dict[str, int] = {
 }
 
 
+ECHO_MAX = 60
+
+
+def echo(value: object, limit: int = ECHO_MAX) -> str:
+    """User input as an error message may quote it: cut to `limit` characters, with control
+    characters and lone surrogates written as escapes, so a message is always short, printable
+    and encodable."""
+    text = value if isinstance(value, str) else repr(value)
+    cut = len(text) > limit
+    text = text[:limit]
+    if not text.isprintable() or not text.isascii():
+        text = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else ascii(c)[1:-1] for c in text)
+    return text + ("…" if cut else "")
+
+
 def json_type(value: object) -> str:
     """The JSON type name of a decoded value, as Dub's zod messages say it ("received number")."""
     if value is None:

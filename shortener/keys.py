@@ -112,7 +112,9 @@ def normalise_prefix(raw: object) -> str:
 def key_length(raw: object) -> int:
     if raw is None:
         return DEFAULT_LENGTH
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or raw != int(raw):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or isinstance(raw, float) and (
+        not math.isfinite(raw) or not raw.is_integer()
+    ):
         raise Unprocessable(f"Expected integer, received {type(raw).__name__}.", field="keyLength", issue="invalid_type")
     n = int(raw)
     if n < MIN_LENGTH:

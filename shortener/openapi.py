@@ -367,8 +367,10 @@ _LINK_LIST_PARAMS = _LINK_FILTERS + [
     _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order."),
     _query("page", _int(minimum=1, default=1), "The page number (1-based)."),
     _query("pageSize", _int(minimum=1, maximum=100, default=100), "The number of links per page."),
-    _query("startingAfter", _str(), "Cursor paging: the links after this link id in the sort order."),
-    _query("endingBefore", _str(), "Cursor paging: the links before this link id in the sort order."),
+    _query("startingAfter", _str(), "Cursor paging: the links after this link id in the sort order. "
+                                    "An id that names no link gives an empty list (200)."),
+    _query("endingBefore", _str(), "Cursor paging: the links before this link id in the sort order. "
+                                   "An id that names no link gives an empty list (200)."),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -981,9 +983,11 @@ def _own_paths() -> dict[str, Schema]:
                 _query("page", _int(minimum=1, default=1), "The page number."),
                 _query("pageSize", _int(minimum=1, maximum=100, default=100), "Customers per page."),
                 _query("startingAfter", _str(), "Cursor paging (sortBy=createdAt only): the customers after this "
-                                                "customer id."),
+                                                "customer id. An id that names no customer gives an empty list "
+                                                "(200)."),
                 _query("endingBefore", _str(), "Cursor paging (sortBy=createdAt only): the customers before this "
-                                               "customer id."),
+                                               "customer id. An id that names no customer gives an empty list "
+                                               "(200)."),
             ], errors=("unprocessable_entity",)),
         },
         "/customers/{id}": {

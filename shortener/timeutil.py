@@ -29,4 +29,8 @@ def parse_iso(value: str) -> datetime:
     dt = datetime.fromisoformat(v)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        # 0001-01-01T00:00:00+14:00 is a valid date whose UTC time is before year 1
+        raise ValueError("date out of range") from None

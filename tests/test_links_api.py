@@ -69,6 +69,9 @@ def test_create_bare_link_has_every_field(api, events):
 
 
 def test_create_with_every_field(api, core, run):
+    # webhookIds must name existing webhooks; this one never fires (no sale happens here)
+    hook = api.post("/api/webhooks", json={"name": "h", "url": "https://example.com/hook",
+                                           "triggers": ["sale.created"]}).json()["id"]
     body = {
         "url": "https://example.com/landing?x=1&utm_source=old",
         "domain": "other.test",
@@ -101,7 +104,7 @@ def test_create_with_every_field(api, core, run):
         "utm_content": "hero",
         "ref": "partner",
         "programId": "prog_1",
-        "webhookIds": ["wh_1"],
+        "webhookIds": [hook],
         "redirectStatus": 307,
     }
     link = create(api, **body)
@@ -123,7 +126,7 @@ def test_create_with_every_field(api, core, run):
     for name in ("trackConversion", "archived", "publicStats", "proxy", "rewrite", "doIndex"):
         assert link[name] is True, name
     assert link["ios"] == "itms-apps://apps.apple.com/app/id1"
-    assert link["webhookIds"] == ["wh_1"] and link["redirectStatus"] == 307
+    assert link["webhookIds"] == [hook] and link["redirectStatus"] == 307
     assert link["tenantId"] == "tenant-1" and link["identifier"] == "ident-1" and link["programId"] == "prog_1"
     row = run(core.store.get_link, link["id"])
     assert row["password_hash"] != "s3cret" and verify_password("s3cret", row["password_hash"])

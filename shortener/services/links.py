@@ -11,7 +11,7 @@ from typing import Any
 
 from shortener import keys as keyrules
 from shortener import urls
-from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, json_type
+from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, echo, json_type
 from shortener.ids import new_id
 from shortener.passwords import hash_password_async, verify_password_async
 from shortener.timeutil import iso, now_iso, parse_iso
@@ -105,6 +105,7 @@ class LinkInput:
     prefix: str = ""
     tag_ids: list[str] | None = None              # None: not in the body
     tag_names: list[str] | None = None
+    webhook_ids: list[str] = field(default_factory=list)  # to check they exist
     password: Any = _UNSET                        # _UNSET, None (remove) or the new plaintext
 
 
@@ -227,13 +228,14 @@ def parse_link_body(body: Any, *, creating: bool) -> LinkInput:
         else:
             if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 255 for v in value):
                 raise _wrong_type("webhookIds", "array of strings", value)
-            cols["webhook_ids"] = json.dumps(list(dict.fromkeys(value)))
+            p.webhook_ids = list(dict.fromkeys(value))
+            cols["webhook_ids"] = json.dumps(p.webhook_ids)
 
     if "redirectStatus" in body:
         value = body["redirectStatus"]
         if value is not None and (isinstance(value, bool) or value not in REDIRECT_STATUSES):
             raise Unprocessable("Expected one of 301, 302, 307, 308 or null.", field="redirectStatus", issue="invalid_value")
-        cols["redirect_status"] = value
+        cols["redirect_status"] = None if value is None else int(value)
 
     if "tagIds" in body:
         p.tag_ids = _id_list(body, "tagIds")
@@ -370,6 +372,9 @@ class LinkService:
     async def list(self, filters: dict, *, sort: str = "createdAt", descending: bool = True,
                    page: int = 1, page_size: int = 100, starting_after: str | None = None,
                    ending_before: str | None = None) -> list[dict]:
+        for cursor in (starting_after, ending_before):
+            if cursor and await self.store.get_link(cursor) is None:
+                return []  # nothing comes before or after a link that does not exist
         rows = await self.store.list_links(
             filters, sort=sort, descending=descending, limit=page_size, offset=(page - 1) * page_size,
             starting_after=starting_after, ending_before=ending_before,
@@ -400,7 +405,7 @@ class LinkService:
             found = {t["id"] for t in await self.store.tags_by_ids(tag_ids)}
             missing = [t for t in tag_ids if t not in found]
             if missing:
-                raise Unprocessable(f"Invalid tagIds detected: {', '.join(missing)}")
+                raise Unprocessable(f"Invalid tagIds detected: {echo(', '.join(missing), 300)}")
             return list(tag_ids), []
         if not tag_names:
             return [], []
@@ -414,6 +419,14 @@ class LinkService:
                 new.append({"id": new_id("tag_"), "name": name, "color": self.core.tags.random_color(),
                             "created_at": now, "updated_at": now})
         return ids, new
+
+    async def _check_webhooks(self, webhook_ids: list[str]) -> None:
+        if not webhook_ids:
+            return
+        known = {w["id"] for w in await self.store.list_webhooks()}
+        missing = [w for w in webhook_ids if w not in known]
+        if missing:
+            raise Unprocessable(f"Invalid webhookIds detected: {echo(', '.join(missing), 300)}")
 
     def _final_url(self, url: str, utm: dict) -> tuple[str, dict]:
         """The URL with the body's UTM fields set on it, and the UTM columns read back from it."""
@@ -437,6 +450,7 @@ class LinkService:
             raise Conflict(DUPLICATE_KEY)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
         await self.core.folders.require(p.columns.get("folder_id"))
+        await self._check_webhooks(p.webhook_ids)
         now = now_iso()
         row = {
             "id": new_id("link_"), "domain": domain, "key": key, "url": url,
@@ -533,6 +547,7 @@ class LinkService:
             changes["password_hash"] = await _hash(p.password)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
         await self.core.folders.require(changes.get("folder_id"))
+        await self._check_webhooks(p.webhook_ids)
         return {"changes": changes, "tag_ids": tag_ids, "new_tags": new_tags}
 
     def _changes(self, row: dict, p: LinkInput, shared: dict) -> dict:

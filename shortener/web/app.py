@@ -86,6 +86,13 @@ class Dispatcher:
                 await self.redirector(scope, receive, send)
                 return
             send = _with_retry_after(send)
+            try:
+                await self.inner(scope, receive, send)
+            except Exception:
+                # server_error has logged it and answered 500 (Starlette re-raises for servers
+                # that log; ours is logged already)
+                pass
+            return
         await self.inner(scope, receive, send)
 
 

@@ -3,15 +3,23 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
+from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from shortener import scopes
-from shortener.errors import BadRequest, Unprocessable
+from shortener.errors import BadRequest, Unprocessable, echo
 
 MAX_BODY = 4 * 1024 * 1024  # a bulk create of 100 links with 32,000-character URLs is ~3.3 MB
+TOO_LARGE = f"Request body too large (over {MAX_BODY} bytes)."
+# What SQLite's INTEGER holds; a JSON number outside it is refused rather than stored as text.
+INT_RANGE = 2**63 - 1
+# JavaScript's safe integers: up to here 308.0 and 308 are the same number, as they are to Dub.
+SAFE_INT = 2**53
 
 INVALID_JSON = (
     "Invalid JSON format in request body. Please ensure the request body is a valid JSON object."
@@ -26,7 +34,68 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            # Text the edge did not see (a stored value, an exception's words) may hold a lone
+            # surrogate; \uXXXX escapes are valid JSON for it, so the answer still renders.
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+# -- the one rule for text at the edge -------------------------------------------------------------
+
+def bad_text(value: str) -> str | None:
+    """Why `value` cannot be taken as text (None if it can): a lone surrogate encodes to nothing
+    (not UTF-8, not SQLite text, not a URL), and NUL ends a C string in SQLite's functions, headers
+    and host names. No API value is meant to hold either."""
+    if "\x00" in value:
+        return "Invalid string: contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Invalid string: contains a lone surrogate"
+    return None
+
+
+def _path(parent: str, part: object) -> str:
+    return f"{parent}.{part}" if parent else str(part)
+
+
+def check_value(value: Any, where: str = "") -> None:
+    """Refuse, with a 422 naming the field (zod's dotted path), any string or object key that
+    cannot be stored or encoded, and any number outside what can be stored, anywhere in a
+    parsed JSON value. Iterative: nesting depth is bounded only by the parser."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            problem = bad_text(item)
+            if problem:
+                raise Unprocessable(problem, field=path or "body", issue="invalid_string")
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                problem = bad_text(key)
+                if problem:
+                    # the key itself cannot be quoted; name the object that holds it
+                    raise Unprocessable(problem.replace("string", "key"), field=path or "body",
+                                        issue="invalid_string")
+                stack.append((sub, _path(path, key)))
+        elif isinstance(item, list):
+            stack.extend((sub, _path(path, i)) for i, sub in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item) or isinstance(item, int) and abs(item) > INT_RANGE:
+            raise Unprocessable("Number out of range.", field=path or "body", issue="too_big")
+
+
+def check_params(request: Request) -> None:
+    """The text rule for path parameters and query parameters (names and values)."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and bad_text(value):
+            raise Unprocessable(bad_text(value), field=name, issue="invalid_string")  # type: ignore[arg-type]
+    for name, value in request.query_params.multi_items():
+        problem = bad_text(name) or bad_text(value)
+        if problem:
+            raise Unprocessable(problem, field=echo(name), issue="invalid_string")
 
 
 def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: bool = False,
@@ -43,6 +112,7 @@ def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: b
                 key = await core_of(request).api_keys.authenticate(request.headers.get("authorization"))
                 scopes.require(key, scope)
                 request.state.api_key = key
+            check_params(request)
             return await fn(request)
 
         endpoint.scope = None if public else scope  # type: ignore[attr-defined]
@@ -56,18 +126,38 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _number(text: str) -> float | int:
+    # JSON has one number type: 308.0 is the integer 308 to a JavaScript client (and to Dub).
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= SAFE_INT else value
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused once it passes MAX_BODY: a declared length is checked before reading,
+    a chunked body while it arrives, so an oversized upload is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BadRequest(TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BadRequest(TOO_LARGE)
+    return bytes(body)
+
+
 async def read_json(request: Request, *, expect: type | tuple = dict) -> Any:
-    """The request body as JSON of the expected type; 400 on bad JSON, 422 on the wrong shape."""
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BadRequest(f"Request body too large (over {MAX_BODY} bytes).")
+    """The request body as JSON of the expected type; 400 on bad JSON, 422 on the wrong shape or
+    on text or numbers that cannot be stored (check_value)."""
+    body = await read_body(request)
     if not body.strip():
         raise BadRequest(INVALID_JSON)
     try:
-        data = json.loads(body, parse_constant=_not_json)
+        data = json.loads(body, parse_constant=_not_json, parse_float=_number)
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: a body of 100k nested brackets is still bad JSON, not a 500.
         raise BadRequest(INVALID_JSON) from None
+    check_value(data)
     if not isinstance(data, expect):
         names = expect.__name__ if isinstance(expect, type) else " or ".join(t.__name__ for t in expect)
         kind = {"dict": "object", "list": "array"}
@@ -78,17 +168,26 @@ async def read_json(request: Request, *, expect: type | tuple = dict) -> Any:
     return data
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def query_int(request: Request, name: str, default: int, *, lo: int, hi: int) -> int:
+    """An integer query parameter read as Dub's `z.coerce.number().int()` reads it: any decimal
+    number that is whole (`600`, `600.0`, `6e2`, ` 600 `) is taken; anything else is a 422."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Unprocessable(f"Expected number, received {raw!r}.", field=name, issue="invalid_type") from None
-    if not lo <= value <= hi:
-        raise Unprocessable(f"Must be between {lo} and {hi}.", field=name, issue="too_big" if value > hi else "too_small")
-    return value
+    text = raw.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise Unprocessable(f"Expected number, received '{echo(raw)}'.", field=name, issue="invalid_type")
+    number = Decimal(text)  # exact: no float rounding turns 600.0000000000000001 into 600
+    if number < lo:
+        raise Unprocessable(f"Must be between {lo} and {hi}.", field=name, issue="too_small")
+    if number > hi:
+        raise Unprocessable(f"Must be between {lo} and {hi}.", field=name, issue="too_big")
+    if number != number.to_integral_value():
+        raise Unprocessable("Expected integer, received float.", field=name, issue="invalid_type")
+    return int(number)
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:
@@ -99,4 +198,4 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
         return True
     if raw.lower() in ("false", "0"):
         return False
-    raise Unprocessable(f"Expected boolean, received {raw!r}.", field=name, issue="invalid_type")
+    raise Unprocessable(f"Expected boolean, received '{echo(raw)}'.", field=name, issue="invalid_type")

@@ -18,7 +18,10 @@ _STATUS_CODES.update({405: "method_not_allowed", 413: "bad_request"})
 
 
 def doc_url(request: Request, code: str) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}/_/docs/errors#{code.replace('_', '-')}"
+    # The configured domain, never the request's Host header: an error body must not carry an
+    # address the client made up.
+    settings = request.state.core.settings
+    return f"{settings.scheme}://{settings.domain}/_/docs/errors#{code.replace('_', '-')}"
 
 
 def error_body(request: Request, code: str, message: str) -> dict:
@@ -56,7 +59,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # The API app and the outer app both run this handler for the same exception (Starlette's
+    # ServerErrorMiddleware re-raises); log it the first time only. The dispatcher keeps it from
+    # the server, which would log it a third time.
+    if not getattr(exc, "_shortener_logged", False):
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        try:
+            exc._shortener_logged = True  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
     return _render(
         request, 500, InternalError.code,
         "An internal server error occurred. Please contact our support if the problem persists.",

@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shortener.errors import Unprocessable
+from shortener.errors import Unprocessable, echo
 from shortener.store.sqlite.conversions import CUSTOMER_SORTS
 
 from ..common import JSONResponse, api, core_of, query_bool, query_int, read_json
@@ -15,7 +15,7 @@ def _choice(request: Request, name: str, allowed, default: str) -> str:
     value = request.query_params.get(name) or default
     if value not in allowed:
         expected = " | ".join(f"'{a}'" for a in allowed)
-        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{value}'",
+        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{echo(value)}'",
                             field=name, issue="invalid_enum_value")
     return value
 
