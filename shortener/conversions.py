@@ -252,14 +252,14 @@ class ConversionService:
         if click is None:
             click = await self._find_click(click_id)
             if click is None:
-                raise NotFound(f"Click event not found for clickId: {click_id}")
+                raise NotFound(f"Click event not found for clickId: {echo(click_id)}")
             link = None
         if link is None:
             link = await self.store.link_for_conversion(click["link_id"])
         if link is None:
-            raise NotFound(f"Link not found for clickId: {click_id}")
+            raise NotFound(f"Link not found for clickId: {echo(click_id)}")
         if link["disabled_at"] is not None:
-            raise NotFound(f"Link {link['id']} for clickId {click_id} is disabled, lead not tracked")
+            raise NotFound(f"Link {link['id']} for clickId {echo(click_id)} is disabled, lead not tracked")
         return click, link
 
     async def _webhook_link(self, link_id: str) -> dict | None:

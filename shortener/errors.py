@@ -7,6 +7,10 @@ class ApiError(Exception):
     code = "internal_server_error"
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        if not message.isprintable():
+            # whatever a message quotes, it renders as one line of encodable text
+            message = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else ascii(c)[1:-1]
+                              for c in message)
         super().__init__(message)
         self.message = message
         self.headers = headers or {}

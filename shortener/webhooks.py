@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from shortener.conversions import encodable
-from shortener.errors import NotFound, Unprocessable
+from shortener.errors import NotFound, Unprocessable, echo
 from shortener.ids import nanoid, new_id
 from shortener.timeutil import iso, now_iso, utcnow
 from shortener.tasks import cancel
@@ -153,7 +153,7 @@ def _triggers(value: Any) -> list[str]:
     out: list[str] = []
     for item in value:
         if item not in TRIGGERS:
-            raise Unprocessable(f"Invalid trigger {item!r}; expected one of {', '.join(TRIGGERS)}",
+            raise Unprocessable(f"Invalid trigger '{echo(item)}'; expected one of {', '.join(TRIGGERS)}",
                                 field="triggers", issue="invalid_enum_value")
         if item not in out:
             out.append(item)
@@ -400,7 +400,8 @@ class WebhookService:
         ids = list(dict.fromkeys(value))
         missing = await self.store.missing_link_ids(ids)
         if missing:
-            raise Unprocessable(f"Invalid linkIds detected: {', '.join(missing)}", field="linkIds", issue="custom")
+            raise Unprocessable(f"Invalid linkIds detected: {echo(', '.join(missing), 300)}", field="linkIds",
+                                issue="custom")
         return ids
 
     async def create(self, body: dict) -> dict:

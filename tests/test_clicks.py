@@ -210,6 +210,10 @@ def test_webhook_links_enqueue_link_clicked_after_the_commit(client, core, run, 
         sent.append((event, data))
 
     monkeypatch.setattr(core.webhooks, "enqueue", enqueue)
+    # webhookIds must name a webhook that exists (enqueue is replaced: nothing is delivered)
+    run(core.store.insert_webhook, {"id": "wh_test", "name": "t", "url": "https://example.com/hook",
+                                    "secret": "whsec_test", "triggers": '["link.clicked"]',
+                                    "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"})
     hooked = make_link(run, core, key="wh", url="https://example.com/wh", webhookIds=["wh_test"])
     plain = make_link(run, core, key="nowh")
     sent.clear()  # creation events

@@ -90,6 +90,9 @@ SURROGATE_CASES = [
     ("webhook-name", "POST", "/api/webhooks",
      '{"name": "BAD", "url": "http://127.0.0.1:9/h", "triggers": ["lead.created"]}', "name"),
     ("webhook-update", "PATCH", "/api/webhooks/{hook}", '{"linkIds": ["BAD"]}', "linkIds.0"),
+    ("webhook-trigger", "POST", "/api/webhooks",
+     '{"name": "n", "url": "http://127.0.0.1:9/h", "triggers": ["BAD"]}', "triggers.0"),
+    ("folder-name", "POST", "/api/folders", '{"name": "BAD"}', "name"),
 ]
 
 
@@ -141,6 +144,8 @@ def test_nul_in_any_string_is_refused(api, body, field):
     ("/api/events", {"country": "\x00"}, "country"),
     ("/api/qr", {"url": "https://go.test/\x00"}, "url"),
     ("/api/links/bulk", {"linkIds": "a\x00"}, "linkIds"),
+    ("/api/folders", {"search": "\x00"}, "search"),
+    ("/api/domains/status", {"domains": "a\x00.test"}, "domains"),
 ])
 def test_nul_in_a_query_parameter_is_refused(api, path, params, field):
     method = "DELETE" if path == "/api/links/bulk" else "GET"
@@ -172,7 +177,8 @@ def test_json_rendering_survives_odd_text():
     assert JSONResponse({"a": "ü"}).body == '{"a":"ü"}'.encode()
 
 
-def test_enum_errors_echo_input_safely(api):
+def test_enum_errors_echo_input_safely(hooked):
+    api = hooked
     long_value = "v" * 5000
     r = api.post("/api/track/lead", json={"clickId": "x", "eventName": "e", "customerExternalId": "c",
                                           "mode": long_value})
@@ -181,6 +187,12 @@ def test_enum_errors_echo_input_safely(api):
     r = api.get("/api/customers", params={"sortBy": "<script>" + "s" * 5000})
     message = r.json()["error"]["message"]
     assert r.status_code == 422 and "sortBy" in message and len(message) < 400
+    r = api.post("/api/track/lead", json={"clickId": "c" * 3000 + "\n", "eventName": "e", "customerExternalId": "c"})
+    message = r.json()["error"]["message"]
+    assert r.status_code in (404, 422) and len(message) < 400 and "\n" not in message
+    r = api.post("/api/webhooks", json={"name": "n", "url": "http://127.0.0.1:9/h", "triggers": ["t" * 5000]})
+    message = r.json()["error"]["message"]
+    assert r.status_code == 422 and "triggers" in message and len(message) < 400
 
 
 def test_unknown_webhook_ids_are_422_like_tag_ids(hooked, seeded):
