@@ -410,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_api.add_events_commands(sub)
     cli_api.add_track_commands(sub)
     cli_api.add_webhook_commands(sub)
+    __import__("shortener.cli_users").cli_users.add_users_commands(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from shortener.attempts import AttemptLimiter, MemoryAttemptLimiter
 from shortener.config import Settings, load_secret_key
 from shortener.services.apikeys import ApiKeyService
+from shortener.services.users import UserService
 from shortener.signing import Signer
 from shortener.store import open_store
 
@@ -36,6 +37,7 @@ class Core:
         # Behind an interface: a shared implementation can replace it for several processes.
         self.password_attempts: AttemptLimiter = MemoryAttemptLimiter(settings.password_attempts, PASSWORD_WINDOW)
         self.api_keys = ApiKeyService(store)
+        self.users = UserService(store)
         self.domains = DomainService(self)
         self.tags = TagService(self)
         self.folders = FolderService(self)

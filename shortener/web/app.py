@@ -20,7 +20,7 @@ from shortener.config import Settings
 from shortener.core import Core
 from shortener.errors import ERROR_CODES
 
-from . import pages
+from . import dashboard, pages
 from .api import customers, domains, events, folders, links, openapi, qr, tags, track, webhooks
 from .common import JSONResponse, core_of
 from .errors import EXCEPTION_HANDLERS
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Dispatcher:
         Route("/docs/errors", error_docs),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *pages.routes,
+        *dashboard.routes,
     ]
     inner = Starlette(
         routes=[

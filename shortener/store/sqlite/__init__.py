@@ -7,10 +7,12 @@ from .conversions import ConversionQueries
 from .core import CoreQueries
 from .folders import FolderQueries
 from .links import LinkQueries
+from .users import UserQueries
 from .webhooks import WebhookQueries
 
 
-class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, CoreQueries):
+class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, CoreQueries,
+                  UserQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 
 

@@ -1,0 +1,72 @@
+"""Dashboard owners: an email and a scrypt password hash. All owners share one workspace.
+
+scrypt (n=2**14, r=8: 16 MiB per hash) is memory-hard, so a stolen database is costly to guess
+against; hashing runs off the event loop because it takes tens of milliseconds by design.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+
+from shortener.errors import NotFound, Unprocessable
+from shortener.ids import new_id
+from shortener.passwords import hash_password, verify_password
+from shortener.timeutil import now_iso
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1000
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not a password of anyone")
+
+
+def normalise_email(value: str) -> str:
+    email = (value or "").strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise Unprocessable("Enter an email address such as owner@example.com.", field="email", issue="invalid_string")
+    return email
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short fingerprint of the stored hash: sessions carry it, so a new password ends them."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+class UserService:
+    def __init__(self, store) -> None:
+        self.store = store
+
+    async def set(self, email: str, password: str) -> tuple[dict, bool]:
+        """Create the owner, or set a new password for an existing one. Returns (user, created)."""
+        email = normalise_email(email)
+        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise Unprocessable(
+                f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters.", field="password", issue="too_small"
+            )
+        now = now_iso()
+        row = {"id": new_id("user_"), "email": email, "password_hash": await asyncio.to_thread(hash_password, password),
+               "created_at": now, "updated_at": now}
+        created = await self.store.save_user(row)
+        return await self.store.find_user_by_email(email), created
+
+    async def authenticate(self, email: str, password: str) -> dict | None:
+        """The owner for this email and password, or None. Unknown emails take as long."""
+        email = (email or "").strip()
+        row = await self.store.find_user_by_email(email) if email and len(email) <= 254 else None
+        stored = row["password_hash"] if row else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, password or "", stored)
+        if row is None or not ok:
+            return None
+        await self.store.user_signed_in(row["id"], now_iso())
+        return row
+
+    async def get(self, user_id: str) -> dict | None:
+        return await self.store.find_user(user_id)
+
+    async def list(self) -> list[dict]:
+        return await self.store.list_users()
+
+    async def delete(self, email: str) -> None:
+        if not await self.store.delete_user((email or "").strip()):
+            raise NotFound(f"No owner {email!r}.")

@@ -1,0 +1,115 @@
+"""Links: the table, the create and edit forms, archive, delete, QR."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from shortener.errors import ApiError
+from shortener.store.sqlite.links import LINK_SORTS
+
+from ..common import core_of
+from ..templating import render
+from .forms import REDIRECT_CHOICES, FormErrors, field_errors, form_values, link_body
+from .session import context, page
+
+PAGE_SIZE = 100
+ARCHIVED_CHOICES = {"": "Active", "all": "Active and archived", "only": "Archived only"}
+SORT_LABELS = {"createdAt": "Created", "clicks": "Clicks", "saleAmount": "Sales", "lastClicked": "Last click"}
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return min(max(int(raw or 1), 1), 100_000)
+    except ValueError:
+        return 1
+
+
+@page
+async def list_links(request: Request, form) -> Response:
+    core = core_of(request)
+    q = request.query_params
+    search = (q.get("q") or "").strip()[:200]
+    domain = (q.get("domain") or "").strip().lower()
+    tag = q.get("tag") or ""
+    archived = q.get("archived") or ""
+    archived = archived if archived in ARCHIVED_CHOICES else ""
+    sort = q.get("sort") if q.get("sort") in LINK_SORTS else "createdAt"
+    order = "asc" if q.get("order") == "asc" else "desc"
+    number = _page_number(q.get("page"))
+    filters = {"domain": domain or None, "search": search or None, "tag_ids": [tag] if tag else [],
+               "show_archived": archived in ("all", "only"), "archived_only": archived == "only"}
+    links = await core.links.list(filters, sort=sort, descending=order == "desc", page=number, page_size=PAGE_SIZE)
+    total = await core.links.count(filters)
+    state = {"q": search, "domain": domain, "tag": tag, "archived": archived, "sort": sort, "order": order}
+
+    def url_with(**changes) -> str:
+        params = {k: v for k, v in {**state, "page": number, **changes}.items() if v not in ("", None, 1)}
+        return "/_/links" + ("?" + urlencode(params) if params else "")
+
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render("dashboard/links.html", context(
+        request, links=links, total=total, state=state, page=number, pages=pages, url_with=url_with,
+        domains=await core.domains.list(page_size=100), tags=await core.tags.list(),
+        archived_choices=ARCHIVED_CHOICES, sort_labels=SORT_LABELS,
+        first=(number - 1) * PAGE_SIZE + 1 if links else 0, last=(number - 1) * PAGE_SIZE + len(links),
+    ))
+
+
+async def _form_page(request: Request, *, link: dict | None, values: dict, errors: dict, status: int = 200):
+    core = core_of(request)
+    return render("dashboard/link_form.html", context(
+        request, link=link, v=values, errors=errors, domains=await core.domains.list(page_size=100),
+        tags=await core.tags.list(), redirect_choices=REDIRECT_CHOICES,
+    ), status_code=status)
+
+
+@page
+async def new_link(request: Request, form) -> Response:
+    if form is None:
+        values = form_values(None)
+        values["url"] = request.query_params.get("url", "")
+        return await _form_page(request, link=None, values=values, errors={})
+    try:
+        link = await core_of(request).links.create(link_body(form, creating=True))
+    except FormErrors as exc:
+        return await _form_page(request, link=None, values=form_values(None, form), errors=exc.errors, status=422)
+    except ApiError as exc:
+        return await _form_page(request, link=None, values=form_values(None, form), errors=field_errors(exc),
+                                status=exc.status)
+    return RedirectResponse(f"/_/links/{link['id']}?created=1", status_code=303)
+
+
+@page
+async def edit_link(request: Request, form) -> Response:
+    core = core_of(request)
+    link = await core.links.get(request.path_params["id"])
+    if form is None:
+        return await _form_page(request, link=link, values=form_values(link), errors={})
+    try:
+        link = await core.links.update(link["id"], link_body(form, creating=False))
+    except FormErrors as exc:
+        return await _form_page(request, link=link, values=form_values(link, form), errors=exc.errors, status=422)
+    except ApiError as exc:
+        return await _form_page(request, link=link, values=form_values(link, form), errors=field_errors(exc),
+                                status=exc.status)
+    return RedirectResponse(f"/_/links/{link['id']}?saved=1", status_code=303)
+
+
+@page
+async def archive_link(request: Request, form) -> Response:
+    core = core_of(request)
+    link = await core.links.get(request.path_params["id"])
+    await core.links.update(link["id"], {"archived": form.get("archived") == "true"})
+    return RedirectResponse(f"/_/links/{link['id']}", status_code=303)
+
+
+@page
+async def delete_link(request: Request, form) -> Response:
+    core = core_of(request)
+    link = await core.links.get(request.path_params["id"])
+    if form is None:
+        return render("dashboard/link_delete.html", context(request, link=link))
+    await core.links.delete(link["id"])
+    return RedirectResponse("/_/links?deleted=" + link["id"], status_code=303)

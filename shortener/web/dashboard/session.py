@@ -1,0 +1,228 @@
+"""What every dashboard page shares: the owner's session, CSRF and Origin checks, security headers.
+
+The session is a cookie signed with itsdangerous (its own salt, a max age) holding a random
+session id, the owner's id and a fingerprint of the owner's password hash, so a new password
+ends every session. A visitor who is not signed in gets an anonymous session (an id only), so
+the sign-in form has a CSRF token too; signing in issues a new id (no session fixation).
+
+A form's CSRF token is the session id signed for another purpose: it cannot be read by another
+site (HttpOnly cookie, no CORS) and is worthless with another session. State-changing requests
+must also carry an Origin (or, failing that, a Referer) naming this host.
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import time
+from collections import deque
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from shortener.errors import ApiError
+from shortener.services.users import password_stamp
+from shortener.visitor import client_ip
+
+from ..common import core_of
+from ..templating import render
+
+COOKIE = "shortener_session"
+SESSION_PURPOSE = "dashboard-session"
+CSRF_PURPOSE = "dashboard-csrf"
+SESSION_SECONDS = 14 * 24 * 3600
+ANONYMOUS_SECONDS = 24 * 3600
+SIGNIN_ATTEMPTS = 10           # per client address and per email
+SIGNIN_WINDOW = 600.0          # seconds
+
+SECURITY_HEADERS = {
+    # No inline script anywhere: scripts come from /_/static only. Images may come from anywhere
+    # over http(s) because the OG preview shows the image URL the owner typed.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+class Forbidden403(Exception):
+    """A refused state change (bad CSRF token or a foreign Origin)."""
+
+
+class SignInLimiter:
+    """Failed sign-ins per key in a sliding window. Counted before the password is checked, so
+    concurrent attempts cannot all slip through while scrypt runs."""
+
+    def __init__(self, limit: int = SIGNIN_ATTEMPTS, window: float = SIGNIN_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if not hits:
+            self._hits.pop(key, None)
+            hits = self._hits.setdefault(key, deque())
+        return hits
+
+    def retry_after(self, keys: list[str]) -> int:
+        """Seconds until another attempt is allowed for all `keys`, 0 if allowed now."""
+        now = time.monotonic()
+        wait = 0.0
+        for key in keys:
+            hits = self._recent(key, now)
+            if len(hits) >= self.limit:
+                wait = max(wait, hits[0] + self.window - now)
+        return int(wait) + 1 if wait > 0 else 0
+
+    def hit(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._recent(key, now).append(now)
+        if len(self._hits) > 10_000:  # forget idle keys so a spray of addresses cannot grow this
+            for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+                del self._hits[key]
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._hits.pop(key, None)
+
+
+def limiter_of(request: Request) -> SignInLimiter:
+    core = core_of(request)
+    limiter = getattr(core, "_signin_limiter", None)
+    if limiter is None:
+        limiter = core._signin_limiter = SignInLimiter()
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    headers = {k: v for k, v in request.scope["headers"]}
+    return client_ip(request.scope, headers, tuple(core_of(request).settings.trusted_proxies))
+
+
+def _secure(request: Request) -> bool:
+    return core_of(request).settings.secure_cookies or request.url.scheme == "https"
+
+
+def read_session(request: Request) -> dict:
+    data = core_of(request).signer.loads(SESSION_PURPOSE, request.cookies.get(COOKIE), max_age=SESSION_SECONDS)
+    return data if isinstance(data, dict) and isinstance(data.get("sid"), str) else {}
+
+
+def set_session(request: Request, response: Response, data: dict, *, max_age: int) -> None:
+    token = core_of(request).signer.dumps(SESSION_PURPOSE, data)
+    response.set_cookie(COOKIE, token, max_age=max_age, path="/_/", httponly=True, samesite="lax",
+                        secure=_secure(request))
+
+
+def clear_session(request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/_/", httponly=True, samesite="lax", secure=_secure(request))
+
+
+def new_sid() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def csrf_token(request: Request) -> str:
+    return core_of(request).signer.dumps(CSRF_PURPOSE, request.state.dash_session["sid"])
+
+
+def _csrf_ok(request: Request, token: Any) -> bool:
+    sid = request.state.dash_session.get("sid")
+    if not sid or not isinstance(token, str):
+        return False
+    value = core_of(request).signer.loads(CSRF_PURPOSE, token, max_age=SESSION_SECONDS)
+    return isinstance(value, str) and hmac.compare_digest(value, sid)
+
+
+def _same_origin(request: Request) -> bool:
+    """The Origin header (or the Referer when a browser sends no Origin) names this host."""
+    host = request.headers.get("host", "").lower()
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null" or not host:
+        return False
+    parts = urlsplit(source)
+    schemes = {request.url.scheme, core_of(request).settings.scheme}
+    return parts.scheme in schemes and parts.netloc.lower() == host
+
+
+async def check_post(request: Request) -> Any:
+    """The submitted form, after the Origin and CSRF checks; raises Forbidden403."""
+    if not _same_origin(request):
+        raise Forbidden403("This form was sent from another site.")
+    form = await request.form(max_files=0, max_fields=2000)
+    if not _csrf_ok(request, form.get("csrf")):
+        raise Forbidden403("The form expired or came from elsewhere. Reload the page and try again.")
+    return form
+
+
+def secure_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def page(fn: Callable[..., Awaitable[Response]] | None = None, *, public: bool = False):
+    """A dashboard endpoint: loads the session, requires a signed-in owner unless `public`,
+    checks Origin and CSRF on every state-changing method, and adds the security headers.
+    The endpoint gets `(request, form)`; `form` is None on GET."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            session = read_session(request)
+            fresh = not session
+            if fresh:
+                session = {"sid": new_sid()}
+            request.state.dash_session = session
+            request.state.user = None
+            if session.get("uid"):
+                user = await core_of(request).users.get(session["uid"])
+                if user is not None and hmac.compare_digest(password_stamp(user["password_hash"]), session.get("pw", "")):
+                    request.state.user = user
+            try:
+                if request.state.user is None and not public:
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    response: Response = RedirectResponse(f"/_/signin?next={_quote(target)}", status_code=303)
+                else:
+                    form = await check_post(request) if request.method not in ("GET", "HEAD") else None
+                    response = await fn(request, form)
+            except Forbidden403 as exc:
+                response = render("dashboard/refused.html", context(request, message=str(exc)), status_code=403)
+            except ApiError as exc:
+                response = render("dashboard/error.html", context(request, status=exc.status, message=exc.message),
+                                  status_code=exc.status, headers=exc.headers or None)
+            if fresh and COOKIE not in response.headers.get("set-cookie", ""):
+                set_session(request, response, session, max_age=ANONYMOUS_SECONDS)
+            return secure_headers(response)
+
+        return endpoint
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="/")
+
+
+def context(request: Request, **values: Any) -> dict:
+    """The template context every dashboard page gets."""
+    core = core_of(request)
+    return {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "csrf": csrf_token(request) if getattr(request.state, "dash_session", None) else "",
+        "default_domain": core.settings.domain,
+        "path": request.url.path,
+        **values,
+    }

@@ -1,0 +1,90 @@
+// The dashboard's only script (CSP: script-src 'self', nothing inline). Every page works
+// without it; it adds copy buttons, local times, the UTM and Open Graph previews.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Copy buttons: <button data-copy="text">
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const label = button.textContent;
+      try {
+        await navigator.clipboard.writeText(button.dataset.copy);
+        button.textContent = "Copied";
+      } catch (e) {
+        window.prompt("Copy this:", button.dataset.copy);
+      }
+      setTimeout(() => { button.textContent = label; }, 1500);
+    });
+  }
+
+  // Times are rendered in UTC; show them in the browser's time zone.
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = fmt.format(d); }
+  }
+
+  // Expiry: datetime-local holds local time; tell the server our offset, show stored UTC locally.
+  const tz = document.getElementById("f-tzOffset");
+  const expires = document.getElementById("f-expiresAt");
+  if (tz && expires) {
+    const utc = expires.dataset.utc;
+    if (utc && !expires.closest(".invalid")) {
+      const d = new Date(utc);
+      if (!isNaN(d)) {
+        const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
+        expires.value = local.toISOString().slice(0, 16);
+      }
+    }
+    const setOffset = () => {
+      const d = expires.value ? new Date(expires.value) : new Date();
+      tz.value = String(isNaN(d) ? new Date().getTimezoneOffset() : d.getTimezoneOffset());
+    };
+    expires.addEventListener("change", setOffset);
+    setOffset();
+  }
+
+  // UTM builder: show the destination with the parameters set.
+  const url = document.getElementById("f-url");
+  const preview = document.getElementById("utm-preview");
+  const utmNames = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "ref"];
+  const updateUtm = () => {
+    if (!url || !preview) return;
+    let value = url.value.trim();
+    try {
+      const u = new URL(/^[a-z][a-z0-9+.-]*:/i.test(value) ? value : "https://" + value);
+      for (const name of utmNames) {
+        const field = document.getElementById("f-" + name);
+        if (field && field.value.trim()) u.searchParams.set(name, field.value.trim());
+        else if (field) u.searchParams.delete(name);
+      }
+      value = value ? u.toString() : "";
+    } catch (e) { /* not a URL yet: show what was typed */ }
+    preview.textContent = value;
+  };
+  for (const name of ["url", ...utmNames]) {
+    const field = document.getElementById("f-" + name);
+    if (field) field.addEventListener("input", updateUtm);
+  }
+  updateUtm();
+
+  // Open Graph card: title, description, image and the destination's host, as typed.
+  const card = document.getElementById("og-card");
+  if (card) {
+    const title = document.getElementById("f-title");
+    const description = document.getElementById("f-description");
+    const image = document.getElementById("f-image");
+    const img = document.getElementById("og-image");
+    const updateCard = () => {
+      document.getElementById("og-title").textContent = title.value.trim() || "Title";
+      document.getElementById("og-description").textContent = description.value.trim() || "Description";
+      let host = "";
+      try { host = new URL(url.value.trim()).host; } catch (e) { /* no host yet */ }
+      document.getElementById("og-host").textContent = host;
+      const src = image.value.trim();
+      if (/^https?:\/\//i.test(src)) { img.src = src; img.hidden = false; } else { img.removeAttribute("src"); img.hidden = true; }
+    };
+    for (const field of [title, description, image, url]) field.addEventListener("input", updateCard);
+    updateCard();
+  }
+});
