@@ -158,7 +158,7 @@ def test_link_life_cycle(context, live, landing):
     link_url = page.url.split("?")[0]
     short = f"{live.url}/spring"
     expect(page.locator("aside a.short")).to_have_text(short)
-    assert page.evaluate("document.querySelector('img.qr').complete && document.querySelector('img.qr').naturalWidth > 0")
+    page.wait_for_function("document.querySelector('img.qr').complete && document.querySelector('img.qr').naturalWidth > 0")
     shot(page, "link")
 
     # Follow the short link as a person; the local landing page gets the visit with the UTM tags.
