@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from shortener.cli import _with_core
+from shortener.cli import with_core
 
 
 def _read_password() -> str | None:
@@ -23,7 +23,7 @@ def _read_password() -> str | None:
     return line.rstrip("\r\n")
 
 
-@_with_core
+@with_core
 async def _create(core, args) -> int:
     password = _read_password()
     if password is None:
@@ -34,14 +34,14 @@ async def _create(core, args) -> int:
     return 0
 
 
-@_with_core
+@with_core
 async def _list(core, args) -> int:
     for user in await core.users.list():
         print(f"{user['email']}\t{user['created_at']}\t{user['last_sign_in_at'] or 'never signed in'}")
     return 0
 
 
-@_with_core
+@with_core
 async def _delete(core, args) -> int:
     await core.users.delete(args.email)
     print(f"deleted owner {args.email}", file=sys.stderr)

@@ -141,6 +141,7 @@ def test_several_owners_share_the_workspace(client, core, run, owner):
 def test_cli_users_create_reads_the_password_from_stdin(tmp_path):
     data = tmp_path / "cli-data"
     cmd = [sys.executable, "-m", "shortener", "--data-dir", str(data), "users"]
+    subprocess.run([*cmd[:-1], "init"], capture_output=True, text=True, timeout=60, check=True)
     r = subprocess.run([*cmd, "create", "cli@example.com"], input="a long password\n", capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr

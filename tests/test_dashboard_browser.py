@@ -80,6 +80,7 @@ def live(tmp_path_factory, landing):
     env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
                 "SHORTENER_CLICK_FLUSH_MS": "20", "PYTHONPATH": str(ROOT)})
     server = LiveServer(data_dir=data_dir, port=port, env=env)
+    server.cli("init")
     created = create_owner(server)
     assert created.returncode == 0, created.stderr
     server.start()
