@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from shortener.cli import with_core
+from shortener.cli import command, group, output, print_json, with_core
 
 
 def _read_password() -> str | None:
@@ -23,6 +23,11 @@ def _read_password() -> str | None:
     return line.rstrip("\r\n")
 
 
+def _public(user: dict) -> dict:
+    return {"id": user["id"], "email": user["email"], "createdAt": user["created_at"],
+            "lastSignInAt": user["last_sign_in_at"]}
+
+
 @with_core
 async def _create(core, args) -> int:
     password = _read_password()
@@ -31,13 +36,17 @@ async def _create(core, args) -> int:
     user, created = await core.users.set(args.email, password)
     verb = "created owner" if created else "set a new password for"
     print(f"{verb} {user['email']}; sign in at {core.settings.scheme}://{core.settings.domain}/_/", file=sys.stderr)
+    if args.json:
+        print_json({**_public(user), "created": created})
     return 0
 
 
 @with_core
 async def _list(core, args) -> int:
-    for user in await core.users.list():
-        print(f"{user['email']}\t{user['created_at']}\t{user['last_sign_in_at'] or 'never signed in'}")
+    output(args, [_public(u) for u in await core.users.list()], [
+        ("EMAIL", lambda u: u["email"]), ("CREATED", lambda u: u["createdAt"]),
+        ("LAST SIGN-IN", lambda u: u["lastSignInAt"] or "never"),
+    ], empty="no owners yet; create one with `shortener users create EMAIL`")
     return 0
 
 
@@ -45,17 +54,16 @@ async def _list(core, args) -> int:
 async def _delete(core, args) -> int:
     await core.users.delete(args.email)
     print(f"deleted owner {args.email}", file=sys.stderr)
+    if args.json:
+        print_json({"deleted": args.email})
     return 0
 
 
 def add_users_commands(sub) -> None:
-    users = sub.add_parser("users", help="dashboard owners").add_subparsers(dest="users_command", required=True)
-    p = users.add_parser("create", help="create an owner (or set a new password); the password is "
-                                        "prompted for, or read from the first line of stdin")
+    users = group(sub, "users", "dashboard owners (all of them see the whole workspace)")
+    p = command(users, "create", _create, "create an owner, or set a new password for one; the password "
+                                          "is prompted for, or read from the first line of stdin")
     p.add_argument("email")
-    p.set_defaults(func=_create)
-    p = users.add_parser("list", help="list owners")
-    p.set_defaults(func=_list)
-    p = users.add_parser("delete", help="delete an owner")
+    command(users, "list", _list, "list owners")
+    p = command(users, "delete", _delete, "delete an owner")
     p.add_argument("email")
-    p.set_defaults(func=_delete)

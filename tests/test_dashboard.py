@@ -147,7 +147,8 @@ def test_cli_users_create_reads_the_password_from_stdin(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "created owner cli@example.com" in r.stderr
     listed = subprocess.run([*cmd, "list"], capture_output=True, text=True, timeout=60)
-    assert listed.stdout.startswith("cli@example.com\t")
+    assert listed.stdout.splitlines()[0].split() == ["EMAIL", "CREATED", "LAST", "SIGN-IN"]
+    assert listed.stdout.splitlines()[1].startswith("cli@example.com ")
     short = subprocess.run([*cmd, "create", "cli@example.com"], input="short\n", capture_output=True, text=True,
                            timeout=60)
     assert short.returncode == 1 and "8 to 1000 characters" in short.stderr
