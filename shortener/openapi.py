@@ -955,7 +955,9 @@ def _own_paths() -> dict[str, Schema]:
                 _query("bgColor", _str(default="#FFFFFF", pattern=_HEX_COLOR), "The background color (hex, # optional)."),
                 _query("margin", _int(minimum=0, maximum=20, default=2), "The quiet zone, in modules."),
                 _query("format", _str(enum=["png", "svg"], default="png"), "Our extension: png or svg."),
-            ], errors=("bad_request", "unprocessable_entity"), public=True),
+            ], errors=("bad_request", "unprocessable_entity", "rate_limit_exceeded"), public=True,
+               description="Drawn in worker processes; past SHORTENER_QR_MAX_PENDING codes at once the answer "
+                           "is 429 with Retry-After. Data that does not fit a QR code at `level` is 422."),
         },
         "/track/lead": {
             "post": _op("trackLead", "Track", "Track a lead", {

@@ -129,6 +129,8 @@ def test_past_the_pending_limit_qr_answers_429_with_retry_after(settings):
                 assert r.headers["retry-after"] == "1"
                 assert r.json()["error"]["code"] == "rate_limit_exceeded"
         assert c.get("/api/qr", params={"url": "https://go.test/x"}).status_code == 200  # slots are given back
+        responses = c.get("/api/openapi.json").json()["paths"]["/qr"]["get"]["responses"]
+        assert {"200", "422", "429"} <= set(responses)
 
 
 @pytest.mark.parametrize("params", [
