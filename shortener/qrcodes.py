@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +22,7 @@ from functools import partial
 import segno
 
 RETRY_AFTER = 1  # seconds: a code takes well under a second to draw
+WORKER_NICENESS = 10
 
 
 class Busy(Exception):
@@ -57,6 +59,11 @@ def draw(data: str, *, size: int, margin: int, level: str, dark: str, light: str
 def _worker_init() -> None:
     # Ctrl-C reaches the whole process group; the server shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # When the cores are busy, redirects go first: drawing is the work that can wait.
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
 
 
 class QrRenderer:
