@@ -214,3 +214,35 @@ def test_the_attempt_table_is_bounded():
     asyncio.run(scenario())
     assert attempt_key("l", "2001:db8:1:2::1") == attempt_key("l", "2001:db8:1:2:ffff::9") == "l|2001:db8:1:2::/64"
     assert attempt_key("l", "::ffff:203.0.113.9") == "l|203.0.113.9"
+
+
+def test_passwords_are_checked_while_the_default_thread_pool_is_full(settings):
+    """issue 14 item 4: scrypt shared the loop's default pool with webhook DNS lookups, so either
+    could starve the other. With every default worker blocked, a password still opens the link."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    with client_with(settings) as c:
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, c.app_state["core"], url="https://example.com/a", key="a", password="right")
+        app, state = c.app, c.app_state
+        release = threading.Event()
+
+        async def asgi(scope, receive, send):
+            await app(dict(scope, state=dict(state)), receive, send)
+
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            blockers = [loop.run_in_executor(None, release.wait) for _ in range(64)]
+            try:
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://go.test",
+                                             timeout=30) as ac:
+                    return await asyncio.wait_for(ac.get("/a?pw=right"), 30)
+            finally:
+                release.set()
+                await asyncio.gather(*blockers)
+
+        r = c.portal.call(scenario)
+        assert r.status_code == 302 and r.headers["location"] == "https://example.com/a"
