@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from shortener.config import Settings
 from shortener.errors import ApiError
+from shortener.inputs import check_value
 
 EXIT_ERROR = 1
 EXIT_NO_DATABASE = 2
@@ -99,11 +100,24 @@ def _run(main: Callable[[], Awaitable[int | None]]) -> int:
         return EXIT_NO_DATABASE
 
 
+# Paths may hold any bytes the file system allows; every other argument is a value for the store.
+_PATH_ARGS = frozenset({"data_dir", "exec", "func"})
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """The API's text rule for command-line values: an argument that is not valid UTF-8 arrives
+    as a lone surrogate (Python's surrogateescape) and is refused like one sent over HTTP."""
+    for name, value in vars(args).items():
+        if name not in _PATH_ARGS and not callable(value):
+            check_value(value, name.removeprefix("opt_"))
+
+
 def with_core(fn: Callable[..., Awaitable[int | None]]) -> Callable[[argparse.Namespace], int]:
     """Run `fn(core, args)` with a Core open (migrated, no background work started)."""
 
     def run(args: argparse.Namespace) -> int:
         async def main() -> int:
+            _check_args(args)
             core = await open_core(args)
             try:
                 return (await fn(core, args)) or 0
@@ -177,9 +191,11 @@ def group(sub, name: str, help: str):
 
 def parse_json_option(value: str, name: str = "--data") -> Any:
     try:
-        return json.loads(value)
+        data = json.loads(value)
     except ValueError:
         raise ApiError(f"{name} is not valid JSON: {value[:80]}") from None
+    check_value(data, name)
+    return data
 
 
 # -- init / serve / migrate / systemd-unit ---------------------------------------------------

@@ -474,3 +474,16 @@ def test_every_command_takes_json():
     missing = [" ".join(p) for p, parser in found
                if "--json" not in parser._option_string_actions and p not in (("serve",), ("systemd-unit",))]
     assert missing == []
+
+
+def test_cli_refuses_text_that_cannot_be_stored(cli):
+    """The CLI is an edge too: an argument that is not valid UTF-8 reaches Python as a lone
+    surrogate (surrogateescape), and --data may carry one as a JSON escape. Both are refused with
+    a message, and nothing is stored."""
+    for args in (("links", "create", "https://example.com/s", "--title", "a\udcff"),
+                 ("links", "create", "https://example.com/s", "--data", '{"comments": "\\ud800"}'),
+                 ("links", "create", "https://example.com/s", "--comments", "nul\x00")):
+        code, out, err = cli(*args)
+        assert code != 0 and "invalid_string" in err and "Traceback" not in err, (args, err)
+    code, out, err = cli("links", "list", "--json")
+    assert code == 0 and json.loads(out) == []

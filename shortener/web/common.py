@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
@@ -13,11 +12,10 @@ from starlette.responses import Response
 
 from shortener import scopes
 from shortener.errors import BadRequest, Unprocessable, echo
+from shortener.inputs import bad_text, check_value
 
 MAX_BODY = 4 * 1024 * 1024  # a bulk create of 100 links with 32,000-character URLs is ~3.3 MB
 TOO_LARGE = f"Request body too large (over {MAX_BODY} bytes)."
-# What SQLite's INTEGER holds; a JSON number outside it is refused rather than stored as text.
-INT_RANGE = 2**63 - 1
 # JavaScript's safe integers: up to here 308.0 and 308 are the same number, as they are to Dub.
 SAFE_INT = 2**53
 
@@ -40,51 +38,6 @@ class JSONResponse(Response):
             # Text the edge did not see (a stored value, an exception's words) may hold a lone
             # surrogate; \uXXXX escapes are valid JSON for it, so the answer still renders.
             return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-
-# -- the one rule for text at the edge -------------------------------------------------------------
-
-def bad_text(value: str) -> str | None:
-    """Why `value` cannot be taken as text (None if it can): a lone surrogate encodes to nothing
-    (not UTF-8, not SQLite text, not a URL), and NUL ends a C string in SQLite's functions, headers
-    and host names. No API value is meant to hold either."""
-    if "\x00" in value:
-        return "Invalid string: contains a NUL character"
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Invalid string: contains a lone surrogate"
-    return None
-
-
-def _path(parent: str, part: object) -> str:
-    return f"{parent}.{part}" if parent else str(part)
-
-
-def check_value(value: Any, where: str = "") -> None:
-    """Refuse, with a 422 naming the field (zod's dotted path), any string or object key that
-    cannot be stored or encoded, and any number outside what can be stored, anywhere in a
-    parsed JSON value. Iterative: nesting depth is bounded only by the parser."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            problem = bad_text(item)
-            if problem:
-                raise Unprocessable(problem, field=path or "body", issue="invalid_string")
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                problem = bad_text(key)
-                if problem:
-                    # the key itself cannot be quoted; name the object that holds it
-                    raise Unprocessable(problem.replace("string", "key"), field=path or "body",
-                                        issue="invalid_string")
-                stack.append((sub, _path(path, key)))
-        elif isinstance(item, list):
-            stack.extend((sub, _path(path, i)) for i, sub in enumerate(item))
-        elif isinstance(item, float) and not math.isfinite(item) or isinstance(item, int) and abs(item) > INT_RANGE:
-            raise Unprocessable("Number out of range.", field=path or "body", issue="too_big")
 
 
 def check_params(request: Request) -> None:
