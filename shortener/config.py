@@ -105,6 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("qr_max_pending", "SHORTENER_QR_MAX_PENDING", 8, int,
             "QR codes being drawn or waiting for a worker at once; past it `/api/qr` answers 429 with `Retry-After`."),
     Setting("log_level", "SHORTENER_LOG_LEVEL", "info", str, "Log level of the server."),
+    Setting("access_log", "SHORTENER_ACCESS_LOG", "off", str,
+            "Request log on stderr: `off`, `text` (one readable line per request) or `json` (one JSON object per line). Never holds credentials, `pw` values or full client IPs."),
+    Setting("metrics_token", "SHORTENER_METRICS_TOKEN", "", str,
+            "Bearer token for the Prometheus endpoint `/_/metrics`. Empty: the endpoint is off (404)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -139,6 +143,8 @@ class Settings:
     qr_workers: int = 1
     qr_max_pending: int = 8
     log_level: str = "info"
+    access_log: str = "off"
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         if not self.domain:
@@ -180,6 +186,8 @@ class Settings:
             "forwarded_header": self.forwarded_header.strip().lower(),
             "scheme": self.scheme.strip().lower(),
             "sqlite_synchronous": self.sqlite_synchronous.strip().lower(),
+            "access_log": self.access_log.strip().lower(),
+            "metrics_token": self.metrics_token.strip(),
         }
         if changes["scheme"] not in ("http", "https"):
             raise SystemExit("SHORTENER_SCHEME must be http or https")
@@ -187,6 +195,8 @@ class Settings:
             raise SystemExit("SHORTENER_FORWARDED_HEADER must be " + ", ".join(FORWARDED_HEADERS))
         if changes["sqlite_synchronous"] not in ("full", "normal", "extra"):
             raise SystemExit("SHORTENER_SQLITE_SYNCHRONOUS must be full, normal or extra")
+        if changes["access_log"] not in ("off", "text", "json"):
+            raise SystemExit("SHORTENER_ACCESS_LOG must be off, text or json")
         return dataclasses.replace(self, **changes)
 
     def replace(self, **changes: Any) -> "Settings":

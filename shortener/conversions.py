@@ -197,6 +197,9 @@ class ConversionService:
         self.core = core
         self.store = core.store
         self._task: asyncio.Task | None = None
+        # Committed by this process since it started (read by the metrics collector).
+        self.leads_recorded = 0
+        self.sales_recorded = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._prune_forever(), name="conversion-key-pruning")
@@ -351,6 +354,7 @@ class ConversionService:
         )
         if duplicate:
             return {"click": {"id": click_id}, "link": None, "customer": _short_customer(row, would_be)}
+        self.leads_recorded += len(events)
         if outbox is not None:
             webhooks.notify()
         return {"click": {"id": click_id}, "link": self._lead_link(link), "customer": _short_customer(row, would_be)}
@@ -417,9 +421,12 @@ class ConversionService:
         sale_obj = {"amount": amount, "currency": currency, "paymentProcessor": processor,
                     "invoiceId": invoice_id, "metadata": json.loads(metadata) if metadata else None}
 
+        recorded = []  # set by respond() inside the transaction when the sale is written
+
         def respond(customer_row: dict) -> dict:
             if not customer_row:
                 return nothing
+            recorded.append(True)
             return {
                 "eventName": name,
                 "customer": {"id": customer_row["id"], "name": customer_row["name"], "email": customer_row["email"],
@@ -455,6 +462,9 @@ class ConversionService:
             sale=sale, invoice_since=since, new_customer=new_customer, direct_lead=direct_lead,
             now=now, respond=respond, outbox=outbox,
         )
+        if recorded:
+            self.sales_recorded += 1
+            self.leads_recorded += 1 if direct_lead is not None else 0
         if outbox is not None:
             webhooks.notify()
         return body_out

@@ -217,6 +217,11 @@ class LinkCache:
         self._links[ck] = link
         return link
 
+    @property
+    def size(self) -> int:
+        """Links held (the metrics collector reads it)."""
+        return len(self._links)
+
     # -- invalidation ----------------------------------------------------------------------
 
     def invalidate(self, domain: str, key: str) -> None:

@@ -166,6 +166,17 @@ def _secret(value: Any) -> str:
     return encodable(value, "secret")
 
 
+def _outcome(error: str, status_code: int | None) -> str:
+    """The metrics label of a failed attempt."""
+    if status_code is not None:
+        return "http_error"
+    if error == "timeout":
+        return "timeout"
+    if error.startswith("blocked:"):
+        return "blocked"
+    return "network_error"
+
+
 def new_secret() -> str:
     return "whsec_" + nanoid(32)
 
@@ -181,6 +192,8 @@ class WebhookService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._client: httpx.AsyncClient | None = None
+        # Delivery attempts by outcome since start (read by the metrics collector).
+        self.outcomes: dict[str, int] = {}
 
     # -- the in-memory view of enabled webhooks (so enqueue is cheap) ------------------------------
 
@@ -350,6 +363,8 @@ class WebhookService:
             # due at the head of the queue and stall every other webhook.
             error = f"{type(exc).__name__}: {exc}"[:500]
         ok = error is None
+        outcome = "delivered" if ok else _outcome(error or "", status_code)
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         attempts = row["attempts"] + 1
         now_dt = utcnow()
         disabled = await self.store.record_delivery(

@@ -19,11 +19,13 @@ from starlette.staticfiles import StaticFiles
 from shortener.config import Settings
 from shortener.core import Core
 from shortener.errors import ERROR_CODES
+from shortener.metrics import Metrics
 
 from . import dashboard, pages
 from .api import customers, domains, events, folders, links, openapi, qr, tags, track, webhooks
 from .common import JSONResponse, core_of
 from .errors import EXCEPTION_HANDLERS
+from .observe import Observer, metrics_endpoint
 from .redirect import Redirector
 from .templating import STATIC_DIR, render
 
@@ -95,6 +97,17 @@ class Dispatcher:
             return
         await self.inner(scope, receive, send)
 
+    def kind(self, scope) -> str:
+        """What a request was, for metrics and the access log: api, page or redirect."""
+        path: str = scope["path"]
+        if path.startswith("/api/") or path == "/api":
+            return "api"
+        if path.startswith("/_/") or path in ("/robots.txt", "/favicon.ico"):
+            return "page"
+        if self.api_host is not None and _host(scope) == self.api_host:
+            return "api"
+        return "redirect"
+
 
 # Every 429 says when to come back (RFC 6585), whichever endpoint or limiter produced it; one
 # that knows better sets its own value. The redirector sets its own on the password limit.
@@ -120,7 +133,7 @@ def _host(scope) -> bytes:
     return b""
 
 
-def create_app(settings: Settings | None = None) -> Dispatcher:
+def create_app(settings: Settings | None = None):
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -128,12 +141,21 @@ def create_app(settings: Settings | None = None) -> Dispatcher:
         core = await Core.open(settings)
         try:
             await core.start()
+            if metrics is not None:
+                metrics.core = core
+            if settings.access_log != "off":
+                # ours replaces uvicorn's, which would print full client IPs and `?pw=` values
+                logging.getLogger("uvicorn.access").disabled = True
             yield {"core": core}
         finally:
+            if metrics is not None:
+                metrics.core = None
             await core.close()
 
+    metrics = Metrics() if settings.metrics_token else None
     api_app = Starlette(routes=api_routes(), exception_handlers=EXCEPTION_HANDLERS)
     own = [
+        *([Route("/metrics", metrics_endpoint(metrics, settings.metrics_token))] if metrics else []),
         Route("/health", health),
         Route("/docs/errors", error_docs),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
@@ -150,4 +172,7 @@ def create_app(settings: Settings | None = None) -> Dispatcher:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    return Dispatcher(settings, inner, Redirector(settings))
+    dispatcher = Dispatcher(settings, inner, Redirector(settings))
+    if metrics is None and settings.access_log == "off":
+        return dispatcher
+    return Observer(dispatcher, dispatcher.kind, settings, metrics)

@@ -1,0 +1,94 @@
+"""What metrics and the access log cost on the redirect path: bench_redirect's load, three ways.
+
+    .venv/bin/python bench/bench_observe.py [--links 100000] [--duration 10] [--connections 64] [--runs 2]
+
+Same machinery as bench/bench_redirect.py (wrk pinned to CPU 0, the server to CPU 1, random keys
+after a warm-up that walks every key, a click row written per request): the server is started
+with metrics and the access log off (the default), with `SHORTENER_METRICS_TOKEN` set, and with
+`SHORTENER_ACCESS_LOG=json` (lines to /dev/null, so the figure is our formatting and logging,
+not a terminal), then with both. The configurations are measured in turn, `--runs` rounds, and
+the medians are printed with their ratio to the default.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_redirect import DOMAIN, LUA, SERVER_CPU, URL, WARM_LUA, need_tools, stop, wrk
+from common import ROOT, free_port, seed_links, server_env, shortener_cmd, wait_ready
+
+from shortener.ids import nanoid
+
+CONFIGS = {
+    "default (both off)": {},
+    "metrics on": {"metrics_token": "bench-token"},
+    "json access log": {"access_log": "json"},
+    "metrics + json log": {"metrics_token": "bench-token", "access_log": "json"},
+}
+
+
+def start(data_dir: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    cmd = ["taskset", "-c", SERVER_CPU, *shortener_cmd(data_dir, "serve", "--port", str(port))]
+    proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, proc)
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=2, help="rounds over the configurations")
+    args = parser.parse_args()
+    need_tools()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-observe-"))
+    results: dict[str, list[dict]] = {name: [] for name in CONFIGS}
+    try:
+        data_dir = str(tmp / "data")
+        t0 = time.perf_counter()
+        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.links, key=lambda i: nanoid(7),
+                                      url=lambda i: URL.format(i=i)))
+        print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        keys_file = tmp / "keys.txt"
+        keys_file.write_text("\n".join(keys) + "\n")
+        script = tmp / "random_keys.lua"
+        script.write_text(LUA % (keys_file, 42))
+        warm_script = tmp / "all_keys.lua"
+        warm_script.write_text(WARM_LUA % keys_file)
+        for round_ in range(args.runs):
+            for name, extra in CONFIGS.items():
+                port = free_port()
+                proc = start(data_dir, port, server_env(DOMAIN, click_dedup_seconds=0, **extra))
+                try:
+                    wrk(port, str(warm_script), args)
+                    result = wrk(port, str(script), args)
+                finally:
+                    stop(proc)
+                results[name].append(result)
+                print(f"round {round_ + 1} {name}: {result['rps']:.0f} req/s, p99 {result['p99']:.2f} ms",
+                      file=sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    base = statistics.median(r["rps"] for r in results["default (both off)"])
+    print(f"\nmetrics and access log on the redirect path: {args.links} links, {args.connections} connections, "
+          f"{args.duration}s x {args.runs} round(s), a click row per request")
+    print(f"{'':24}{'req/s':>10}{'p99 ms':>10}{'ratio':>8}")
+    for name, rs in results.items():
+        rps = statistics.median(r["rps"] for r in rs)
+        p99 = statistics.median(r["p99"] for r in rs)
+        print(f"{name:24}{rps:>10.0f}{p99:>10.2f}{rps / base:>8.2f}")
+
+
+if __name__ == "__main__":
+    os.environ.pop("SHORTENER_METRICS_TOKEN", None)
+    main()
