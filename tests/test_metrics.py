@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from starlette.testclient import TestClient
 
 from conversion_support import DESKTOP, lead, new_link, sale, visit
 from shortener.web.app import create_app
-from shortener.web.observe import ACCESS_LOGGER, redact_query
+from shortener.web.observe import redact_query
 from test_webhooks import Receiver
 
 TOKEN = "metrics-token-0123456789"
@@ -108,22 +107,16 @@ def test_each_app_has_its_own_registry(settings, tmp_path):
         assert value(scrape(b), "shortener_requests_total", kind="redirect", status="404") == 1
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
-def access_lines():
-    handler = Lines()
-    logger = logging.getLogger(ACCESS_LOGGER)
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+def access_lines(capsys):
+    """The access-log lines written to stderr (read after the app has stopped)."""
+
+    class Lines:
+        def read(self) -> list[str]:
+            return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+    capsys.readouterr()
+    return Lines()
 
 
 def test_json_access_log_has_one_line_per_request_and_no_secrets(settings, access_lines):
@@ -133,24 +126,25 @@ def test_json_access_log_has_one_line_per_request_and_no_secrets(settings, acces
         _, key = c.portal.call(core.api_keys.create, "t")
         c.headers["Authorization"] = f"Bearer {key}"
         new_link(c, "logged", password="hunter2-secret")
-        access_lines.clear()
+        access_lines.read()
         r = c.get("/logged?pw=hunter2-secret&utm_source=x&P%57=hunter2-secret",
                   headers={"x-forwarded-for": "203.0.113.77", "user-agent": DESKTOP,
                            "referer": "https://ref.example/page?token=hunter2-secret"})
         assert r.status_code == 302
         r = c.get("/api/links", headers={"x-forwarded-for": "2001:db8:1234:5678::1"})
         assert r.status_code == 200
+        lines = access_lines.read()
 
-    assert len(access_lines) == 2
-    for line in access_lines:
+    assert len(lines) == 2
+    for line in lines:
         assert "hunter2-secret" not in line
         assert key not in line
         assert "Bearer" not in line
-    first, second = (json.loads(line) for line in access_lines)
+    first, second = (json.loads(line) for line in lines)
     assert first["kind"] == "redirect" and first["status"] == 302 and first["method"] == "GET"
     assert first["path"] == "/logged"
     assert first["ip"] == "203.0.113.0"  # /24, never the full address
-    assert "203.0.113.77" not in access_lines[0]
+    assert "203.0.113.77" not in lines[0]
     assert first["query"] == "pw=REDACTED&utm_source=x&P%57=REDACTED"
     assert first["referer"] == "https://ref.example/page"
     assert first["ua"] == DESKTOP
@@ -162,7 +156,7 @@ def test_text_access_log(settings, access_lines):
     with TestClient(create_app(settings.replace(access_log="text")), base_url="http://go.test",
                     client=("198.51.100.9", 4000)) as c:
         c.get("/missing%0Akey?pw=secret-value")
-    (line,) = access_lines
+        (line,) = access_lines.read()
     assert line.startswith('198.51.100.0 "GET /missing%0Akey?pw=REDACTED" 404 ')
     assert "\n" not in line and "secret-value" not in line and "198.51.100.9" not in line
 
