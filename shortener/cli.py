@@ -411,7 +411,7 @@ def add_keys_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shortener import cli_api
+    from shortener import cli_api, cli_data
 
     parser = argparse.ArgumentParser(prog="shortener", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data folder (SHORTENER_DATA_DIR; default ./data)")
@@ -427,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_api.add_track_commands(sub)
     cli_api.add_webhook_commands(sub)
     __import__("shortener.cli_users").cli_users.add_users_commands(sub)
+    cli_data.add_data_commands(sub)
     return parser
 
 

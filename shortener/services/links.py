@@ -445,15 +445,28 @@ class LinkService:
         key = p.key
         if not p.url and key != keyrules.ROOT:
             raise BadRequest("Missing destination URL")
-        url, utm_cols = self._final_url(p.url or "", p.utm)
+        row = self.new_row(p, domain)
         if key is not None and await self.store.link_key_taken(domain, key):
             raise Conflict(DUPLICATE_KEY)
         tag_ids, new_tags = await self._tags(p.tag_ids, p.tag_names)
         await self.core.folders.require(p.columns.get("folder_id"))
         await self._check_webhooks(p.webhook_ids)
+        if isinstance(p.password, str):
+            row["password_hash"] = await _hash(p.password)
+        if key is None:
+            # Not checked here: the insert checks inside its transaction and create() draws again.
+            row["key"] = keyrules.random_key(p.key_length, p.prefix)
+        return {"link": row, "tag_ids": tag_ids or [], "new_tags": new_tags, "random_key": key is None,
+                "key_length": p.key_length, "prefix": p.prefix}, p
+
+    def new_row(self, p: LinkInput, domain: str) -> dict:
+        """The links-table row of a parsed create body on `domain`, without lookups: defaults,
+        the body's columns, the URL with its UTM fields. Key None stays None (the caller draws
+        one); the password is not hashed here. Raises ApiError."""
+        url, utm_cols = self._final_url(p.url or "", p.utm)
         now = now_iso()
         row = {
-            "id": new_id("link_"), "domain": domain, "key": key, "url": url,
+            "id": new_id("link_"), "domain": domain, "key": p.key, "url": url,
             "external_id": None, "tenant_id": None, "identifier": None, "track_conversion": 0,
             "archived": 0, "expires_at": None, "expired_url": None, "password_hash": None, "proxy": 0,
             "title": None, "description": None, "image": None, "video": None, "rewrite": 0,
@@ -464,13 +477,7 @@ class LinkService:
         }
         row.update(p.columns)
         row.update(utm_cols)
-        if isinstance(p.password, str):
-            row["password_hash"] = await _hash(p.password)
-        if key is None:
-            # Not checked here: the insert checks inside its transaction and create() draws again.
-            row["key"] = keyrules.random_key(p.key_length, p.prefix)
-        return {"link": row, "tag_ids": tag_ids or [], "new_tags": new_tags, "random_key": key is None,
-                "key_length": p.key_length, "prefix": p.prefix}, p
+        return row
 
     async def _insert(self, items: list[dict]) -> list[str | None]:
         """store.create_links, drawing new random keys for random-key items that collided."""

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from shortener import runlock
 from shortener.config import Settings
 from shortener.core import Core
 from shortener.errors import ERROR_CODES
@@ -139,7 +140,9 @@ def create_app(settings: Settings | None = None):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         core = await Core.open(settings)
+        server_lock = None
         try:
+            server_lock = runlock.hold_for_server(core.store.path)
             await core.start()
             if metrics is not None:
                 metrics.core = core
@@ -151,6 +154,7 @@ def create_app(settings: Settings | None = None):
             if metrics is not None:
                 metrics.core = None
             await core.close()
+            runlock.release(server_lock)
 
     metrics = Metrics() if settings.metrics_token else None
     api_app = Starlette(routes=api_routes(), exception_handlers=EXCEPTION_HANDLERS)

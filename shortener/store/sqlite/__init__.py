@@ -7,12 +7,13 @@ from .conversions import ConversionQueries
 from .core import CoreQueries
 from .folders import FolderQueries
 from .links import LinkQueries
+from .maintenance import MaintenanceQueries
 from .users import UserQueries
 from .webhooks import WebhookQueries
 
 
 class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, CoreQueries,
-                  UserQueries):
+                  UserQueries, MaintenanceQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 
 
