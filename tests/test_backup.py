@@ -4,11 +4,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 import time
 
 import httpx
 
+from conftest import ROOT
 from conversion_support import DESKTOP
 from shortener.store.sqlite.maintenance import integrity_errors
 
@@ -127,12 +130,19 @@ def test_restore_round_trips_and_keeps_the_old_database(live_server, tmp_path):
     old.close()
 
 
-def test_backup_refuses_a_missing_database_and_an_existing_file(live_server, tmp_path):
-    server = live_server()
+def test_backup_refuses_a_missing_database_and_an_existing_file(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def cli(data: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", data, *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert cli(str(tmp_path / "data"), "migrate").returncode == 0
     target = tmp_path / "exists.db"
     target.write_text("x")
-    r = server.cli("backup", str(target), check=False)
+    r = cli(str(tmp_path / "data"), "backup", str(target))
     assert r.returncode != 0 and "exists" in r.stderr
-    r = server.cli("--data-dir", str(tmp_path / "nowhere"), "backup", str(tmp_path / "x.db"), check=False)
+    r = cli(str(tmp_path / "nowhere"), "backup", str(tmp_path / "x.db"))
     assert r.returncode != 0 and "no database" in r.stderr
     assert not (tmp_path / "nowhere").exists()

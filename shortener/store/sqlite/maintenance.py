@@ -156,7 +156,7 @@ class MaintenanceQueries(SQLiteBase):
                                 "VALUES (:id, :name, :color, :created_at, :updated_at) ON CONFLICT (name) DO NOTHING",
                                 tag,
                             )
-                            tag_id = conn.execute("SELECT id FROM tags WHERE name = ?", (tag["name"],)).fetchone()[0]
+                            tag_id = conn.execute("SELECT id FROM tags WHERE name = ?", (tag["name"],)).fetchone()["id"]
                             tag_ids[tag["name"].lower()] = tag_id
                         conn.execute(
                             "INSERT INTO link_tags (link_id, tag_id, created_at) VALUES (?, ?, ?) "
