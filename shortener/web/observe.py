@@ -75,6 +75,7 @@ class Observer:
         self.metrics = metrics
         self.stats = metrics.stats if metrics is not None else None
         self.trusted = tuple(settings.trusted_proxies)
+        self.forwarded_header = settings.forwarded_header.encode("latin-1")
         self.format = settings.access_log
         self.log = self.format != "off"
 
@@ -105,7 +106,7 @@ class Observer:
 
     def line(self, scope, kind: str, status: int, elapsed: float) -> str:
         headers = dict(scope["headers"])
-        ip = truncate_ip(client_ip(scope, headers, self.trusted)) or "-"
+        ip = truncate_ip(client_ip(scope, headers, self.trusted, self.forwarded_header)) or "-"
         path = _path(scope)
         query = redact_query(scope.get("query_string", b""))
         ua = text(headers.get(b"user-agent"), MAX_UA)
