@@ -192,12 +192,14 @@ _DUB_COLUMNS = {
 
 def _dub(text: str) -> Iterator[Row]:
     records = _csv(text)
-    if records and not {"link", "url"} <= {_DUB_COLUMNS.get(_norm(k or "")) for k in records[0]}:
+    # header label -> our name, worked out once (labels vary in case and spacing between versions)
+    names = {k: _DUB_COLUMNS[_norm(k)] for k in (records[0] if records else ()) if k and _norm(k) in _DUB_COLUMNS}
+    if records and not {"link", "url"} <= set(names.values()):
         yield Row(1, error="not a Dub links export: needs the columns 'Short link' and 'Destination URL'")
         return
 
     def convert(number: int, record: dict[str, str]) -> Row:
-        r = {_DUB_COLUMNS[_norm(k)]: v for k, v in record.items() if k and _norm(k) in _DUB_COLUMNS}
+        r = {names[k]: v for k, v in record.items() if k in names}
         domain, key = _short_link(r.get("link") or "")
         body: dict[str, Any] = {"domain": domain, "key": key, "url": r.get("url") or ""}
         for name in ("title", "description"):

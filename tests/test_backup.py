@@ -138,7 +138,7 @@ def test_backup_refuses_a_missing_database_and_an_existing_file(tmp_path):
         return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", data, *args], env=env,
                               capture_output=True, text=True, timeout=60)
 
-    assert cli(str(tmp_path / "data"), "migrate").returncode == 0
+    assert cli(str(tmp_path / "data"), "init").returncode == 0
     target = tmp_path / "exists.db"
     target.write_text("x")
     r = cli(str(tmp_path / "data"), "backup", str(target))

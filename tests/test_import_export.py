@@ -36,7 +36,7 @@ def cli(tmp_path):
             raise AssertionError(f"{args}: {r.returncode}\n{r.stdout}\n{r.stderr}")
         return r
 
-    run("migrate")
+    run("init")
     return run
 
 
