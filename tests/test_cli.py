@@ -94,7 +94,7 @@ def test_database_files_are_private_while_serving(tmp_path, clean_env):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o700
     assert files == {"shortener.db": 0o600, "shortener.db-wal": 0o600, "shortener.db-shm": 0o600,
-                     "secret.key": 0o600}
+                     "shortener.db.lock": 0o600, "secret.key": 0o600}
 
 
 def test_cli_from_another_folder_refuses_and_points_the_way(tmp_path, clean_env, monkeypatch, capsys):
