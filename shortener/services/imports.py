@@ -49,6 +49,7 @@ class Importer:
         domains = {d["slug"].lower(): d["slug"] for d in await self.store.list_domains(limit=100_000)}
         tags = {t["name"].lower(): t for t in await self.store.all_tags()}
         self.folders = {f["id"] for f in await self.store.list_folders(search=None, limit=1_000_000, offset=0)}
+        self.webhooks = {w["id"] for w in await self.store.list_webhooks()}
         pending: list[tuple[Row, dict]] = []
 
         async def flush() -> None:
@@ -103,6 +104,9 @@ class Importer:
         link = self.core.links.new_row(p, domain)
         if link["folder_id"] is not None and link["folder_id"] not in self.folders:
             raise ValueError(f"Folder {link['folder_id']} not found.")
+        missing = [w for w in p.webhook_ids or () if w not in self.webhooks]
+        if missing:
+            raise ValueError(f"Invalid webhookIds detected: {', '.join(missing)[:300]}")
         extra = row.extra
         if _looks_like_hash(extra.get("passwordHash")):
             link["password_hash"] = extra["passwordHash"]
