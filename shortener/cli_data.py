@@ -44,6 +44,10 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
 # -- backup / restore ------------------------------------------------------------------------
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -64,6 +68,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
     _say(f"backed up {source} to {dest}: {pages} pages, {dest.stat().st_size / 1e6:.1f} MB in {took:.1f}s; "
          "integrity check ok")
+    if args.json:
+        _print_json({"database": source, "file": str(dest), "pages": pages, "bytes": dest.stat().st_size,
+                     "seconds": round(took, 3), "integrity": "ok"})
     return 0
 
 
@@ -100,6 +107,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
              f"the previous one is in {keep}")
         return 1
     _say(f"restored {target} from {args.file}; the previous database is in {keep}")
+    if args.json:
+        _print_json({"database": target, "restoredFrom": str(args.file), "previous": str(keep), "integrity": "ok"})
     return 0
 
 
@@ -132,7 +141,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         count = 0
         try:
             writer = None
-            if args.format == "csv":
+            if args.format == "csv" and not args.json:
                 writer = csv.writer(out)
                 writer.writerow(EXPORT_CSV_COLUMNS)
             async for obj in export_links(core):
@@ -183,6 +192,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     for number, key, reason in report.rejected:
         _say(f"rejected row {number}{f' ({key})' if key else ''}: {reason}")
     _say(f"imported {report.imported} of {report.total} links in {took:.1f}s; {len(report.rejected)} rejected")
+    if args.json:
+        _print_json({"imported": report.imported, "total": report.total, "seconds": round(took, 3),
+                     "rejected": [{"row": n, "key": k, "reason": r} for n, k, r in report.rejected]})
     return 1 if report.rejected else 0
 
 
@@ -192,16 +204,19 @@ def add_data_commands(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.add_argument("--pages", type=int, default=2048, help="pages copied per step (default 2048)")
     p.add_argument("--pause", type=float, default=0.002, help="seconds between steps (default 0.002)")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="replace the database with a backup FILE (the old one is kept as .bak)")
     p.add_argument("file", help="a file written by `shortener backup`")
     p.add_argument("--force", action="store_true", help="restore even while a server runs on the database")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("export", help="every link as JSON lines (default) or CSV")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("--output", "-o", help="file to write (mode 0600); stdout when omitted")
+    p.add_argument("--json", action="store_true", help="JSON lines (the same as --format jsonl)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="links from our export or Dub's, Shlink's, YOURLS' or Kutt's")
@@ -209,4 +224,5 @@ def add_data_commands(sub) -> None:
     p.add_argument("--format", required=True, choices=("ours", "dub", "shlink", "yourls", "kutt"))
     p.add_argument("--domain", help="put every link on this (configured) domain instead of the file's")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the outcome (with every rejected row) as JSON")
     p.set_defaults(func=cmd_import)

@@ -1,6 +1,7 @@
 """`shortener backup` while a live server takes redirects and leads, and `shortener restore`."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -97,15 +98,17 @@ def test_backup_under_redirect_and_lead_load_holds_every_acknowledged_write(live
 def test_restore_round_trips_and_keeps_the_old_database(live_server, tmp_path):
     server = live_server()
     auth = {"authorization": f"Bearer {server.key}"}
+    http = httpx.Client(timeout=60)  # generous: CI machines are shared
     for key in ("kept", "deleted-later"):
-        assert httpx.post(f"{server.api_url}/links", json={"url": f"https://example.com/{key}", "key": key},
+        assert http.post(f"{server.api_url}/links", json={"url": f"https://example.com/{key}", "key": key},
                           headers=auth).status_code == 200
     backup = tmp_path / "b.db"
-    server.cli("backup", str(backup))
-    later = httpx.get(f"{server.api_url}/links/info", params={"domain": f"127.0.0.1:{server.port}",
+    summary = json.loads(server.cli("backup", str(backup), "--json").stdout)
+    assert summary["file"] == str(backup) and summary["integrity"] == "ok" and summary["pages"] > 0
+    later = http.get(f"{server.api_url}/links/info", params={"domain": f"127.0.0.1:{server.port}",
                                                               "key": "deleted-later"}, headers=auth).json()
-    assert httpx.delete(f"{server.api_url}/links/{later['id']}", headers=auth).status_code == 200
-    assert httpx.post(f"{server.api_url}/links", json={"url": "https://example.com/new", "key": "after-backup"},
+    assert http.delete(f"{server.api_url}/links/{later['id']}", headers=auth).status_code == 200
+    assert http.post(f"{server.api_url}/links", json={"url": "https://example.com/new", "key": "after-backup"},
                       headers=auth).status_code == 200
 
     refused = server.cli("restore", str(backup), check=False)
@@ -120,10 +123,10 @@ def test_restore_round_trips_and_keeps_the_old_database(live_server, tmp_path):
     done = server.cli("restore", str(backup))
     assert "restored" in done.stderr
     server.start()
-    keys = {link["key"] for link in httpx.get(f"{server.api_url}/links", headers=auth).json()}
+    keys = {link["key"] for link in http.get(f"{server.api_url}/links", headers=auth).json()}
     assert keys == {"kept", "deleted-later"}
-    assert httpx.get(f"{server.url}/deleted-later").status_code == 302
-    assert httpx.get(f"{server.url}/after-backup").status_code == 404
+    assert http.get(f"{server.url}/deleted-later").status_code == 302
+    assert http.get(f"{server.url}/after-backup").status_code == 404
 
     old = sqlite3.connect(server.data_dir / "shortener.db.bak")
     assert {r[0] for r in old.execute("SELECT key FROM links")} == {"kept", "after-backup"}

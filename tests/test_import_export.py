@@ -161,8 +161,11 @@ def test_kutt_api_listing(cli, tmp_path):
          "visit_count": 2, "domain": "s.test", "link": "https://s.test/mine",
          "expire_in": "2099-01-01T00:00:00.000Z"},
     ]}
-    r = cli("import", write(tmp_path, "kutt.json", json.dumps(listing)), "--format", "kutt", check=False)
+    r = cli("import", write(tmp_path, "kutt.json", json.dumps(listing)), "--format", "kutt", "--json", check=False)
     assert "imported 2 of 4 links" in r.stderr
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 2 and outcome["total"] == 4
+    assert [x["row"] for x in outcome["rejected"]] == [2, 3]
     assert "rejected row 2: password-protected in Kutt" in r.stderr
     assert "rejected row 3: banned in Kutt" in r.stderr
     got = links(cli)
