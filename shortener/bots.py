@@ -38,6 +38,12 @@ _NAMES = (
     r"okhttp/", r"axios/", r"node-fetch", r"undici", r"postmanruntime", r"insomnia/", r"httpie/",
     r"java/\d", r"apache-httpclient", r"libwww-perl", r"scrapy", r"headlesschrome", r"phantomjs",
     r"lighthouse", r"chrome-lighthouse", r"linkchecker", r"httrack", r"feed ?fetcher",
+    # crawlers that ua-parser's full parse calls `Spider` but that name themselves otherwise
+    # (found by the click writer dropping them after the request path had let them through)
+    r"nutch", r"newsgator", r"teoma", r"coccoc", r"ask jeeves", r"heritrix", r"grapeshot",
+    r"proximic", r"netcraft", r"zgrab", r"masscan", r"nikto", r"sqlmap", r"wpscan", r"feedly",
+    r"feedburner", r"inoreader", r"newsblur", r"tiny tiny rss", r"rssowl", r"bloglines",
+    r"ichiro/", r"riddler", r"adsbot", r"htdig", r"xenu link",
 )
 # Generic self-descriptions used by well-behaved crawlers: "...bot/1.0", "compatible; FooBot;",
 # "+http://example.com/bot.html", "crawler", "spider".

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shortener.config import load_secret_key
+from shortener.errors import StoreUnavailable
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, identity_hash, referer_fields, truncate_ip
@@ -230,6 +231,7 @@ class ClickRecorder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
+        self._batch_done = asyncio.Event()  # set (and replaced) after each committed batch
         self.dropped = 0  # queue full
         self.bots_dropped = 0  # crawlers recognised by the full parse
         self.written = 0
@@ -249,6 +251,9 @@ class ClickRecorder:
         if self.window:
             if len(self._dedup) >= MAX_DEDUP_ENTRIES:
                 self._prune_dedup(now, force=True)
+            # Popped first: re-setting an expired key would keep its old place, and pruning
+            # relies on insertion order being expiry order.
+            self._dedup.pop(dk, None)
             self._dedup[dk] = (cid, now + self.window)
         if len(self._queue) >= self.queue_max:
             self.dropped += 1
@@ -297,14 +302,40 @@ class ClickRecorder:
                 self._prune_dedup(time.time())
 
     async def flush(self) -> int:
-        """Write every queued click now; returns how many rows were written."""
+        """Write the clicks queued when called (not those that arrive meanwhile, so a sustained
+        load cannot keep the caller here); returns how many rows were written."""
         written = 0
         async with self._write_lock:
-            while self._queue:
-                batch = self._queue[: self.batch_size]
+            remaining = len(self._queue)
+            while remaining > 0 and self._queue:
+                batch = self._queue[: min(self.batch_size, remaining)]
                 del self._queue[: len(batch)]
+                remaining -= len(batch)
                 written += await self._write(batch)
         return written
+
+    async def wait_written(self, click_id: str, *, timeout: float = 10.0) -> None:
+        """Return once `click_id` is no longer queued (written, or dropped as a crawler).
+
+        /track/lead needs its click on disk first. It waits for the batches up to its own click,
+        never for an empty queue. A writer that cannot write (disk full) is a clean 503.
+        """
+        if click_id not in self._pending:
+            return
+        if self._task is None:  # no background writer (a Core used by the CLI): write it here
+            await self.flush()
+            return
+        deadline = time.monotonic() + timeout
+        while click_id in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreUnavailable("The click of this event could not be written yet. Try again shortly.")
+            done = self._batch_done
+            self._wake.set()
+            try:
+                await asyncio.wait_for(done.wait(), timeout=left)
+            except asyncio.TimeoutError:
+                pass
 
     async def _rows(self, batch: list[PendingClick]) -> tuple[list[PendingClick], list[tuple]]:
         """The clicks of a batch that are people, and their rows (same order). Built on the
@@ -330,35 +361,72 @@ class ClickRecorder:
         # the writer fell behind the redirects and a 50 s load filled the queue and dropped
         # clicks (measured: 6.7k redirects/s taken, ~6.5k clicks/s written).
         kept, rows = await self._rows(batch)
-        if rows:
-            try:
-                await self.core.store.record_click_batch(rows)
-            except BaseException:
-                self.failures += 1
-                self._queue[:0] = kept  # keep order; retried by the next flush
-                raise
-        for c in kept:
-            self._pending.pop(c.id, None)
-        self.written += len(rows)
-        hooked = [dict(zip(CLICK_COLUMNS, row)) for c, row in zip(kept, rows) if c.webhooks]
-        if hooked:
-            await self._notify(hooked)
-        return len(rows)
+        outbox = await self._outbox(kept, rows)
+        write = asyncio.ensure_future(self.core.store.record_click_batch(rows, outbox))
+        try:
+            # Shielded: the transaction is one call on the writer thread and runs to its end
+            # even if we are cancelled; whoever settles the batch must know how it ended.
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if write.done():
+                self._settle_late(batch, kept, write)
+            else:
+                write.add_done_callback(lambda w: self._settle_late(batch, kept, w))
+            raise
+        except Exception:
+            pass  # _settle puts the clicks back and raises it again
+        written = self._settle(batch, kept, write)
+        if outbox:
+            self.core.webhooks.notify()
+        return written
 
-    async def _notify(self, rows: list[dict]) -> None:
+    def _settle(self, batch: list[PendingClick], kept: list[PendingClick], write: asyncio.Future) -> int:
+        """Account for a finished batch write: free every click of it, or queue the people's
+        clicks again (in front, in order) when the transaction did not commit."""
+        error = write.exception() if not write.cancelled() else asyncio.CancelledError()
+        if error is not None:
+            self.failures += 1
+            self._queue[:0] = kept
+            requeued = {c.id for c in kept}
+            for c in batch:
+                if c.id not in requeued:
+                    self._pending.pop(c.id, None)
+            raise error
+        for c in batch:
+            self._pending.pop(c.id, None)
+        inserted = write.result()
+        self.written += inserted
+        done, self._batch_done = self._batch_done, asyncio.Event()
+        done.set()
+        return inserted
+
+    def _settle_late(self, batch: list[PendingClick], kept: list[PendingClick], write: asyncio.Future) -> None:
+        try:
+            self._settle(batch, kept, write)
+        except BaseException:
+            log.exception("a click batch whose writer was cancelled did not commit; it is queued again")
+
+    async def _outbox(self, kept: list[PendingClick], rows: list[tuple]) -> dict[str, list[dict]]:
+        """link.clicked outbox rows by click id, for clicks on links that name webhooks. They
+        are inserted in the click batch's own transaction, for the clicks actually inserted."""
+        hooked = [(c, row) for c, row in zip(kept, rows) if c.webhooks]
+        if not hooked:
+            return {}
         links: dict[str, dict] = {}
-        for row in rows:
-            link = links.get(row["link_id"])
+        out: dict[str, list[dict]] = {}
+        for c, values in hooked:
+            row = dict(zip(CLICK_COLUMNS, values))
+            link = links.get(c.link_id)
             if link is None:
                 try:
-                    link = await self.core.links.get(row["link_id"])
+                    link = await self.core.links.get(c.link_id)
                 except Exception:  # deleted since the click; send what the click knows
-                    link = {"id": row["link_id"], "domain": row["domain"], "key": row["key"]}
-                links[row["link_id"]] = link
-            try:
-                await self.core.webhooks.enqueue("link.clicked", {"click": webhook_click(row), "link": link})
-            except Exception:
-                log.exception("queueing the link.clicked webhook failed")
+                    link = {"id": c.link_id, "domain": c.domain, "key": c.key}
+                links[c.link_id] = link
+            entries = await self.core.webhooks.prepare("link.clicked", {"click": webhook_click(row), "link": link})
+            if entries:
+                out[c.id] = entries
+        return out
 
     async def stop(self) -> None:
         # Never cancel a write in progress: its transaction goes on to commit on the connection's

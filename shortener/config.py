@@ -94,6 +94,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed password attempts allowed per link and client IP in 10 minutes before answering 429."),
     Setting("sqlite_synchronous", "SHORTENER_SQLITE_SYNCHRONOUS", "full", str,
             "SQLite `synchronous` pragma: `full` survives power loss, `normal` survives a process crash and is faster."),
+    Setting("sqlite_readers", "SHORTENER_SQLITE_READERS", 3, int,
+            "Reader connections (each on its own thread) for API reads, so one slow listing does not hold up the rest."),
+    Setting("query_timeout", "SHORTENER_QUERY_TIMEOUT", 10.0, float,
+            "Seconds an API read may run before it is stopped and answered with 503 (0: no limit)."),
     Setting("webhook_timeout", "SHORTENER_WEBHOOK_TIMEOUT", 10.0, float,
             "Seconds a webhook delivery may take."),
     Setting("webhook_max_failures", "SHORTENER_WEBHOOK_MAX_FAILURES", 20, int,
@@ -137,6 +141,8 @@ class Settings:
     cache_sync_seconds: float = 1.0
     password_attempts: int = 10
     sqlite_synchronous: str = "full"
+    sqlite_readers: int = 3
+    query_timeout: float = 10.0
     webhook_timeout: float = 10.0
     webhook_max_failures: int = 20
     webhook_allow_private: bool = False

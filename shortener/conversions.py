@@ -245,8 +245,8 @@ class ConversionService:
         found = await finder(click_id) if finder is not None else None
         if found is None:
             return None
-        # Queued in memory: write it now so the lead's click is on disk before the lead is.
-        await self.core.clicks.flush()
+        # Queued in memory: wait for its batch, so the lead's click is on disk before the lead is.
+        await self.core.clicks.wait_written(click_id)
         return await self.store.find_written_click(click_id) or found
 
     async def _click_and_link(self, click_id: str, click: dict | None = None,

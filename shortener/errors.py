@@ -55,13 +55,24 @@ class RateLimited(ApiError):
     status, code = 429, "rate_limit_exceeded"
 
 
+class StoreUnavailable(ApiError):
+    """The database cannot answer now (locked by another process, disk full, a query over its
+    deadline). Not a bug: the client may retry, and nothing was changed."""
+
+    status, code = 503, "service_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": "2"})
+
+
 class InternalError(ApiError):
     status, code = 500, "internal_server_error"
 
 
 ERROR_CODES: dict[str, int] = {
     cls.code: cls.status
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited, InternalError)
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited, InternalError,
+                StoreUnavailable)
 }
 
 

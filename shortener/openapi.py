@@ -126,6 +126,7 @@ _ERROR_RESPONSES = {
     "unprocessable_entity": "UnprocessableEntity",
     "rate_limit_exceeded": "RateLimitExceeded",
     "internal_server_error": "InternalServerError",
+    "service_unavailable": "ServiceUnavailable",
 }
 _ERROR_TEXT = {
     "bad_request": "The request is malformed: bad JSON, a bad Authorization header, or a missing required value.",
@@ -136,6 +137,8 @@ _ERROR_TEXT = {
     "unprocessable_entity": "A field failed validation; the message is \"<issue>: <field>: <text>\".",
     "rate_limit_exceeded": "Too many requests; retry later.",
     "internal_server_error": "A bug on our side; the server log has the details.",
+    "service_unavailable": "The database cannot answer now (locked by another process, disk full, or a query over "
+                           "its deadline); nothing was changed. Retry after `Retry-After` seconds.",
 }
 
 
@@ -760,7 +763,8 @@ _WEBHOOK_EVENT_OF = {
 # Operations
 
 # 403: the key lacks the endpoint's scope (see the securitySchemes description).
-_AUTH_ERRORS = ("bad_request", "unauthorized", "forbidden", "internal_server_error")
+_AUTH_ERRORS = ("bad_request", "unauthorized", "forbidden", "internal_server_error",
+                "service_unavailable")
 
 
 def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, errors: tuple[str, ...] = (),
@@ -773,7 +777,7 @@ def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, err
         operation["parameters"] = params
     if body is not None:
         operation["requestBody"] = body
-    codes = ("internal_server_error",) if public else _AUTH_ERRORS
+    codes = ("internal_server_error", "service_unavailable") if public else _AUTH_ERRORS
     all_errors = sorted(set(codes) | set(errors), key=lambda c: ERROR_CODES[c])
     operation["responses"] = {
         **responses,

@@ -232,6 +232,17 @@ class WebhookService:
             for h in targets
         ]
 
+    async def prepare(self, event: str, data: dict) -> list[dict]:
+        """outbox_rows() for a caller that inserts them in its own transaction; [] on any error
+        (an event must not fail its cause)."""
+        try:
+            if not self._loaded:
+                await self.reload()
+            return self.outbox_rows(event, data)
+        except Exception:
+            log.exception("could not prepare the %s webhook", event)
+            return []
+
     async def enqueue(self, event: str, data: dict) -> None:
         """Queue `event` for every subscribed webhook. Never raises: an event must not fail its cause."""
         try:

@@ -113,7 +113,7 @@ def test_a_failed_write_keeps_its_clicks_queued_and_counts_nothing_twice(setting
         ids = [_cid(c.get("/y")) for _ in range(10)]
         real = core.store.record_click_batch
 
-        async def failing(rows):
+        async def failing(rows, outbox=None):
             raise OSError("disk full")
 
         monkeypatch.setattr(core.store, "record_click_batch", failing)
@@ -140,11 +140,11 @@ def test_stop_waits_for_a_write_in_progress_and_counts_it_once(settings, monkeyp
         real = core.store.record_click_batch
         started = []
 
-        async def slow(rows):
+        async def slow(rows, outbox=None):
             async def inner():
                 started.append(len(rows))
                 await asyncio.sleep(0.3)
-                return await real(rows)
+                return await real(rows, outbox)
             return await asyncio.shield(inner())
 
         monkeypatch.setattr(core.store, "record_click_batch", slow)
@@ -203,17 +203,22 @@ def test_ip_is_truncated_and_identity_is_salted(settings):
         assert row["ip"] is None
 
 
-def test_webhook_links_enqueue_link_clicked_after_the_commit(client, core, run, monkeypatch):
+def test_webhook_links_prepare_link_clicked_for_the_batch(client, core, run, monkeypatch):
     sent = []
 
     async def enqueue(event, data):
         sent.append((event, data))
+
+    async def prepare(event, data):  # link.clicked rows are made for the click batch's transaction
+        sent.append((event, data))
+        return []
 
     monkeypatch.setattr(core.webhooks, "enqueue", enqueue)
     # webhookIds must name a webhook that exists (enqueue is replaced: nothing is delivered)
     run(core.store.insert_webhook, {"id": "wh_test", "name": "t", "url": "https://example.com/hook",
                                     "secret": "whsec_test", "triggers": '["link.clicked"]',
                                     "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"})
+    monkeypatch.setattr(core.webhooks, "prepare", prepare)
     hooked = make_link(run, core, key="wh", url="https://example.com/wh", webhookIds=["wh_test"])
     plain = make_link(run, core, key="nowh")
     sent.clear()  # creation events

@@ -105,7 +105,7 @@ def test_bot_query_param_marks_a_bot(client, core, run):
 
 def test_a_crawler_only_the_full_parse_knows_is_dropped_by_the_writer(client, core, run):
     # Not in the request-path list, but ua-parser classifies it as a Spider.
-    ua = "Nutch-1.19"
+    ua = "sitebot"
     assert not looks_like_bot(ua)
     link = make_link(run, core, key="b", url="https://example.com/b")
     client.get("/b", headers={"user-agent": ua})

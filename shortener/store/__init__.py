@@ -48,7 +48,8 @@ async def open_store(settings: Settings, *, migrate: bool = True):
         if path is not None:
             create_private_database_file(path)
 
-        store = SQLiteStore(url, synchronous=settings.sqlite_synchronous)
+        store = SQLiteStore(url, synchronous=settings.sqlite_synchronous, readers=settings.sqlite_readers,
+                            query_timeout=settings.query_timeout)
     else:
         raise SystemExit(f"unsupported database URL {url!r}: only sqlite:/// is available yet")
     await store.open()

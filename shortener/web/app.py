@@ -43,6 +43,8 @@ _ERROR_TEXT = {
     "unprocessable_entity": "A field failed validation; the message names the field.",
     "rate_limit_exceeded": "Too many requests; retry later.",
     "internal_server_error": "A bug on our side; the server log has the details.",
+    "service_unavailable": "The database cannot answer now (locked, disk full, or a query over its deadline); "
+                           "nothing was changed. Retry after the Retry-After header's seconds.",
 }
 
 

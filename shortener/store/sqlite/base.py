@@ -1,27 +1,50 @@
 """Connections, transactions and migrations for the SQLite store.
 
-Three connections, each for a reason:
-- one aiosqlite write connection; every write runs inside `transaction()`, which holds an asyncio
-  lock so coroutines never interleave statements of different transactions;
-- one aiosqlite read connection for API reads (WAL lets it read while a write is in progress);
-- one plain sqlite3 connection used synchronously on the event loop for the redirect path's
-  primary-key lookups: ~7.5 us direct versus ~67 us through aiosqlite's thread hop
-  (reference/performance-notes.md). Only index point lookups may use it.
+We own the connection threads (plain `sqlite3`, no aiosqlite). Every unit of work is one call
+on the thread that owns its connection, and that is what keeps a connection from being left in a
+wrong state:
+- a write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error) is a single call on the
+  writer thread. A coroutine cancelled while awaiting it cannot split it: the call either never
+  starts or runs to its end, and nothing after it finds a transaction left open;
+- reads run on a small pool of reader threads, each with its own connection, so a slow listing
+  does not hold up authentication. Every cursor is closed in `finally` (an unclosed cursor of a
+  failed fetch kept its WAL snapshot until the garbage collector came, seconds later), a reader
+  that raised is reopened, and API reads have a deadline (a progress handler);
+- one connection is used synchronously on the event loop for the redirect path's primary-key
+  lookups: ~7.5 us direct versus ~67 us through a thread hop (reference/performance-notes.md).
+  Only index point lookups may use it, and its busy timeout is short: the loop must never sleep
+  for seconds on a lock.
+
+Why not aiosqlite: the hot writers need a whole transaction as one call on the connection's
+thread, which aiosqlite offers only through private APIs (`_execute`, `_conn`). Owning the
+threads costs ~150 lines and measured the same per call (bench/bench_store_calls.py).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
-from contextlib import asynccontextmanager
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-import aiosqlite
+from shortener.errors import StoreUnavailable
 
 Row = dict[str, Any]
 
 MIGRATIONS_PACKAGE = "shortener.store.sqlite"
+log = logging.getLogger("shortener.store")
+
+# The writer waits this long for another process's lock (the CLI, a backup) before giving up.
+WRITE_BUSY_MS = 5000
+# The redirect path's connection runs on the event loop: it may wait only briefly. In WAL mode a
+# reader is blocked only while another connection recovers or restarts the WAL, which is short.
+REDIRECT_BUSY_MS = 100
+# Progress-handler granularity: the deadline is checked every N virtual-machine steps (~tens of us).
+_PROGRESS_STEPS = 4000
 
 
 def _path_from_url(url: str) -> str:
@@ -51,62 +74,255 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def split_statements(script: str) -> list[str]:
+    """The statements of an SQL script, each complete (triggers with their BEGIN ... END whole)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                out.append(current)
+            current = ""
+    if current.strip() and not all(l.strip().startswith("--") or not l.strip() for l in current.splitlines()):
+        raise ValueError("the script ends inside a statement")
+    return out
+
+
+def fetchall(conn: sqlite3.Connection, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
+    """Run a query and return its rows; the cursor is closed whatever happens."""
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable | None:
+    """The store errors that are the environment's, not a bug: say so to the client (503)."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreUnavailable("The database is busy (locked by another process). Try again shortly.")
+    if "interrupted" in text:
+        return StoreUnavailable("The query took too long and was stopped.")
+    if "disk is full" in text or "disk i/o" in text:
+        return StoreUnavailable("The server cannot write to its database right now (disk full or failing).")
+    return None
+
+
+class Tx:
+    """A connection on its own thread (inside a write transaction, or a reader's), with helpers
+    that always close their cursors. `conn` is the plain sqlite3 connection."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
+        cur = self.conn.execute(sql, params)
+        try:
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict]) -> int:
+        cur = self.conn.executemany(sql, rows)
+        try:
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
+        return fetchall(self.conn, sql, params)
+
+    def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
+        rows = fetchall(self.conn, sql, params)
+        return rows[0] if rows else None
+
+
+class ConnectionThread:
+    """One sqlite3 connection and the one thread that ever touches it.
+
+    `call(fn)` runs `fn(conn)` on that thread. When the awaiting coroutine is cancelled the call
+    still either never starts or runs to completion (the executor does not interrupt a job), so
+    a unit of work is never split. After a job that raised, the connection is put right before
+    the next one: a transaction left open is rolled back, and a reader is reopened, which
+    finalizes every statement (and so releases its snapshot).
+    """
+
+    def __init__(self, name: str, connect: Callable[[], sqlite3.Connection], *, reopen_on_error: bool) -> None:
+        self.name = name
+        self._connect = connect
+        self._reopen_on_error = reopen_on_error
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._conn: sqlite3.Connection | None = None
+        self._deadline: float | None = None
+        self.busy = False  # a job is running or queued (read by the pool on the loop thread)
+
+    def _progress(self) -> int:
+        deadline = self._deadline
+        return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+    def _open(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.set_progress_handler(self._progress, _PROGRESS_STEPS)
+        return conn
+
+    def _run(self, fn: Callable[..., Any], args: tuple, timeout: float | None) -> Any:
+        if self._conn is None:
+            self._conn = self._open()
+        conn = self._conn
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            return fn(conn, *args)
+        except BaseException:
+            self._repair()
+            raise
+        finally:
+            self._deadline = None
+
+    def _repair(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK").close()
+            if not self._reopen_on_error:
+                return
+        except sqlite3.Error:
+            log.warning("%s: rollback after an error failed; reopening the connection", self.name)
+        self._conn = None
+        try:
+            conn.close()
+        except sqlite3.Error:
+            log.exception("%s: closing a failed connection", self.name)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._run, fn, args, timeout)
+        except sqlite3.OperationalError as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    def in_transaction(self) -> bool:
+        """For checks (tests, the soak): asks on the connection's own thread."""
+        return self._executor.submit(lambda: bool(self._conn and self._conn.in_transaction)).result()
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(shut).result()
+        self._executor.shutdown(wait=True)
+
+
+class ReaderPool:
+    """A few reader threads; a call goes to an idle one, else to the least recently used."""
+
+    def __init__(self, readers: list[ConnectionThread]) -> None:
+        self._readers = readers
+        self._idle: asyncio.Queue[ConnectionThread] = asyncio.Queue()
+        for r in readers:
+            self._idle.put_nowait(r)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
+        reader = await self._idle.get()
+        try:
+            return await reader.call(fn, *args, timeout=timeout)
+        finally:
+            # Back in the queue even if this caller was cancelled: a job still running on the
+            # thread only delays the next call on that reader, it cannot leak into it.
+            self._idle.put_nowait(reader)
+
+    @property
+    def readers(self) -> list[ConnectionThread]:
+        return self._readers
+
+
 class SQLiteBase:
-    def __init__(self, url: str, *, synchronous: str = "full") -> None:
+    def __init__(self, url: str, *, synchronous: str = "full", readers: int = 3,
+                 query_timeout: float | None = 10.0) -> None:
         self.url = url
         self.path = _path_from_url(url)
         self.synchronous = synchronous
-        self._w: aiosqlite.Connection | None = None
-        self._r: aiosqlite.Connection | None = None
+        self.reader_count = max(1, int(readers))
+        self.query_timeout = query_timeout if query_timeout and query_timeout > 0 else None
+        self._writer: ConnectionThread | None = None
+        self._pool: ReaderPool | None = None
         self._sync: sqlite3.Connection | None = None
-        self._wlock = asyncio.Lock()
+        if self.path == ":memory:":
+            raise ValueError("the SQLite store needs a file: several connections share it")
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._w = await self._connect()
-        await self._w.execute_fetchall("PRAGMA journal_mode=WAL")
-        self._r = await self._connect()
-        self._sync = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._configure(self._sync)
-        self._sync.row_factory = _dict_factory
-
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = _dict_factory
-        # execute_fetchall, not execute: a pragma's unread cursor keeps its statement (and lock) open.
-        for pragma in ("busy_timeout=5000", "foreign_keys=ON", f"synchronous={self.synchronous.upper()}"):
-            await conn.execute_fetchall(f"PRAGMA {pragma}")
+    def _new_connection(self, busy_ms: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = _dict_factory
+            for pragma in (f"busy_timeout={busy_ms}", "foreign_keys=ON", f"synchronous={self.synchronous.upper()}"):
+                conn.execute(f"PRAGMA {pragma}").close()
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA foreign_keys=ON")
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._new_connection(WRITE_BUSY_MS)
+        try:
+            fetchall(conn, "PRAGMA journal_mode=WAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def open(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = ConnectionThread("sqlite-writer", self._connect_writer, reopen_on_error=False)
+        # The first call opens the file (and switches it to WAL) before any reader starts.
+        await self._writer.call(lambda conn: None)
+        self._pool = ReaderPool([
+            ConnectionThread(f"sqlite-reader-{i}", lambda: self._new_connection(WRITE_BUSY_MS), reopen_on_error=True)
+            for i in range(self.reader_count)
+        ])
+        self._sync = self._new_connection(REDIRECT_BUSY_MS)
 
     async def close(self) -> None:
         """Close every connection; safe to call twice."""
-        for attr in ("_w", "_r"):
-            conn = getattr(self, attr)
-            if conn is not None:
-                setattr(self, attr, None)
-                await conn.close()
+        loop = asyncio.get_running_loop()
+        threads = ([self._writer] if self._writer else []) + (self._pool.readers if self._pool else [])
+        self._writer = self._pool = None
+        for thread in threads:
+            await loop.run_in_executor(None, thread.close)
         if self._sync is not None:
             self._sync.close()
             self._sync = None
 
     async def migrate(self) -> list[str]:
-        """Apply pending migrations in order; returns the names applied."""
-        assert self._w is not None
-        applied = []
-        async with self._wlock:
-            current = (await self._w.execute_fetchall("PRAGMA user_version"))[0]["user_version"]
-            for number, name, sql in migrations():
-                if number <= current:
-                    continue
-                # executescript runs the whole file; the version bump is in the same transaction.
-                await self._w.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
+        """Apply pending migrations in order; returns the names applied.
+
+        Safe with several processes starting at once on one file: each migration takes the write
+        lock (BEGIN IMMEDIATE) and only then reads the version, so the second process finds the
+        work done; any error rolls the whole migration back.
+        """
+        applied: list[str] = []
+        for number, name, sql in migrations():
+            statements = split_statements(sql)
+
+            def apply(tx: Tx) -> bool:
+                if tx.fetchone("PRAGMA user_version")["user_version"] >= number:
+                    return False
+                for statement in statements:
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version={number}")
+                return True
+
+            if await self.run_in_transaction(apply):
                 applied.append(name)
         return applied
 
@@ -117,8 +333,7 @@ class SQLiteBase:
     # -- primitives --------------------------------------------------------------------------
 
     async def read(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
-        assert self._r is not None, "store is not open"
-        return list(await self._r.execute_fetchall(sql, params))
+        return await self.run_on_reader(lambda tx: tx.fetchall(sql, params))
 
     async def read_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
         rows = await self.read(sql, params)
@@ -127,81 +342,52 @@ class SQLiteBase:
     def read_now(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
         """Synchronous read for index point lookups on the redirect path (see module doc)."""
         assert self._sync is not None, "store is not open"
-        return self._sync.execute(sql, params).fetchall()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["Tx"]:
-        """One write transaction (BEGIN IMMEDIATE); commits on exit, rolls back on error."""
-        assert self._w is not None, "store is not open"
-        async with self._wlock:
-            await self._w.execute_fetchall("BEGIN IMMEDIATE")
-            try:
-                yield Tx(self._w)
-            except BaseException:
-                await self._w.rollback()
+        try:
+            return fetchall(self._sync, sql, params)
+        except sqlite3.OperationalError as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
                 raise
-            else:
-                await self._w.commit()
+            raise unavailable from exc
 
     async def write(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""
-        async with self.transaction() as tx:
-            return await tx.execute(sql, params)
+        return await self.run_in_transaction(lambda tx: tx.execute(sql, params))
 
-    # -- whole units of work on a connection's own thread ------------------------------------
-    # Under load every aiosqlite call waits for a full turn of a busy event loop before its
-    # result comes back; a transaction of eight statements held the write lock across eight such
-    # waits and cut lead and click throughput by two thirds. The hot writers therefore hand the
-    # whole unit of work to the connection's thread as one call. aiosqlite has no public API for
-    # that, so both go through its `_execute` here, in one place.
+    async def run_in_transaction(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(tx, *args)` inside BEGIN IMMEDIATE ... COMMIT, as one call on the writer thread.
 
-    async def run_in_transaction(self, fn: Callable[[sqlite3.Connection], Any], *args: Any) -> Any:
-        """`fn(conn, *args)` inside BEGIN IMMEDIATE ... COMMIT on the write connection's thread."""
-        assert self._w is not None, "store is not open"
-        conn = self._w
+        Any error (or BaseException) rolls back. `fn` must not await: the whole unit runs on the
+        thread, so a cancelled caller can neither split the transaction nor leave it open.
+        """
+        assert self._writer is not None, "store is not open"
 
-        def run() -> Any:
-            raw = conn._conn
-            raw.execute("BEGIN IMMEDIATE")
+        def run(conn: sqlite3.Connection) -> Any:
+            conn.execute("BEGIN IMMEDIATE").close()
             try:
-                result = fn(raw, *args)
+                result = fn(Tx(conn), *args)
+                conn.execute("COMMIT").close()
             except BaseException:
-                raw.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK").close()
                 raise
-            raw.execute("COMMIT")
             return result
 
-        async with self._wlock:
-            return await conn._execute(run)
+        return await self._writer.call(run)
 
-    async def run_on_reader(self, fn: Callable[[sqlite3.Connection], Any], *args: Any) -> Any:
-        """`fn(conn, *args)` on the read connection's thread, for a group of lookups."""
-        assert self._r is not None, "store is not open"
-        conn = self._r
-        return await conn._execute(lambda: fn(conn._conn, *args))
+    async def run_on_reader(self, fn: Callable[..., Any], *args: Any, timeout: float | None = -1) -> Any:
+        """`fn(tx, *args)` on a reader thread, for a group of lookups (`tx` as in transactions,
+        without one). Stopped after `timeout` seconds (default: the store's query timeout)."""
+        assert self._pool is not None, "store is not open"
+        if timeout == -1:
+            timeout = self.query_timeout
+        return await self._pool.call(lambda conn: fn(Tx(conn), *args), timeout=timeout)
 
-
-class Tx:
-    """The write connection inside a transaction."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-
-    async def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
-        cur = await self.conn.execute(sql, params)
-        n = cur.rowcount
-        await cur.close()
-        return n
-
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict]) -> int:
-        cur = await self.conn.executemany(sql, rows)
-        n = cur.rowcount
-        await cur.close()
-        return n
-
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
-        return list(await self.conn.execute_fetchall(sql, params))
-
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
+    async def connections_idle(self) -> bool:
+        """True when no connection is inside a transaction (soak and fault tests)."""
+        loop = asyncio.get_running_loop()
+        threads = ([self._writer] if self._writer else []) + (self._pool.readers if self._pool else [])
+        for thread in threads:
+            if await loop.run_in_executor(None, thread.in_transaction):
+                return False
+        return not (self._sync is not None and self._sync.in_transaction)

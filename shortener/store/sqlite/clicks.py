@@ -5,7 +5,8 @@ import functools
 import itertools
 from typing import Iterable, Sequence
 
-from .base import Row, SQLiteBase
+from .base import Row, SQLiteBase, Tx
+from .webhooks import insert_outbox
 
 # Only what a redirect needs; the link cache keeps these rows for the whole working set.
 _REDIRECT_COLUMNS = (
@@ -44,14 +45,15 @@ def _click_statements(clicks: Sequence[tuple]):
         yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
-_LINK_ID = CLICK_COLUMNS.index("link_id")
-_TIMESTAMP = CLICK_COLUMNS.index("timestamp")
+# What the INSERT hands back per inserted row; _click_counters reads these positions.
+_RETURNING = " RETURNING id, link_id, timestamp"
+_ID, _LINK_ID, _TIMESTAMP = 0, 1, 2
 
 
-def _click_counters(clicks: Iterable[tuple]) -> list[tuple[int, str, str]]:
-    """(clicks to add, latest timestamp, link id) per link of some click rows."""
+def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
+    """(clicks to add, latest timestamp, link id) per link of inserted (id, link_id, timestamp) rows."""
     counters: dict[str, list] = {}
-    for row in clicks:
+    for row in inserted:
         link_id, at = row[_LINK_ID], row[_TIMESTAMP]
         entry = counters.get(link_id)
         if entry is None:
@@ -66,14 +68,26 @@ def _click_counters(clicks: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
-def _write_clicks(conn, clicks: Sequence[tuple]) -> None:
+def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None) -> int:
+    """Insert the rows; counters and link.clicked outbox rows follow only the rows inserted
+    (a click id already stored is ignored, and must not count twice). Returns that number."""
+    conn = tx.conn
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
-    conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
-    for sql, params in _click_statements(clicks):
-        conn.execute(sql, params)
-    conn.executemany(_COUNTERS, _click_counters(clicks))
+    tx.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+    inserted: list[tuple] = []
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: thousands of rows per batch
+    try:
+        for sql, params in _click_statements(clicks):
+            inserted += cur.execute(sql + _RETURNING, params).fetchall()
+    finally:
+        cur.close()
+    tx.executemany(_COUNTERS, _click_counters(inserted))
+    if outbox:
+        insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
+    return len(inserted)
 
 
 class ClickQueries(SQLiteBase):
@@ -106,8 +120,9 @@ class ClickQueries(SQLiteBase):
 
     # -- click batches -----------------------------------------------------------------------
 
-    async def record_click_batch(self, clicks: Sequence[tuple]) -> None:
-        """Click rows and their links' `clicks`/`last_clicked` counters, in one transaction.
+    async def record_click_batch(self, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None = None) -> int:
+        """Click rows, their links' `clicks`/`last_clicked` counters and the link.clicked outbox
+        rows (by click id), in one transaction; returns how many rows were inserted.
 
         Each click is a tuple in CLICK_COLUMNS order. The transaction runs as one call on the
         write connection's thread (run_in_transaction): statement by statement, each await
@@ -116,7 +131,9 @@ class ClickQueries(SQLiteBase):
         hundred milliseconds, most of it the COMMIT writing the pages it dirtied; other writes
         wait that long (README, click capture).
         """
-        await self.run_in_transaction(_write_clicks, clicks)
+        if not clicks:
+            return 0
+        return await self.run_in_transaction(_write_clicks, clicks, outbox)
 
     async def find_click(self, click_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, Callable, Sequence
 
-from .base import Row, SQLiteBase
-from .webhooks import insert_outbox_now
+from .base import Row, SQLiteBase, Tx
+from .webhooks import insert_outbox
 
 _CUSTOMER_COLUMNS = (
     "id", "external_id", "name", "email", "avatar", "stripe_customer_id", "country", "click_id",
@@ -40,22 +39,16 @@ CUSTOMER_UPDATABLE = ("name", "email", "avatar", "external_id", "stripe_customer
                       "subscription_canceled_at")
 
 
-def _one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> Row | None:
-    return conn.execute(sql, params).fetchone()
-
-
-def _get_or_create_customer(conn: sqlite3.Connection, customer: Row) -> Row:
+def _get_or_create_customer(tx: Tx, customer: Row) -> Row:
     """Race-free get-or-create by external id; an existing customer is returned unchanged (Dub)."""
-    conn.execute(_INSERT_CUSTOMER, customer)
-    row = _one(conn, "SELECT * FROM customers WHERE external_id = ?", (customer["external_id"],))
+    tx.execute(_INSERT_CUSTOMER, customer)
+    row = tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (customer["external_id"],))
     assert row is not None
     return row
 
 
-def _lead_key_taken(conn: sqlite3.Connection, external_id: str, event_key: str, since: str) -> bool:
-    return _one(
-        conn,
-        "SELECT 1 AS hit FROM lead_keys WHERE customer_external_id = ? AND event_key = ? AND created_at >= ?",
+def _lead_key_taken(tx: Tx, external_id: str, event_key: str, since: str) -> bool:
+    return tx.fetchone("SELECT 1 AS hit FROM lead_keys WHERE customer_external_id = ? AND event_key = ? AND created_at >= ?",
         (external_id, event_key, since),
     ) is not None
 
@@ -90,13 +83,13 @@ class ConversionQueries(SQLiteBase):
         use (the customer's own when `click_id` is empty), whether the idempotency key is taken,
         and the written click and its link (None when not on disk)."""
 
-        def read(conn: sqlite3.Connection) -> Row:
-            customer = _one(conn, "SELECT * FROM customers WHERE external_id = ?", (external_id,))
+        def read(tx: Tx) -> Row:
+            customer = tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (external_id,))
             cid = click_id or (customer["click_id"] if customer else None) or ""
-            click = _one(conn, "SELECT * FROM clicks WHERE id = ?", (cid,)) if cid else None
-            link = _one(conn, _LINK_FOR_CONVERSION, (click["link_id"],)) if click else None
+            click = tx.fetchone("SELECT * FROM clicks WHERE id = ?", (cid,)) if cid else None
+            link = tx.fetchone(_LINK_FOR_CONVERSION, (click["link_id"],)) if click else None
             return {"customer": customer, "click_id": cid, "click": click, "link": link,
-                    "duplicate": _lead_key_taken(conn, external_id, event_key, key_since)}
+                    "duplicate": _lead_key_taken(tx, external_id, event_key, key_since)}
 
         return await self.run_on_reader(read)
 
@@ -122,7 +115,7 @@ class ConversionQueries(SQLiteBase):
 
     async def bind_customer(self, customer: Row) -> Row:
         """Deferred lead: create the customer bound to its click; an existing one is kept as is."""
-        return await self.run_in_transaction(lambda conn: _get_or_create_customer(conn, customer))
+        return await self.run_in_transaction(lambda tx: _get_or_create_customer(tx, customer))
 
     async def record_lead(
         self,
@@ -141,21 +134,21 @@ class ConversionQueries(SQLiteBase):
         """
         external_id = customer["external_id"]
 
-        def write(conn: sqlite3.Connection) -> tuple[bool, Row | None]:
-            if _lead_key_taken(conn, external_id, event_key, key_since):
-                return True, _one(conn, "SELECT * FROM customers WHERE external_id = ?", (external_id,))
-            conn.execute(
+        def write(tx: Tx) -> tuple[bool, Row | None]:
+            if _lead_key_taken(tx, external_id, event_key, key_since):
+                return True, tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (external_id,))
+            tx.execute(
                 "INSERT INTO lead_keys (customer_external_id, event_key, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (customer_external_id, event_key) DO UPDATE SET created_at = excluded.created_at",
                 (external_id, event_key, now),
             )
-            row = _get_or_create_customer(conn, customer)
+            row = _get_or_create_customer(tx, customer)
             for event in events:
                 event["customer_id"] = row["id"]
-            conn.executemany(_INSERT_LEAD, events)
-            conn.execute("UPDATE links SET leads = leads + ?, last_lead_at = ? WHERE id = ?", (len(events), now, link_id))
+            tx.executemany(_INSERT_LEAD, events)
+            tx.execute("UPDATE links SET leads = leads + ?, last_lead_at = ? WHERE id = ?", (len(events), now, link_id))
             if outbox is not None:
-                insert_outbox_now(conn, outbox(row))
+                insert_outbox(tx, outbox(row))
             return False, row
 
         return await self.run_in_transaction(write)
@@ -178,60 +171,61 @@ class ConversionQueries(SQLiteBase):
         invoiceId already answered within the window, the stored first answer.
         """
 
-        def write(conn: sqlite3.Connection) -> dict:
+        def write(tx: Tx) -> dict:
             invoice_id = sale.get("invoice_id")
             if invoice_id is not None:
-                seen = _one(conn, "SELECT response FROM sale_invoices WHERE invoice_id = ? AND created_at >= ?",
+                seen = tx.fetchone("SELECT response FROM sale_invoices WHERE invoice_id = ? AND created_at >= ?",
                             (invoice_id, invoice_since))
                 if seen:
                     return json.loads(seen["response"])
             if new_customer is not None:
-                customer = _get_or_create_customer(conn, new_customer)
+                customer = _get_or_create_customer(tx, new_customer)
             else:
-                customer = _one(conn, "SELECT * FROM customers WHERE id = ?", (sale["customer_id"],))
+                customer = tx.fetchone("SELECT * FROM customers WHERE id = ?", (sale["customer_id"],))
                 if customer is None:  # deleted between the lookup and this transaction
                     return respond({})
             if direct_lead is not None:
                 direct_lead["customer_id"] = customer["id"]
-                conn.execute(_INSERT_LEAD, direct_lead)
-                conn.execute("UPDATE links SET leads = leads + 1, last_lead_at = ? WHERE id = ?",
+                tx.execute(_INSERT_LEAD, direct_lead)
+                tx.execute("UPDATE links SET leads = leads + 1, last_lead_at = ? WHERE id = ?",
                              (now, direct_lead["link_id"]))
             sale["customer_id"] = customer["id"]
-            conn.execute(_INSERT_SALE, sale)
+            tx.execute(_INSERT_SALE, sale)
             # A first conversion (Dub's rule): the customer's first sale, or a sale on another link
             # than the one the customer came through.
             first = customer["sales"] == 0 or customer["link_id"] != sale["link_id"]
-            conn.execute(
+            tx.execute(
                 "UPDATE customers SET sales = sales + 1, sale_amount = sale_amount + ?, "
                 "first_sale_at = COALESCE(first_sale_at, ?), updated_at = ? WHERE id = ?",
                 (sale["amount"], now, now, customer["id"]),
             )
-            conn.execute(
+            tx.execute(
                 "UPDATE links SET sales = sales + 1, sale_amount = sale_amount + ?, "
                 "conversions = conversions + ?, last_conversion_at = CASE WHEN ? THEN ? ELSE last_conversion_at END "
                 "WHERE id = ?",
                 (sale["amount"], 1 if first else 0, first, now, sale["link_id"]),
             )
-            customer = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer["id"],))
+            customer = tx.fetchone("SELECT * FROM customers WHERE id = ?", (customer["id"],))
             body = respond(customer)  # type: ignore[arg-type]
             if invoice_id is not None:
-                conn.execute(
+                tx.execute(
                     "INSERT INTO sale_invoices (invoice_id, response, created_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (invoice_id) DO UPDATE SET response = excluded.response, "
                     "created_at = excluded.created_at",
                     (invoice_id, json.dumps(body), now),
                 )
             if outbox is not None:
-                insert_outbox_now(conn, outbox(customer, first))  # type: ignore[arg-type]
+                insert_outbox(tx, outbox(customer, first))  # type: ignore[arg-type]
             return body
 
         return await self.run_in_transaction(write)
 
     async def prune_idempotency_keys(self, before: str) -> int:
         """Drop lead keys and invoice answers past their window (they are one row per lead/sale)."""
-        async with self.transaction() as tx:
-            n = await tx.execute("DELETE FROM lead_keys WHERE created_at < ?", (before,))
-            return n + await tx.execute("DELETE FROM sale_invoices WHERE created_at < ?", (before,))
+        def work(tx: Tx):
+            n = tx.execute("DELETE FROM lead_keys WHERE created_at < ?", (before,))
+            return n + tx.execute("DELETE FROM sale_invoices WHERE created_at < ?", (before,))
+        return await self.run_in_transaction(work)
 
     # -- customers API ----------------------------------------------------------------------------
 
@@ -271,21 +265,22 @@ class ConversionQueries(SQLiteBase):
 
     async def update_customer(self, customer_id: str, changes: Row, now: str) -> Row | None:
         cols = [c for c in changes if c in CUSTOMER_UPDATABLE]
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             if "external_id" in changes:
                 # the lead idempotency keys follow the customer to its new external id
-                await tx.execute(
+                tx.execute(
                     "UPDATE OR REPLACE lead_keys SET customer_external_id = ? WHERE customer_external_id = "
                     "(SELECT external_id FROM customers WHERE id = ?)",
                     (changes["external_id"], customer_id),
                 )
             if cols:
                 sets = ", ".join(f"{c} = ?" for c in cols)
-                await tx.execute(
+                tx.execute(
                     f"UPDATE customers SET {sets}, updated_at = ? WHERE id = ?",
                     [changes[c] for c in cols] + [now, customer_id],
                 )
-            return await tx.fetchone("SELECT * FROM customers WHERE id = ?", (customer_id,))
+            return tx.fetchone("SELECT * FROM customers WHERE id = ?", (customer_id,))
+        return await self.run_in_transaction(work)
 
     async def external_id_taken(self, external_id: str, other_than: str) -> bool:
         row = await self.read_one(
@@ -295,13 +290,14 @@ class ConversionQueries(SQLiteBase):
 
     async def delete_customer(self, customer_id: str) -> bool:
         """The customer, its events (cascade) and its lead keys; link counters keep their history."""
-        async with self.transaction() as tx:
-            row = await tx.fetchone("SELECT external_id FROM customers WHERE id = ?", (customer_id,))
+        def work(tx: Tx):
+            row = tx.fetchone("SELECT external_id FROM customers WHERE id = ?", (customer_id,))
             if row is None:
                 return False
-            await tx.execute("DELETE FROM lead_keys WHERE customer_external_id = ?", (row["external_id"],))
-            await tx.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+            tx.execute("DELETE FROM lead_keys WHERE customer_external_id = ?", (row["external_id"],))
+            tx.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
             return True
+        return await self.run_in_transaction(work)
 
     # -- events API -------------------------------------------------------------------------------
 

@@ -68,20 +68,21 @@ class LinkQueries(SQLiteBase):
         """Insert the configured domains that are missing and mark `primary_slug` as the only
         primary one; returns the slugs created."""
         created = []
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             for row in rows:
-                n = await tx.execute(
+                n = tx.execute(
                     f"INSERT INTO domains ({', '.join(DOMAIN_COLUMNS)}) "
                     f"VALUES ({', '.join(':' + c for c in DOMAIN_COLUMNS)}) ON CONFLICT (slug) DO NOTHING",
                     row,
                 )
                 if n:
                     created.append(row["slug"])
-            await tx.execute(
+            tx.execute(
                 "UPDATE domains SET is_primary = (slug = ?) WHERE is_primary != (slug = ?)",
                 (primary_slug, primary_slug),
             )
-        return created
+            return created
+        return await self.run_in_transaction(work)
 
     async def get_domain(self, slug: str) -> Row | None:
         return await self.read_one("SELECT * FROM domains WHERE slug = ?", (slug,))
@@ -104,15 +105,16 @@ class LinkQueries(SQLiteBase):
 
     async def insert_domain(self, row: Row) -> bool:
         """False when the slug is taken (case-insensitively)."""
-        async with self.transaction() as tx:
-            if await tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (row["slug"],)):
+        def work(tx: Tx):
+            if tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (row["slug"],)):
                 return False
-            await tx.execute(
+            tx.execute(
                 f"INSERT INTO domains ({', '.join(DOMAIN_COLUMNS)}) "
                 f"VALUES ({', '.join(':' + c for c in DOMAIN_COLUMNS)})",
                 row,
             )
-        return True
+            return True
+        return await self.run_in_transaction(work)
 
     async def update_domain(self, slug: str, changes: Row) -> str:
         """Apply `changes`; a new slug moves the domain's links with it.
@@ -120,31 +122,33 @@ class LinkQueries(SQLiteBase):
         Returns "ok", "missing" or "slug_taken".
         """
         set_sql, params = _set_clause(changes, UPDATABLE_DOMAIN_COLUMNS)
-        async with self.transaction() as tx:
-            current = await tx.fetchone("SELECT slug FROM domains WHERE slug = ?", (slug,))
+        def work(tx: Tx):
+            current = tx.fetchone("SELECT slug FROM domains WHERE slug = ?", (slug,))
             if current is None:
                 return "missing"
             new_slug = changes.get("slug")
             if new_slug is not None and new_slug.lower() != current["slug"].lower():
-                if await tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (new_slug,)):
+                if tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (new_slug,)):
                     return "slug_taken"
-                await tx.execute(
+                tx.execute(
                     "UPDATE links SET domain = ?, updated_at = ? WHERE domain = ?",
                     (new_slug, changes.get("updated_at"), current["slug"]),
                 )
-            await tx.execute(f"UPDATE domains SET {set_sql} WHERE slug = ?", (*params, slug))
-        return "ok"
+            tx.execute(f"UPDATE domains SET {set_sql} WHERE slug = ?", (*params, slug))
+            return "ok"
+        return await self.run_in_transaction(work)
 
     async def delete_domain_and_links(self, slug: str) -> list[str] | None:
         """Delete a domain and every link on it in one transaction; returns the deleted link ids,
         or None when the domain does not exist."""
-        async with self.transaction() as tx:
-            if not await tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (slug,)):
+        def work(tx: Tx):
+            if not tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (slug,)):
                 return None
-            ids = [r["id"] for r in await tx.fetchall("SELECT id FROM links WHERE domain = ?", (slug,))]
-            await tx.execute("DELETE FROM links WHERE domain = ?", (slug,))
-            await tx.execute("DELETE FROM domains WHERE slug = ?", (slug,))
-        return ids
+            ids = [r["id"] for r in tx.fetchall("SELECT id FROM links WHERE domain = ?", (slug,))]
+            tx.execute("DELETE FROM links WHERE domain = ?", (slug,))
+            tx.execute("DELETE FROM domains WHERE slug = ?", (slug,))
+            return ids
+        return await self.run_in_transaction(work)
 
     async def primary_domain(self) -> str | None:
         row = await self.read_one("SELECT slug FROM domains WHERE is_primary = 1 ORDER BY created_at LIMIT 1")
@@ -170,15 +174,16 @@ class LinkQueries(SQLiteBase):
 
     async def insert_tag(self, row: Row) -> bool:
         """False when the name is taken (case-insensitively)."""
-        async with self.transaction() as tx:
-            if await tx.fetchone("SELECT 1 FROM tags WHERE name = ?", (row["name"],)):
+        def work(tx: Tx):
+            if tx.fetchone("SELECT 1 FROM tags WHERE name = ?", (row["name"],)):
                 return False
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO tags (id, name, color, created_at, updated_at) "
                 "VALUES (:id, :name, :color, :created_at, :updated_at)",
                 row,
             )
-        return True
+            return True
+        return await self.run_in_transaction(work)
 
     async def get_tag(self, tag_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM tags WHERE id = ?", (tag_id,))
@@ -217,15 +222,16 @@ class LinkQueries(SQLiteBase):
     async def update_tag(self, tag_id: str, changes: Row) -> str:
         """Returns "ok", "missing" or "name_taken"."""
         set_sql, params = _set_clause(changes, frozenset({"name", "color", "updated_at"}))
-        async with self.transaction() as tx:
-            if not await tx.fetchone("SELECT 1 FROM tags WHERE id = ?", (tag_id,)):
+        def work(tx: Tx):
+            if not tx.fetchone("SELECT 1 FROM tags WHERE id = ?", (tag_id,)):
                 return "missing"
-            if "name" in changes and await tx.fetchone(
+            if "name" in changes and tx.fetchone(
                 "SELECT 1 FROM tags WHERE name = ? AND id != ?", (changes["name"], tag_id)
             ):
                 return "name_taken"
-            await tx.execute(f"UPDATE tags SET {set_sql} WHERE id = ?", (*params, tag_id))
-        return "ok"
+            tx.execute(f"UPDATE tags SET {set_sql} WHERE id = ?", (*params, tag_id))
+            return "ok"
+        return await self.run_in_transaction(work)
 
     async def delete_tag(self, tag_id: str) -> bool:
         return await self.write("DELETE FROM tags WHERE id = ?", (tag_id,)) > 0
@@ -391,18 +397,19 @@ class LinkQueries(SQLiteBase):
         (by a stored link or an earlier item of the same call); such items are skipped.
         """
         results: list[str | None] = []
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             for item in items:
                 link = item["link"]
-                clash = await self._clash(tx, link["domain"], link["key"], link.get("external_id"), None)
+                clash = self._clash(tx, link["domain"], link["key"], link.get("external_id"), None)
                 if clash:
                     results.append(clash)
                     continue
-                await tx.execute(_INSERT_LINK, link)
-                await self._attach_tags(tx, link["id"], item.get("tag_ids") or [], item.get("new_tags") or [],
+                tx.execute(_INSERT_LINK, link)
+                self._attach_tags(tx, link["id"], item.get("tag_ids") or [], item.get("new_tags") or [],
                                         link["created_at"])
                 results.append(None)
-        return results
+            return results
+        return await self.run_in_transaction(work)
 
     async def update_links(self, items: list[dict]) -> list[str | None]:
         """Update links in one transaction.
@@ -412,10 +419,10 @@ class LinkQueries(SQLiteBase):
         "external_id" (the new value is taken by another link).
         """
         results: list[str | None] = []
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             for item in items:
                 link_id, changes = item["id"], dict(item["changes"])
-                current = await tx.fetchone(
+                current = tx.fetchone(
                     "SELECT domain, key, external_id, updated_at FROM links WHERE id = ?", (link_id,)
                 )
                 if current is None:
@@ -425,38 +432,40 @@ class LinkQueries(SQLiteBase):
                 key = changes.get("key", current["key"])
                 moved = (domain.lower(), key.lower()) != (current["domain"].lower(), current["key"].lower())
                 ext = changes.get("external_id") if "external_id" in changes else None
-                clash = await self._clash(tx, domain if moved else None, key, ext, link_id)
+                clash = self._clash(tx, domain if moved else None, key, ext, link_id)
                 if clash:
                     results.append(clash)
                     continue
                 if changes:
                     set_sql, params = _set_clause(changes, UPDATABLE_LINK_COLUMNS)
-                    await tx.execute(f"UPDATE links SET {set_sql} WHERE id = ?", (*params, link_id))
+                    tx.execute(f"UPDATE links SET {set_sql} WHERE id = ?", (*params, link_id))
                 if item.get("tag_ids") is not None:
-                    await tx.execute("DELETE FROM link_tags WHERE link_id = ?", (link_id,))
-                    await self._attach_tags(tx, link_id, item["tag_ids"], item.get("new_tags") or [],
+                    tx.execute("DELETE FROM link_tags WHERE link_id = ?", (link_id,))
+                    self._attach_tags(tx, link_id, item["tag_ids"], item.get("new_tags") or [],
                                             changes.get("updated_at") or current["updated_at"])
                 results.append(None)
-        return results
+            return results
+        return await self.run_in_transaction(work)
 
     async def delete_links(self, ids: Sequence[str]) -> list[str]:
         """Delete links (their tag links cascade); returns the ids that existed."""
         deleted: list[str] = []
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             for chunk in _chunks(list(ids)):
-                rows = await tx.fetchall(f"SELECT id FROM links WHERE id IN ({_marks(len(chunk))})", chunk)
+                rows = tx.fetchall(f"SELECT id FROM links WHERE id IN ({_marks(len(chunk))})", chunk)
                 found = [r["id"] for r in rows]
                 if found:
-                    await tx.execute(f"DELETE FROM links WHERE id IN ({_marks(len(found))})", found)
-                deleted += found
-        return deleted
+                    tx.execute(f"DELETE FROM links WHERE id IN ({_marks(len(found))})", found)
+                deleted.extend(found)
+            return deleted
+        return await self.run_in_transaction(work)
 
-    async def _clash(self, tx: Tx, domain: str | None, key: str, external_id: str | None,
+    def _clash(self, tx: Tx, domain: str | None, key: str, external_id: str | None,
                      own_id: str | None) -> str | None:
         """"key" or "external_id" when another link holds that value; one statement for both."""
         if domain is None and not external_id:
             return None
-        row = await tx.fetchone(
+        row = tx.fetchone(
             "SELECT EXISTS (SELECT 1 FROM links WHERE domain = ? AND key = ? AND id IS NOT ?) AS key_taken, "
             "EXISTS (SELECT 1 FROM links WHERE external_id = ? AND id IS NOT ?) AS ext_taken",
             (domain, key, own_id, external_id, own_id),
@@ -467,15 +476,15 @@ class LinkQueries(SQLiteBase):
             return "external_id"
         return None
 
-    async def _attach_tags(self, tx: Tx, link_id: str, tag_ids: list[str], new_tags: list[Row], at: str) -> None:
+    def _attach_tags(self, tx: Tx, link_id: str, tag_ids: list[str], new_tags: list[Row], at: str) -> None:
         ids = list(tag_ids)
         for tag in new_tags:
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO tags (id, name, color, created_at, updated_at) "
                 "VALUES (:id, :name, :color, :created_at, :updated_at) ON CONFLICT (name) DO NOTHING",
                 tag,
             )
-            row = await tx.fetchone("SELECT id FROM tags WHERE name = ?", (tag["name"],))
+            row = tx.fetchone("SELECT id FROM tags WHERE name = ?", (tag["name"],))
             if row:
                 ids.append(row["id"])
         seen: set[str] = set()
@@ -486,7 +495,7 @@ class LinkQueries(SQLiteBase):
                 seen.add(tag_id)
                 rows.append((link_id, tag_id, f"{at}#{i:03d}"))
         if rows:
-            await tx.executemany(
+            tx.executemany(
                 "INSERT INTO link_tags (link_id, tag_id, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (link_id, tag_id) DO NOTHING",
                 rows,

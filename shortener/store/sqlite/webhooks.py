@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Iterable
 
 from .base import Row, SQLiteBase, Tx
@@ -13,18 +12,12 @@ _INSERT_OUTBOX = (
 )
 
 
-async def insert_outbox(tx: Tx, rows: Iterable[Row]) -> None:
-    """Queue deliveries inside someone else's transaction (a lead or sale commits with its webhooks)."""
+def insert_outbox(tx: Tx, rows: Iterable[Row]) -> None:
+    """Queue deliveries inside someone else's transaction (a lead, sale or click batch commits
+    with its webhooks)."""
     rows = list(rows)
     if rows:
-        await tx.executemany(_INSERT_OUTBOX, rows)
-
-
-def insert_outbox_now(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:
-    """The same from inside a transaction that runs on the writer thread (see conversions.py)."""
-    rows = list(rows)
-    if rows:
-        conn.executemany(_INSERT_OUTBOX, rows)
+        tx.executemany(_INSERT_OUTBOX, rows)
 
 
 class WebhookQueries(SQLiteBase):
@@ -46,12 +39,13 @@ class WebhookQueries(SQLiteBase):
     async def update_webhook(self, webhook_id: str, changes: Row) -> Row | None:
         allowed = [c for c in changes if c in ("name", "url", "secret", "triggers", "disabled_at",
                                                "consecutive_failures", "updated_at")]
-        async with self.transaction() as tx:
+        def work(tx: Tx):
             if allowed:
                 sets = ", ".join(f"{c} = ?" for c in allowed)
-                await tx.execute(f"UPDATE webhooks SET {sets} WHERE id = ?",
+                tx.execute(f"UPDATE webhooks SET {sets} WHERE id = ?",
                                  [changes[c] for c in allowed] + [webhook_id])
-            return await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+            return tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+        return await self.run_in_transaction(work)
 
     async def reschedule_pending(self, webhook_id: str, at: str) -> None:
         await self.write(
@@ -73,8 +67,9 @@ class WebhookQueries(SQLiteBase):
     # -- outbox -----------------------------------------------------------------------------------
 
     async def queue_deliveries(self, rows: list[Row]) -> None:
-        async with self.transaction() as tx:
-            await insert_outbox(tx, rows)
+        def work(tx: Tx):
+            insert_outbox(tx, rows)
+        return await self.run_in_transaction(work)
 
     async def due_deliveries(self, now: str, limit: int) -> list[Row]:
         """Pending deliveries whose time has come, for webhooks that are still enabled."""
@@ -97,44 +92,46 @@ class WebhookQueries(SQLiteBase):
         give_up: bool, max_failures: int, now: str,
     ) -> bool:
         """Log one attempt and move the outbox row on; returns True if the webhook got disabled."""
-        async with self.transaction() as tx:
-            await tx.execute(
+        def work(tx: Tx):
+            tx.execute(
                 "INSERT INTO webhook_deliveries (webhook_id, event_id, event, attempt, status_code, ok, error, "
                 "duration_ms, created_at) VALUES (:webhook_id, :event_id, :event, :attempt, :status_code, :ok, "
                 ":error, :duration_ms, :created_at)",
                 log,
             )
             if delivered:
-                await tx.execute(
+                tx.execute(
                     "UPDATE webhook_outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, "
                     "last_status = ?, last_error = NULL WHERE seq = ?",
                     (now, log["status_code"], outbox["seq"]),
                 )
-                await tx.execute("UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?", (outbox["webhook_id"],))
+                tx.execute("UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?", (outbox["webhook_id"],))
                 return False
-            await tx.execute(
+            tx.execute(
                 "UPDATE webhook_outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
                 "last_status = ?, last_error = ? WHERE seq = ?",
                 ("failed" if give_up else "pending", next_attempt_at or now, log["status_code"], log["error"],
                  outbox["seq"]),
             )
             # updated_at is left alone: it is the API's "last edited", not the delivery state.
-            n = await tx.execute(
+            n = tx.execute(
                 "UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, "
                 "disabled_at = CASE WHEN consecutive_failures + 1 >= ? AND disabled_at IS NULL THEN ? "
                 "ELSE disabled_at END WHERE id = ?",
                 (max_failures, now, outbox["webhook_id"]),
             )
-            row = await tx.fetchone("SELECT disabled_at FROM webhooks WHERE id = ?", (outbox["webhook_id"],))
+            row = tx.fetchone("SELECT disabled_at FROM webhooks WHERE id = ?", (outbox["webhook_id"],))
             return bool(n and row and row["disabled_at"] == now)
+        return await self.run_in_transaction(work)
 
     async def prune_webhook_history(self, before: str) -> int:
         """Forget delivered or abandoned outbox rows and attempt logs older than `before`."""
-        async with self.transaction() as tx:
-            n = await tx.execute(
+        def work(tx: Tx):
+            n = tx.execute(
                 "DELETE FROM webhook_outbox WHERE status != 'pending' AND created_at < ?", (before,)
             )
-            return n + await tx.execute("DELETE FROM webhook_deliveries WHERE created_at < ?", (before,))
+            return n + tx.execute("DELETE FROM webhook_deliveries WHERE created_at < ?", (before,))
+        return await self.run_in_transaction(work)
 
     async def list_deliveries(self, webhook_id: str, limit: int) -> list[Row]:
         """The outbox rows of a webhook (one per event), newest first."""
@@ -170,8 +167,8 @@ class WebhookQueries(SQLiteBase):
     async def set_webhook_links(self, webhook_id: str, link_ids: list[str] | None, now: str) -> None:
         """Make exactly `link_ids` carry the webhook in their webhook_ids (None: remove it everywhere)."""
         wanted = set(link_ids or [])
-        async with self.transaction() as tx:
-            rows = await tx.fetchall(
+        def work(tx: Tx):
+            rows = tx.fetchall(
                 "SELECT l.id, l.webhook_ids FROM links l WHERE l.id IN (SELECT value FROM json_each(?)) "
                 "OR EXISTS (SELECT 1 FROM json_each(l.webhook_ids) j WHERE j.value = ?)",
                 (json.dumps(sorted(wanted)), webhook_id),
@@ -180,9 +177,10 @@ class WebhookQueries(SQLiteBase):
                 ids = [i for i in json.loads(row["webhook_ids"] or "[]") if i != webhook_id]
                 if row["id"] in wanted:
                     ids.append(webhook_id)
-                await tx.execute(
+                tx.execute(
                     "UPDATE links SET webhook_ids = ?, updated_at = ? WHERE id = ?", (json.dumps(ids), now, row["id"])
                 )
+        return await self.run_in_transaction(work)
 
     async def outbox_summary(self, webhook_id: str) -> dict[str, int]:
         rows = await self.read(
