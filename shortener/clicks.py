@@ -232,6 +232,7 @@ class ClickRecorder:
         self._task: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
         self._batch_done = asyncio.Event()  # set (and replaced) after each committed batch
+        self._inflight: set[asyncio.Future] = set()  # batch writes not settled yet
         self.dropped = 0  # queue full
         self.bots_dropped = 0  # crawlers recognised by the full parse
         self.written = 0
@@ -306,6 +307,7 @@ class ClickRecorder:
         load cannot keep the caller here); returns how many rows were written."""
         written = 0
         async with self._write_lock:
+            await self._settle_inflight()
             remaining = len(self._queue)
             while remaining > 0 and self._queue:
                 batch = self._queue[: min(self.batch_size, remaining)]
@@ -363,6 +365,8 @@ class ClickRecorder:
         kept, rows = await self._rows(batch)
         outbox = await self._outbox(kept, rows)
         write = asyncio.ensure_future(self.core.store.record_click_batch(rows, outbox))
+        self._inflight.add(write)
+        write.add_done_callback(self._inflight.discard)
         try:
             # Shielded: the transaction is one call on the writer thread and runs to its end
             # even if we are cancelled; whoever settles the batch must know how it ended.
@@ -399,6 +403,12 @@ class ClickRecorder:
         done, self._batch_done = self._batch_done, asyncio.Event()
         done.set()
         return inserted
+
+    async def _settle_inflight(self) -> None:
+        """Wait for batch writes whose flush was cancelled: they commit (or fail and requeue)
+        on their own, and nothing may be read or written as if they had not happened."""
+        while self._inflight:
+            await asyncio.wait(list(self._inflight))
 
     def _settle_late(self, batch: list[PendingClick], kept: list[PendingClick], write: asyncio.Future) -> None:
         try:
