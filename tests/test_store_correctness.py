@@ -16,7 +16,7 @@ from shortener.bots import looks_like_bot
 from shortener.clicks import describe_user_agent
 from shortener.core import Core
 from shortener.errors import StoreUnavailable
-from shortener.store.sqlite.base import REDIRECT_BUSY_MS, migrations
+from shortener.store.sqlite.base import REDIRECT_BUSY_MS, fetchall, migrations
 
 from conftest import ROOT
 from redirect_support import DESKTOP, client_with, make_link, totals
@@ -69,8 +69,8 @@ def test_a_reader_that_raised_mid_fetch_is_reset_before_its_next_read(settings, 
     for i in range(5):
         make_link(run, core, key=f"m{i}")
 
-    def half_read_then_fail(tx):
-        cur = tx.conn.execute("SELECT id FROM links")
+    def half_read_then_fail(conn):
+        cur = conn.execute("SELECT id FROM links")
         cur.fetchone()
         raise ValueError("failed while reading")
 
@@ -125,8 +125,8 @@ def test_cancelling_a_write_at_any_point_never_leaves_a_transaction_open(setting
 def test_an_error_inside_a_transaction_rolls_it_back(core, run):
     store = core.store
 
-    def fail(tx):
-        tx.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_r', 'r', 'red', 'x', 'x')")
+    def fail(conn):
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_r', 'r', 'red', 'x', 'x')")
         raise ValueError("boom")
 
     with pytest.raises(ValueError):
@@ -248,13 +248,13 @@ def test_link_clicked_outbox_rows_are_written_in_the_click_batch_transaction(set
         for i in range(300):
             c.get("/wo", headers={"user-agent": f"{DESKTOP} {i}"})
         # First: a failure in the outbox insert must take the clicks down with it.
-        run(real, lambda tx: tx.execute(
-            "CREATE TRIGGER no_outbox BEFORE INSERT ON webhook_outbox BEGIN SELECT RAISE(ABORT, 'no'); END"))
+        run(real, lambda conn: conn.execute(
+            "CREATE TRIGGER no_outbox BEFORE INSERT ON webhook_outbox BEGIN SELECT RAISE(ABORT, 'no'); END").close())
         with pytest.raises(sqlite3.IntegrityError):
             run(core.clicks.flush)
         t = run(core.store.click_totals, link["id"])
         assert (t["rows"], t["clicks"]) == (0, 0) and core.clicks.queued == 300
-        run(real, lambda tx: tx.execute("DROP TRIGGER no_outbox"))
+        run(real, lambda conn: conn.execute("DROP TRIGGER no_outbox").close())
         calls.clear()
         assert run(core.clicks.flush) == 300
         assert calls == ["_write_clicks"]  # one transaction for clicks, counters and outbox
@@ -339,10 +339,10 @@ def test_a_slow_read_does_not_hold_up_authentication(api, core, run, client):
     gate = threading.Event()
     started = threading.Event()
 
-    def slow(tx):
+    def slow(conn):
         started.set()
         gate.wait(30)
-        return tx.fetchall("SELECT 1 AS x")
+        return fetchall(conn, "SELECT 1 AS x")
 
     async def occupy():
         return asyncio.ensure_future(core.store.run_on_reader(slow))
@@ -360,7 +360,7 @@ def test_a_slow_read_does_not_hold_up_authentication(api, core, run, client):
 def test_a_read_over_its_deadline_is_stopped_with_a_503(core, run, api, monkeypatch):
     endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) AS c FROM n"
     with pytest.raises(StoreUnavailable):
-        run(core.store.run_on_reader, lambda tx: tx.fetchall(endless), timeout=0.2)
+        run(core.store.run_on_reader, lambda conn: fetchall(conn, endless), timeout=0.2)
     # The reader that was stopped answers the next query normally.
     for _ in range(core.store.reader_count):
         assert run(core.store.read_one, "SELECT 2 AS x") == {"x": 2}

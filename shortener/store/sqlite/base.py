@@ -24,6 +24,7 @@ point read 0.6-1.2 ms against 0.3 ms (the pool's hand-off; worth trimming later)
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import threading
@@ -164,6 +165,17 @@ class Tx:
     def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
         rows = fetchall(self.conn, sql, params)
         return rows[0] if rows else None
+
+
+def with_tx(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adapt `fn(tx, *args)`, written against Tx, to the plain connection that
+    run_in_transaction and run_on_reader hand over."""
+
+    @functools.wraps(fn)
+    def run(conn: sqlite3.Connection, *args: Any) -> Any:
+        return fn(Tx(conn), *args)
+
+    return run
 
 
 class ConnectionThread:
@@ -340,6 +352,7 @@ class SQLiteBase:
         for number, name, sql in migrations():
             statements = split_statements(sql)
 
+            @with_tx
             def apply(tx: Tx) -> bool:
                 if tx.fetchone("PRAGMA user_version")["user_version"] >= number:
                     return False
@@ -359,7 +372,7 @@ class SQLiteBase:
     # -- primitives --------------------------------------------------------------------------
 
     async def read(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
-        return await self.run_on_reader(lambda tx: tx.fetchall(sql, params))
+        return await self.run_on_reader(fetchall, sql, params)
 
     async def read_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
         rows = await self.read(sql, params)
@@ -378,20 +391,22 @@ class SQLiteBase:
 
     async def write(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""
-        return await self.run_in_transaction(lambda tx: tx.execute(sql, params))
+        return await self.run_in_transaction(lambda conn: Tx(conn).execute(sql, params))
 
     async def run_in_transaction(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """`fn(tx, *args)` inside BEGIN IMMEDIATE ... COMMIT, as one call on the writer thread.
+        """`fn(conn, *args)` inside BEGIN IMMEDIATE ... COMMIT, as one call on the writer thread.
 
-        Any error (or BaseException) rolls back. `fn` must not await: the whole unit runs on the
-        thread, so a cancelled caller can neither split the transaction nor leave it open.
+        `conn` is the plain sqlite3 connection (close every cursor; `with_tx` adapts a function
+        written against Tx). Any error (or BaseException) rolls back. `fn` must not await: the
+        whole unit runs on the thread, so a cancelled caller can neither split the transaction
+        nor leave it open.
         """
         assert self._writer is not None, "store is not open"
 
         def run(conn: sqlite3.Connection) -> Any:
             conn.execute("BEGIN IMMEDIATE").close()
             try:
-                result = fn(Tx(conn), *args)
+                result = fn(conn, *args)
                 conn.execute("COMMIT").close()
             except BaseException:
                 if conn.in_transaction:
@@ -402,12 +417,13 @@ class SQLiteBase:
         return await self._writer.call(run)
 
     async def run_on_reader(self, fn: Callable[..., Any], *args: Any, timeout: float | None = -1) -> Any:
-        """`fn(tx, *args)` on a reader thread, for a group of lookups (`tx` as in transactions,
-        without one). Stopped after `timeout` seconds (default: the store's query timeout)."""
+        """`fn(conn, *args)` on a reader thread, for a group of lookups (`conn` as in
+        run_in_transaction, without a transaction). Stopped after `timeout` seconds (default:
+        the store's query timeout)."""
         assert self._pool is not None, "store is not open"
         if timeout == -1:
             timeout = self.query_timeout
-        return await self._pool.call(lambda conn: fn(Tx(conn), *args), timeout=timeout)
+        return await self._pool.call(fn, *args, timeout=timeout)
 
     async def connections_idle(self) -> bool:
         """True when no connection is inside a transaction (soak and fault tests)."""

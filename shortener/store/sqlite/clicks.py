@@ -5,7 +5,7 @@ import functools
 import itertools
 from typing import Iterable, Sequence
 
-from .base import Row, SQLiteBase, Tx
+from .base import Row, SQLiteBase, Tx, with_tx
 from .webhooks import insert_outbox
 
 # Only what a redirect needs; the link cache keeps these rows for the whole working set.
@@ -68,6 +68,7 @@ def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
+@with_tx
 def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None) -> int:
     """Insert the rows; counters and link.clicked outbox rows follow only the rows inserted
     (a click id already stored is ignored, and must not count twice). Returns that number."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from .base import Row, SQLiteBase, Tx
+from .base import Row, SQLiteBase, Tx, with_tx
 from .webhooks import insert_outbox
 
 _CUSTOMER_COLUMNS = (
@@ -83,6 +83,8 @@ class ConversionQueries(SQLiteBase):
         use (the customer's own when `click_id` is empty), whether the idempotency key is taken,
         and the written click and its link (None when not on disk)."""
 
+        @with_tx
+
         def read(tx: Tx) -> Row:
             customer = tx.fetchone("SELECT * FROM customers WHERE external_id = ?", (external_id,))
             cid = click_id or (customer["click_id"] if customer else None) or ""
@@ -115,7 +117,7 @@ class ConversionQueries(SQLiteBase):
 
     async def bind_customer(self, customer: Row) -> Row:
         """Deferred lead: create the customer bound to its click; an existing one is kept as is."""
-        return await self.run_in_transaction(lambda tx: _get_or_create_customer(tx, customer))
+        return await self.run_in_transaction(lambda conn: _get_or_create_customer(Tx(conn), customer))
 
     async def record_lead(
         self,
@@ -133,6 +135,8 @@ class ConversionQueries(SQLiteBase):
         Returns (duplicate, customer row). A duplicate changes nothing.
         """
         external_id = customer["external_id"]
+
+        @with_tx
 
         def write(tx: Tx) -> tuple[bool, Row | None]:
             if _lead_key_taken(tx, external_id, event_key, key_since):
@@ -170,6 +174,8 @@ class ConversionQueries(SQLiteBase):
         the customer and its lead are created here too. Returns the response body; for an
         invoiceId already answered within the window, the stored first answer.
         """
+
+        @with_tx
 
         def write(tx: Tx) -> dict:
             invoice_id = sale.get("invoice_id")
@@ -222,6 +228,7 @@ class ConversionQueries(SQLiteBase):
 
     async def prune_idempotency_keys(self, before: str) -> int:
         """Drop lead keys and invoice answers past their window (they are one row per lead/sale)."""
+        @with_tx
         def work(tx: Tx):
             n = tx.execute("DELETE FROM lead_keys WHERE created_at < ?", (before,))
             return n + tx.execute("DELETE FROM sale_invoices WHERE created_at < ?", (before,))
@@ -265,6 +272,7 @@ class ConversionQueries(SQLiteBase):
 
     async def update_customer(self, customer_id: str, changes: Row, now: str) -> Row | None:
         cols = [c for c in changes if c in CUSTOMER_UPDATABLE]
+        @with_tx
         def work(tx: Tx):
             if "external_id" in changes:
                 # the lead idempotency keys follow the customer to its new external id
@@ -290,6 +298,7 @@ class ConversionQueries(SQLiteBase):
 
     async def delete_customer(self, customer_id: str) -> bool:
         """The customer, its events (cascade) and its lead keys; link counters keep their history."""
+        @with_tx
         def work(tx: Tx):
             row = tx.fetchone("SELECT external_id FROM customers WHERE id = ?", (customer_id,))
             if row is None:

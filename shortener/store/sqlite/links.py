@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .base import Row, SQLiteBase, Tx
+from .base import Row, SQLiteBase, Tx, with_tx
 
 LINK_COLUMNS = (
     "id", "domain", "key", "url", "external_id", "tenant_id", "identifier", "track_conversion",
@@ -68,6 +68,7 @@ class LinkQueries(SQLiteBase):
         """Insert the configured domains that are missing and mark `primary_slug` as the only
         primary one; returns the slugs created."""
         created = []
+        @with_tx
         def work(tx: Tx):
             for row in rows:
                 n = tx.execute(
@@ -105,6 +106,7 @@ class LinkQueries(SQLiteBase):
 
     async def insert_domain(self, row: Row) -> bool:
         """False when the slug is taken (case-insensitively)."""
+        @with_tx
         def work(tx: Tx):
             if tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (row["slug"],)):
                 return False
@@ -122,6 +124,7 @@ class LinkQueries(SQLiteBase):
         Returns "ok", "missing" or "slug_taken".
         """
         set_sql, params = _set_clause(changes, UPDATABLE_DOMAIN_COLUMNS)
+        @with_tx
         def work(tx: Tx):
             current = tx.fetchone("SELECT slug FROM domains WHERE slug = ?", (slug,))
             if current is None:
@@ -141,6 +144,7 @@ class LinkQueries(SQLiteBase):
     async def delete_domain_and_links(self, slug: str) -> list[str] | None:
         """Delete a domain and every link on it in one transaction; returns the deleted link ids,
         or None when the domain does not exist."""
+        @with_tx
         def work(tx: Tx):
             if not tx.fetchone("SELECT 1 FROM domains WHERE slug = ?", (slug,)):
                 return None
@@ -174,6 +178,7 @@ class LinkQueries(SQLiteBase):
 
     async def insert_tag(self, row: Row) -> bool:
         """False when the name is taken (case-insensitively)."""
+        @with_tx
         def work(tx: Tx):
             if tx.fetchone("SELECT 1 FROM tags WHERE name = ?", (row["name"],)):
                 return False
@@ -222,6 +227,7 @@ class LinkQueries(SQLiteBase):
     async def update_tag(self, tag_id: str, changes: Row) -> str:
         """Returns "ok", "missing" or "name_taken"."""
         set_sql, params = _set_clause(changes, frozenset({"name", "color", "updated_at"}))
+        @with_tx
         def work(tx: Tx):
             if not tx.fetchone("SELECT 1 FROM tags WHERE id = ?", (tag_id,)):
                 return "missing"
@@ -397,6 +403,7 @@ class LinkQueries(SQLiteBase):
         (by a stored link or an earlier item of the same call); such items are skipped.
         """
         results: list[str | None] = []
+        @with_tx
         def work(tx: Tx):
             for item in items:
                 link = item["link"]
@@ -419,6 +426,7 @@ class LinkQueries(SQLiteBase):
         "external_id" (the new value is taken by another link).
         """
         results: list[str | None] = []
+        @with_tx
         def work(tx: Tx):
             for item in items:
                 link_id, changes = item["id"], dict(item["changes"])
@@ -450,6 +458,7 @@ class LinkQueries(SQLiteBase):
     async def delete_links(self, ids: Sequence[str]) -> list[str]:
         """Delete links (their tag links cascade); returns the ids that existed."""
         deleted: list[str] = []
+        @with_tx
         def work(tx: Tx):
             for chunk in _chunks(list(ids)):
                 rows = tx.fetchall(f"SELECT id FROM links WHERE id IN ({_marks(len(chunk))})", chunk)

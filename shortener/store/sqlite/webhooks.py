@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from .base import Row, SQLiteBase, Tx
+from .base import Row, SQLiteBase, Tx, with_tx
 
 _INSERT_OUTBOX = (
     "INSERT OR IGNORE INTO webhook_outbox (webhook_id, event_id, event, payload, next_attempt_at, created_at) "
@@ -39,6 +39,7 @@ class WebhookQueries(SQLiteBase):
     async def update_webhook(self, webhook_id: str, changes: Row) -> Row | None:
         allowed = [c for c in changes if c in ("name", "url", "secret", "triggers", "disabled_at",
                                                "consecutive_failures", "updated_at")]
+        @with_tx
         def work(tx: Tx):
             if allowed:
                 sets = ", ".join(f"{c} = ?" for c in allowed)
@@ -67,6 +68,7 @@ class WebhookQueries(SQLiteBase):
     # -- outbox -----------------------------------------------------------------------------------
 
     async def queue_deliveries(self, rows: list[Row]) -> None:
+        @with_tx
         def work(tx: Tx):
             insert_outbox(tx, rows)
         return await self.run_in_transaction(work)
@@ -92,6 +94,7 @@ class WebhookQueries(SQLiteBase):
         give_up: bool, max_failures: int, now: str,
     ) -> bool:
         """Log one attempt and move the outbox row on; returns True if the webhook got disabled."""
+        @with_tx
         def work(tx: Tx):
             tx.execute(
                 "INSERT INTO webhook_deliveries (webhook_id, event_id, event, attempt, status_code, ok, error, "
@@ -126,6 +129,7 @@ class WebhookQueries(SQLiteBase):
 
     async def prune_webhook_history(self, before: str) -> int:
         """Forget delivered or abandoned outbox rows and attempt logs older than `before`."""
+        @with_tx
         def work(tx: Tx):
             n = tx.execute(
                 "DELETE FROM webhook_outbox WHERE status != 'pending' AND created_at < ?", (before,)
@@ -167,6 +171,7 @@ class WebhookQueries(SQLiteBase):
     async def set_webhook_links(self, webhook_id: str, link_ids: list[str] | None, now: str) -> None:
         """Make exactly `link_ids` carry the webhook in their webhook_ids (None: remove it everywhere)."""
         wanted = set(link_ids or [])
+        @with_tx
         def work(tx: Tx):
             rows = tx.fetchall(
                 "SELECT l.id, l.webhook_ids FROM links l WHERE l.id IN (SELECT value FROM json_each(?)) "
