@@ -191,6 +191,7 @@ class WebhookService:
         self._version: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._inflight: dict[int, asyncio.Task] = {}  # outbox seq -> its delivery
         self._client: httpx.AsyncClient | None = None
         # Delivery attempts by outcome since start (read by the metrics collector).
         self.outcomes: dict[str, int] = {}
@@ -269,17 +270,24 @@ class WebhookService:
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
+        # A delivery cut short is attempted again later (its row is still pending); recording
+        # one is a single store call, which a cancellation cannot split.
+        for task in list(self._inflight.values()):
+            await cancel(task)
+        self._inflight.clear()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
     async def _run(self) -> None:
+        # Deliveries run as a pipeline of PARALLEL slots: a slot that frees up takes the next due
+        # row at once. (Rounds of 50 gathered together made every newly due event wait for the
+        # slowest receiver of the round, up to the delivery timeout.)
         pruned_at = 0.0
         while True:
-            busy = 0
             try:
                 await self._refresh_if_changed()
-                busy = await self.deliver_due()
+                await self._start_due()
                 if time.monotonic() - pruned_at > PRUNE_SECONDS:
                     pruned_at = time.monotonic()
                     await self.store.prune_webhook_history(iso(utcnow() - HISTORY))
@@ -287,13 +295,37 @@ class WebhookService:
                 raise
             except Exception:
                 log.exception("webhook delivery round failed")
-            if busy >= BATCH:
-                continue
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except asyncio.TimeoutError:
                 pass
+
+    async def _start_due(self) -> None:
+        """Start due deliveries in the free slots; rows already in flight are skipped."""
+        free = PARALLEL - len(self._inflight)
+        if free <= 0:
+            return
+        rows = await self.store.due_deliveries(now_iso(), free + len(self._inflight))
+        for row in rows:
+            seq = row["seq"]
+            if seq in self._inflight or len(self._inflight) >= PARALLEL:
+                continue
+            task = asyncio.create_task(self._deliver_logged(row), name=f"webhook-{seq}")
+            self._inflight[seq] = task
+            task.add_done_callback(lambda _t, seq=seq: self._slot_freed(seq))
+
+    def _slot_freed(self, seq: int) -> None:
+        self._inflight.pop(seq, None)
+        self._wake.set()
+
+    async def _deliver_logged(self, row: dict) -> None:
+        try:
+            await self._deliver(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # _deliver records every delivery error; this is a failure to record it
+            log.exception("webhook delivery could not be recorded")
 
     # -- delivery ----------------------------------------------------------------------------------
 

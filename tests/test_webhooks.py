@@ -411,3 +411,47 @@ def test_embedded_ipv4_forms_are_refused_even_with_allow_private(hooked, ip):
         check_address(ip, allow_private=True)
     r = hooked.post("/api/webhooks", json={"name": "x", "url": f"http://[{ip}]/h", "triggers": ["link.created"]})
     assert r.status_code == 422 and "not allowed" in r.json()["error"]["message"]
+
+
+def test_a_slow_receiver_does_not_hold_up_events_that_become_due_meanwhile(settings):
+    """Issue 13.7: deliveries ran in rounds gathered together, so an event that became due
+    while a round was running waited for the round's slowest receiver."""
+    gate = threading.Event()
+    slow = Receiver().start()
+    fast = Receiver().start()
+    slow_started = threading.Event()
+
+    class Blocking(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            slow_started.set()
+            gate.wait(30)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    slow.stop()
+    slow.server = ThreadingHTTPServer(("127.0.0.1", slow.port), Blocking)
+    threading.Thread(target=slow.server.serve_forever, daemon=True).start()
+    app = create_app(settings.replace(webhook_allow_private=True, webhook_timeout=30.0))
+    try:
+        with TestClient(app, base_url="http://go.test", follow_redirects=False) as api:
+            core = api.app_state["core"]
+            _, key = api.portal.call(core.api_keys.create, "hooks")
+            api.headers["Authorization"] = f"Bearer {key}"
+            _create(api, slow.url, triggers=["link.created"])
+            new_link(api, "first")  # link.created: in flight at the slow receiver
+            assert slow_started.wait(15)
+            _create(api, fast.url, triggers=["link.updated"])
+            link = api.get("/api/links/info", params={"domain": "go.test", "key": "first"}).json()
+            assert api.patch(f"/api/links/{link['id']}", json={"title": "now"}).status_code == 200
+            fast.wait_for(1)  # delivered while the slow one is still waiting
+            assert not gate.is_set()
+            gate.set()
+    finally:
+        gate.set()
+        slow.stop()
+        fast.stop()
