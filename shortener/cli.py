@@ -267,7 +267,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from shortener.config import load_secret_key
 
-    settings, _ = _settings(args, host=args.host, port=args.port)
+    # --access-log is our own log (no full IPs, no `pw` values), never uvicorn's.
+    settings, _ = _settings(args, host=args.host, port=args.port, access_log="text" if args.access_log else None)
     load_secret_key(settings)  # a bad key file stops here with its own message, not a traceback
     app = create_app(settings)
     print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir}); "
@@ -277,7 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=args.access_log,
+        access_log=False,  # ours replaces it (SHORTENER_ACCESS_LOG)
         proxy_headers=False,  # forwarded headers are judged by our own trusted_proxies setting
         server_header=False,
     )
@@ -336,7 +337,7 @@ def add_server_commands(sub) -> None:
     p.add_argument("--host", help="listen address (SHORTENER_HOST)")
     p.add_argument("--port", type=int, help="listen port (SHORTENER_PORT)")
     p.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS, help="data folder")
-    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+    p.add_argument("--access-log", action="store_true", help="log every request, one line each (SHORTENER_ACCESS_LOG=text; no secrets, no full IPs)")
 
     command(sub, "migrate", cmd_migrate, "apply pending database migrations (after an upgrade)")
 

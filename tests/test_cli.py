@@ -487,3 +487,23 @@ def test_cli_refuses_text_that_cannot_be_stored(cli):
         assert code != 0 and "invalid_string" in err and "Traceback" not in err, (args, err)
     code, out, err = cli("links", "list", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_serve_access_log_flag_is_our_log_not_uvicorns(tmp_path, monkeypatch):
+    """uvicorn's access log prints full client IPs and `?pw=` values: --access-log must turn on
+    ours (SHORTENER_ACCESS_LOG=text) and leave uvicorn's off."""
+    import uvicorn
+
+    from shortener import cli
+    from shortener.web import app as web_app
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    real_create = web_app.create_app
+    monkeypatch.setattr(web_app, "create_app", lambda settings: seen.setdefault("settings", settings) and real_create(settings))
+    for k in [k for k in __import__("os").environ if k.startswith("SHORTENER_")]:
+        monkeypatch.delenv(k)
+    args = cli.build_parser().parse_args(["--data-dir", str(tmp_path / "d"), "serve", "--port", "18999", "--access-log"])
+    cli.cmd_serve(args)
+    assert seen["access_log"] is False
+    assert seen["settings"].access_log == "text"
