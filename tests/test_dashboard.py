@@ -418,3 +418,17 @@ def test_webhooks(dash, core, run):
     assert new != hook["secret"] and new in r.text
     post(dash, f"{page}/delete", {}, page=page)
     assert run(core.webhooks.list) == []
+
+
+def test_folders_in_the_form_and_the_filter(dash, core, run):
+    folder = run(core.folders.create, {"name": "Campaigns"})
+    html = dash.get("/_/links/new").text
+    assert f'<option value="{folder["id"]}">Campaigns</option>' in html
+    post(dash, "/_/links/new", {"url": "https://example.com/f", "key": "infolder", "folderId": folder["id"]},
+         page="/_/links/new")
+    post(dash, "/_/links/new", {"url": "https://example.com/g", "key": "outside"}, page="/_/links/new")
+    assert run(core.links.get, run(core.links.list, {"search": "infolder"})[0]["id"])["folderId"] == folder["id"]
+    listed = dash.get(f"/_/links?folder={folder['id']}").text
+    assert "go.test/infolder" in listed and "go.test/outside" not in listed
+    r = post(dash, "/_/links/new", {"url": "https://example.com/h", "folderId": "fold_missing"}, page="/_/links/new")
+    assert r.status_code == 422 and "folderId" in field_errors(r.text)

@@ -13,7 +13,7 @@ from shortener.errors import ApiError, Unprocessable
 from shortener.timeutil import parse_iso
 from shortener.urls import UTM_FIELDS
 
-TEXT_FIELDS = ("url", "domain", "key", "externalId", "comments", "title", "description", "image",
+TEXT_FIELDS = ("url", "domain", "key", "externalId", "folderId", "comments", "title", "description", "image",
                "ios", "android", "expiredUrl", *UTM_FIELDS)
 FLAGS = ("proxy", "rewrite", "doIndex", "trackConversion", "publicStats", "archived")
 REDIRECT_CHOICES = ("", "301", "302", "307", "308")

@@ -19,6 +19,10 @@ ARCHIVED_CHOICES = {"": "Active", "all": "Active and archived", "only": "Archive
 SORT_LABELS = {"createdAt": "Created", "clicks": "Clicks", "saleAmount": "Sales", "lastClicked": "Last click"}
 
 
+async def _folders(core) -> list[dict]:
+    return await core.folders.list(search=None, page=1, page_size=100)
+
+
 def _page_number(raw: str | None) -> int:
     try:
         return min(max(int(raw or 1), 1), 100_000)
@@ -33,16 +37,19 @@ async def list_links(request: Request, form) -> Response:
     search = (q.get("q") or "").strip()[:200]
     domain = (q.get("domain") or "").strip().lower()
     tag = q.get("tag") or ""
+    folder = q.get("folder") or ""
     archived = q.get("archived") or ""
     archived = archived if archived in ARCHIVED_CHOICES else ""
     sort = q.get("sort") if q.get("sort") in LINK_SORTS else "createdAt"
     order = "asc" if q.get("order") == "asc" else "desc"
     number = _page_number(q.get("page"))
     filters = {"domain": domain or None, "search": search or None, "tag_ids": [tag] if tag else [],
+               "folder_id": folder or None,
                "show_archived": archived in ("all", "only"), "archived_only": archived == "only"}
     links = await core.links.list(filters, sort=sort, descending=order == "desc", page=number, page_size=PAGE_SIZE)
     total = await core.links.count(filters)
-    state = {"q": search, "domain": domain, "tag": tag, "archived": archived, "sort": sort, "order": order}
+    state = {"q": search, "domain": domain, "tag": tag, "folder": folder, "archived": archived, "sort": sort,
+             "order": order}
 
     def url_with(**changes) -> str:
         params = {k: v for k, v in {**state, "page": number, **changes}.items() if v not in ("", None, 1)}
@@ -51,7 +58,7 @@ async def list_links(request: Request, form) -> Response:
     pages = max(1, -(-total // PAGE_SIZE))
     return render("dashboard/links.html", context(
         request, links=links, total=total, state=state, page=number, pages=pages, url_with=url_with,
-        domains=await core.domains.list(page_size=100), tags=await core.tags.list(),
+        domains=await core.domains.list(page_size=100), tags=await core.tags.list(), folders=await _folders(core),
         archived_choices=ARCHIVED_CHOICES, sort_labels=SORT_LABELS,
         first=(number - 1) * PAGE_SIZE + 1 if links else 0, last=(number - 1) * PAGE_SIZE + len(links),
     ))
@@ -61,7 +68,7 @@ async def _form_page(request: Request, *, link: dict | None, values: dict, error
     core = core_of(request)
     return render("dashboard/link_form.html", context(
         request, link=link, v=values, errors=errors, domains=await core.domains.list(page_size=100),
-        tags=await core.tags.list(), redirect_choices=REDIRECT_CHOICES,
+        tags=await core.tags.list(), redirect_choices=REDIRECT_CHOICES, folders=await _folders(core),
     ), status_code=status)
 
 
