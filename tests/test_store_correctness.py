@@ -290,6 +290,7 @@ def test_the_request_path_knows_the_crawlers_the_full_parse_knows(ua):
 def test_several_processes_migrating_one_new_database_at_once(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
+    sqlite3.connect(data / "shortener.db").close()  # `migrate` upgrades a database, it creates none
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     procs = [subprocess.Popen([sys.executable, "-m", "shortener", "--data-dir", str(data), "migrate"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
