@@ -89,3 +89,20 @@ def is_dub_error(response: httpx.Response) -> bool:
         return False
     return isinstance(error, dict) and {"code", "message", "doc_url"} <= set(error) \
         and response.headers.get("content-type", "").startswith("application/json")
+
+
+def make_server(data_dir, **env_overrides: str):
+    """A LiveServer (tests/conftest.py) on a data dir of the caller's choosing, with an API key;
+    not started. The log goes beside the data dir."""
+    import os
+
+    from conftest import ROOT, LiveServer
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+    env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
+                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
+    env.update({k: str(v) for k, v in env_overrides.items()})
+    server = LiveServer(data_dir=data_dir, port=port, env=env)
+    server.key = server.cli("keys", "create", "--name", "faults").stdout.strip()
+    return server

@@ -7,11 +7,12 @@ import re
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from shortener import scopes
-from shortener.errors import BadRequest, Unprocessable, echo
+from shortener.errors import ApiError, BadRequest, Unprocessable, echo
 from shortener.inputs import bad_text, check_value
 
 MAX_BODY = 4 * 1024 * 1024  # a bulk create of 100 links with 32,000-character URLs is ~3.3 MB
@@ -61,12 +62,22 @@ def api(fn: Callable[[Request], Awaitable[Response]] | None = None, *, public: b
     def decorate(fn):
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
-            if not public:
-                key = await core_of(request).api_keys.authenticate(request.headers.get("authorization"))
-                scopes.require(key, scope)
-                request.state.api_key = key
-            check_params(request)
-            return await fn(request)
+            try:
+                if not public:
+                    key = await core_of(request).api_keys.authenticate(request.headers.get("authorization"))
+                    scopes.require(key, scope)
+                    request.state.api_key = key
+                check_params(request)
+                return await fn(request)
+            except (ApiError, HTTPException):
+                raise
+            except Exception as exc:
+                # Answered here, not by Starlette's ServerErrorMiddleware: that one re-raises after
+                # answering, so each nested app logged the error again and uvicorn then closed the
+                # keep-alive connection, failing the client's next request (issue 14, #7).
+                from .errors import server_error
+
+                return await server_error(request, exc)
 
         endpoint.scope = None if public else scope  # type: ignore[attr-defined]
         return endpoint
