@@ -9,7 +9,7 @@ import pytest
 
 import bad_input_support
 
-TOTAL = int(os.environ.get("SHORTENER_BAD_INPUT_REQUESTS", "800"))
+TOTAL = int(os.environ.get("BAD_INPUT_REQUESTS", "800"))
 
 
 @pytest.mark.xfail(strict=False, reason="issue 14 #3: lone surrogates answer 500 in bulk link create/update, "

@@ -14,7 +14,7 @@ import pytest
 from conftest import LiveServer, ROOT, free_port
 from fuzz_support import fuzz
 
-EXAMPLES = int(os.environ.get("SHORTENER_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 
 
 @pytest.fixture(scope="module")
