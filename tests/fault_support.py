@@ -92,11 +92,12 @@ def is_dub_error(response: httpx.Response) -> bool:
 
 
 def make_server(data_dir, **env_overrides: str):
-    """A LiveServer (tests/conftest.py) on a data dir of the caller's choosing, with an API key;
-    not started. The log goes beside the data dir."""
+    """A LiveServer (tests/conftest.py) on a data dir of the caller's choosing, prepared and with an
+    API key; not started. The log goes beside the data dir."""
     import os
 
-    from conftest import ROOT, LiveServer
+    from conftest import ROOT, LiveServer, _prepare_data_dir
+    from shortener.config import Settings
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
@@ -104,5 +105,5 @@ def make_server(data_dir, **env_overrides: str):
                 "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
     env.update({k: str(v) for k, v in env_overrides.items()})
     server = LiveServer(data_dir=data_dir, port=port, env=env)
-    server.key = server.cli("keys", "create", "--name", "faults").stdout.strip()
+    server.key = _prepare_data_dir(Settings.from_env(env, data_dir=str(data_dir), port=port))
     return server

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import LiveServer, ROOT, free_port
+from fault_support import make_server
 from fuzz_support import fuzz
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
@@ -19,12 +19,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
-                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("fuzz") / "data", port=port, env=env)
-    server.key = server.cli("keys", "create", "--name", "fuzz").stdout.strip()
+    server = make_server(tmp_path_factory.mktemp("fuzz") / "data")
     server.start()
     try:
         found = fuzz(server.api_url, server.key, examples=EXAMPLES)
