@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import bad_input_support
 
 TOTAL = int(os.environ.get("BAD_INPUT_REQUESTS", "800"))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 14 #3: lone surrogates answer 500 in bulk link create/update, "
-                   "tag names and the lead mode (the edge helper's JSON-edge fix)")
 def test_bad_input_gives_no_5xx_and_leaves_the_api_working(live_server):
     server = live_server(SHORTENER_WEBHOOK_ALLOW_PRIVATE="true", SHORTENER_LOG_LEVEL="warning")
     counts = bad_input_support.run(server.url, server.key, TOTAL)
