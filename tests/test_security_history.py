@@ -1,10 +1,10 @@
 """The security history of peer shorteners (shared/reference/security-history.md): one test (or
 more) per item, named `test_sec_NN_...` after the item it covers.
 
-There is no dashboard yet: the items about admin pages (CSRF, SameSite on an admin session) are
-tested against what exists, the API (which accepts only a Bearer key, never a cookie) and the
-link password form; each such test says so. Some behaviours are also tested elsewhere in more
-depth (test_redirect_security.py, test_password.py, test_webhooks.py); these tests pin the item.
+The items about admin pages (stored XSS on stats pages, CSRF, SameSite on the session) are tested
+on the dashboard under /_/ and on the API, which accepts only a Bearer key, never a cookie. Some
+behaviours are also tested elsewhere in more depth (test_dashboard.py, test_redirect_security.py,
+test_password.py, test_webhooks.py); these tests pin the item.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from redirect_support import (
     DESKTOP, FACEBOOK, GOOGLEBOT, client_with, clicks, cookie_attrs, make_link,
 )
 from shortener.bots import looks_like_bot
+from shortener.web.dashboard.session import COOKIE as SESSION_COOKIE
+from test_dashboard import ORIGIN, csrf_of, sign_in
 
 MARKUP = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
@@ -68,6 +70,16 @@ class _Target:
 
 
 @pytest.fixture
+def dash(client, core, run):
+    """The in-process client signed in to the dashboard as an owner."""
+    from test_dashboard import EMAIL, PASSWORD
+
+    run(core.users.set, EMAIL, PASSWORD)
+    assert sign_in(client).status_code == 303
+    return client
+
+
+@pytest.fixture
 def target():
     t = _Target()
     yield t
@@ -87,6 +99,16 @@ def test_sec_01_referer_with_markup_is_returned_as_json_data_never_as_html(api, 
     [event] = r.json()
     assert event["click"]["refererUrl"] == "https://evil.example/" + MARKUP  # data, unchanged
     assert "<script>" not in r.text.split('"refererUrl"')[0]  # nowhere else
+
+
+def test_sec_01_referer_with_markup_is_escaped_on_the_dashboard_events_page(dash, core, run):
+    make_link(run, core, key="r1d")
+    dash.get("/r1d", headers={"referer": "https://evil.example/" + MARKUP, "user-agent": DESKTOP})
+    dash.cookies.delete("dub_id")
+    run(core.clicks.flush)
+    html = dash.get("/_/events?event=clicks&interval=all").text
+    assert "evil.example" in html
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
 
 
 # 2. YOURLS server-side title fetch probing internal hosts -----------------------------------------
@@ -134,8 +156,8 @@ def test_sec_02_webhook_redirects_are_not_followed(settings):
 
 
 def test_sec_03_the_api_never_accepts_a_cookie_instead_of_a_key(client, core, run):
-    """No dashboard exists yet: the API is the only admin surface, and it reads the Authorization
-    header only, so a cross-site request carrying the visitor's cookies cannot act."""
+    """The API reads the Authorization header only, so a cross-site request carrying the
+    visitor's cookies (even a dashboard session) cannot act."""
     link = make_link(run, core, key="c3", url="https://example.com/ok")
     cookies = {"session": "x", "dub_id": "abc", f"dub_password_{link['id']}": "x"}
     for method, path, body in (("PATCH", f"/api/links/{link['id']}", {"url": "https://evil.example/"}),
@@ -154,6 +176,17 @@ def test_sec_03_a_long_url_with_markup_is_escaped_on_every_page(client, core, ru
     for path, ua in (("/l3", DESKTOP), ("/l3c", DESKTOP), ("/l3o", FACEBOOK)):
         html = client.get(path, headers={"user-agent": ua}).text
         assert "<script>alert" not in html and "<img src=x" not in html, path
+
+
+def test_sec_03_a_cross_site_post_cannot_repoint_a_link_from_the_dashboard(dash, core, run):
+    link = make_link(run, core, key="c3d", url="https://example.com/ok")
+    token = csrf_of(dash.get(f"/_/links/{link['id']}").text)
+    for headers, data in (({"origin": "https://evil.example"}, {"csrf": token}),  # another site
+                          (ORIGIN, {}), (ORIGIN, {"csrf": "forged"})):        # no or a forged token
+        r = dash.post(f"/_/links/{link['id']}", data={**data, "url": "https://evil.example/", "key": "c3d"},
+                      headers=headers)
+        assert r.status_code == 403
+    assert dash.get("/c3d").headers["location"] == "https://example.com/ok"
 
 
 # 4. YOURLS JSONP callback -------------------------------------------------------------------------
@@ -210,13 +243,22 @@ def test_sec_06_pw_query_is_limited_per_link_and_ip_and_stripped(settings):
 
 
 def test_sec_07_every_cookie_we_set_has_samesite_and_the_unlock_cookie_is_httponly(client, core, run):
-    """No admin session exists yet; the cookies that do exist are checked."""
     make_link(run, core, key="s7", password="pw")
     make_link(run, core, key="t7")
     _, _, unlock = cookie_attrs(client.post("/s7", data={"password": "pw"}).headers["set-cookie"])
     assert unlock["samesite"].lower() in ("lax", "strict") and unlock["httponly"] is True
     _, _, dub_id = cookie_attrs(client.get("/t7", headers={"user-agent": DESKTOP}).headers["set-cookie"])
     assert dub_id["samesite"].lower() in ("lax", "strict")
+
+
+def test_sec_07_the_dashboard_session_cookie_is_samesite_httponly(client, core, run):
+    from test_dashboard import EMAIL, PASSWORD
+
+    run(core.users.set, EMAIL, PASSWORD)
+    r = sign_in(client)
+    [session] = [cookie_attrs(v) for k, v in r.headers.multi_items()
+                 if k == "set-cookie" and v.startswith(SESSION_COOKIE + "=")]
+    assert session[2]["samesite"].lower() in ("lax", "strict") and session[2]["httponly"] is True
 
 
 def test_sec_07_a_cross_origin_form_post_to_the_api_creates_nothing(client, api_key):
@@ -324,12 +366,21 @@ def test_sec_12_ips_are_truncated_and_the_identity_hash_is_salted(settings, tmp_
 
 
 def test_sec_13_a_cross_site_request_cannot_delete_a_link(client, core, run):
-    """Same as #3 for Polr: without a dashboard, the API is the admin surface and ignores cookies."""
+    """Same as #3 for Polr: the API ignores cookies."""
     link = make_link(run, core, key="d13")
     r = client.delete(f"/api/links/{link['id']}", headers={"origin": "https://evil.example",
                                                            "cookie": "session=stolen; dub_id=x"})
     assert r.status_code == 401
     assert client.get("/d13").status_code == 302
+
+
+def test_sec_13_a_cross_site_post_cannot_delete_a_link_from_the_dashboard(dash, core, run):
+    link = make_link(run, core, key="d13d")
+    token = csrf_of(dash.get(f"/_/links/{link['id']}/delete").text)
+    r = dash.post(f"/_/links/{link['id']}/delete", data={"csrf": token},
+                  headers={"origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert dash.get("/d13d").status_code == 302
 
 
 # 14. Phishing through anonymous creation ----------------------------------------------------------
