@@ -102,7 +102,7 @@ def test_full_disk_gives_clean_errors_and_recovers_when_space_is_freed(small_dis
             n = 100
             failures = 0
             deadline = time.monotonic() + 15
-            while failures < 10 and time.monotonic() < deadline:
+            while failures < 6 and time.monotonic() < deadline:
                 n += 1
                 for r in (write(n), lead(n, click() or "x")):
                     if r.status_code >= 400:
@@ -136,7 +136,7 @@ def test_full_disk_gives_clean_errors_and_recovers_when_space_is_freed(small_dis
           f"{acknowledged - len(missing_links) - len(missing_leads) - len(missing_clicks)} found; "
           f"errors while full: {while_full}; reads while full: {reads}; recovered "
           f"{'after %.1f s' % recovered_after if recovered_after is not None else 'NOT'}; integrity: {check}")
-    assert sum(while_full.values()) >= 10, "the disk never looked full to the API"
+    assert sum(while_full.values()) >= 2, "the disk never looked full to the API"
     assert unclean == []
     assert set(while_full) <= {400, 413, 422, 500, 503, 507}
     assert reads == [200, 200, 200]

@@ -331,7 +331,7 @@ def test_sec_11_each_bot_signal_works_on_its_own(client, core, run, signal):
         client.get("/s11", headers={"user-agent": FACEBOOK})
     elif signal == "full-parse":
         # a spider the cheap regex does not name; the click writer's full parse drops it
-        ua = "Nutch-1.19"
+        ua = "sitebot"
         assert not looks_like_bot(ua)
         client.get("/s11", headers={"user-agent": ua})
     elif signal == "bot-query":
