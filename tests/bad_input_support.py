@@ -22,7 +22,7 @@ import collections
 import itertools
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 from urllib.parse import quote
 
@@ -336,8 +336,7 @@ def after_check(server_url: str, key: str) -> dict[str, int]:
 def run(server_url: str, key: str, total: int, *, concurrency: int = 8) -> Counts:
     ids = seed_objects(server_url, key)
     # the operation paths are under /api; the short-link ones are at the root
-    reqs = plan(ids, total)
-    for r in reqs:
-        if not r.label.startswith(("GET /{key}", "POST /{key}")):
-            r.url = "/api" + r.url
+    # (plan() repeats Request objects when it cycles, so they are copied, never changed in place)
+    reqs = [r if r.label.startswith(("GET /{key}", "POST /{key}")) else replace(r, url="/api" + r.url)
+            for r in plan(ids, total)]
     return asyncio.run(fire(server_url, key, reqs, concurrency=concurrency))
