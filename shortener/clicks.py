@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from shortener.config import load_secret_key
 from shortener.errors import StoreUnavailable
+from shortener.geo import continent_of, geo_fields
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, identity_hash, referer_fields, truncate_ip
@@ -126,22 +127,28 @@ def _ua_values(ua: str) -> tuple | None:
 _cached_referer = lru_cache(maxsize=4096)(referer_fields)
 
 
-def click_values(c: PendingClick, salt: bytes) -> tuple | None:
-    """The clicks-table row (002_clicks.sql, CLICK_COLUMNS order) of a pending click; None for a crawler.
+def _no_geo(ip: str, country: str | None) -> tuple:
+    return country, continent_of(country), None, None
 
-    Built by the writer, off the request path, as a tuple from cached pieces.
+
+def click_values(c: PendingClick, salt: bytes, locate=_no_geo) -> tuple | None:
+    """The clicks-table row (CLICK_COLUMNS order) of a pending click; None for a crawler.
+
+    Built by the writer, off the request path, as a tuple from cached pieces. `locate` is
+    GeoLocator.locate (shortener/geo.py): (country, continent, region, city) of the full IP.
     """
     ua_values = _ua_values(c.ua)
     if ua_values is None:
         return None
-    return (c.id, c.link_id, c.domain, c.key, c.url[:MAX_URL], iso_from_epoch(c.at), c.country, *ua_values,
+    country, continent, region, city = locate(c.ip, c.country)
+    return (c.id, c.link_id, c.domain, c.key, c.url[:MAX_URL], iso_from_epoch(c.at), country, *ua_values,
             c.ua or None, *_cached_referer(c.referer), 1 if c.qr else 0, "qr" if c.qr else "link",
-            truncate_ip(c.ip), identity_hash(salt, c.ip, c.ua))
+            truncate_ip(c.ip), identity_hash(salt, c.ip, c.ua), continent, region, city)
 
 
-def click_row(c: PendingClick, salt: bytes) -> dict | None:
+def click_row(c: PendingClick, salt: bytes, locate=_no_geo) -> dict | None:
     """click_values() as a dict keyed by column name."""
-    values = click_values(c, salt)
+    values = click_values(c, salt, locate)
     return None if values is None else dict(zip(CLICK_COLUMNS, values))
 
 
@@ -203,7 +210,7 @@ def webhook_click(row: dict) -> dict:
     """A click row in the shape of Dub's link.clicked event."""
     return {
         "id": row["id"], "timestamp": row["timestamp"], "url": row["url"],
-        "country": row["country"] or _UNKNOWN, "city": _UNKNOWN, "region": _UNKNOWN, "continent": _UNKNOWN,
+        **geo_fields(row),
         "device": row["device"], "browser": row["browser"], "os": row["os"], "referer": row["referer"],
         "refererUrl": row["referer_url"], "qr": bool(row["qr"]), "ip": row["ip"] or "",
         "ua": row["ua"], "trigger": row["trigger"],
@@ -222,6 +229,7 @@ class ClickRecorder:
         self.queue_max = max(1, int(settings.click_queue_max))
         # Keyed from the server secret so the stored hash cannot be reversed without it.
         self.salt = hashlib.sha256(b"shortener.identity\x00" + load_secret_key(settings)).digest()[:32]
+        self.locate = core.geo.locate
         self._queue: list[PendingClick] = []
         self._pending: dict[str, PendingClick] = {}  # queued or being written, by click id
         # (link id, hash of (IP, user agent)) -> (click id, until). Python's str hash is keyed
@@ -344,12 +352,12 @@ class ClickRecorder:
         event loop, yielding every ROW_CHUNK rows."""
         kept: list[PendingClick] = []
         rows: list[tuple] = []
-        salt = self.salt
+        salt, locate = self.salt, self.locate
         for start in range(0, len(batch), ROW_CHUNK):
             if start:
                 await asyncio.sleep(0)
             for c in batch[start:start + ROW_CHUNK]:
-                row = click_values(c, salt)
+                row = click_values(c, salt, locate)
                 if row is None:
                     self.bots_dropped += 1
                     continue
@@ -460,7 +468,7 @@ class ClickRecorder:
             return None
         pending = self._pending.get(click_id)
         if pending is not None:
-            return click_row(pending, self.salt)
+            return click_row(pending, self.salt, self.locate)
         return await self.core.store.find_click(click_id)
 
     @property

@@ -82,6 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records. Believed only from `SHORTENER_TRUSTED_PROXIES`, or from anyone with `SHORTENER_COUNTRY_HEADER_FROM_CDN`."),
     Setting("country_header_from_cdn", "SHORTENER_COUNTRY_HEADER_FROM_CDN", False, _bool,
             "Believe the country header on every request, whoever the peer is. Set it only when a CDN in front of the server sets that header on every request and overwrites any value a visitor sends; otherwise any visitor can pick its own country."),
+    Setting("geoip_db", "SHORTENER_GEOIP_DB", "", str,
+            "Path to a MaxMind-format database (GeoLite2/GeoIP2 City or Country `.mmdb`) giving clicks their region and city (and country when no CDN header has one). Opened memory-mapped at start; a missing or unreadable file stops the server. Empty: countries come from the IP-to-country table shipped with the `iptocc` package."),
     Setting("click_flush_ms", "SHORTENER_CLICK_FLUSH_MS", 100, int,
             "How often queued clicks are written, in milliseconds. A crash can lose at most this window of clicks."),
     Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 5000, int,
@@ -135,6 +137,7 @@ class Settings:
     click_dedup_seconds: int = 3600
     country_header: str = "cf-ipcountry"
     country_header_from_cdn: bool = False
+    geoip_db: str = ""
     click_flush_ms: int = 100
     click_batch_size: int = 5000
     click_queue_max: int = 100000

@@ -20,6 +20,8 @@ from datetime import timedelta
 from typing import Any
 
 from shortener.errors import BadRequest, Conflict, NotFound, Unprocessable, echo, json_type
+from shortener.eventfilters import parse_filters
+from shortener.geo import geo_fields
 from shortener.ids import nanoid, new_id
 from shortener.names import random_name
 from shortener.timeutil import iso, parse_iso, utcnow
@@ -147,15 +149,11 @@ def event_key(event_name: str) -> str:
 
 def click_object(row: dict) -> dict:
     """A clicks row as Dub's click object (strings never null, as the SDK models require)."""
-    country = row.get("country") or "Unknown"
     return {
         "id": row["id"],
         "timestamp": row["timestamp"],
         "url": row.get("url") or "",
-        "country": country,
-        "city": "Unknown",
-        "region": "Unknown",
-        "continent": "Unknown",
+        **geo_fields(row),
         "device": row.get("device") or "Unknown",
         "browser": row.get("browser") or "Unknown",
         "os": row.get("os") or "Unknown",
@@ -560,11 +558,13 @@ class ConversionService:
 
     # -- events ------------------------------------------------------------------------------------
 
-    async def list_events(self, kind: str, *, filters: dict, interval: str | None, start: str | None,
-                          end: str | None, desc: bool, page: int, limit: int) -> list[dict]:
-        filters = dict(filters)
-        filters["start"], filters["end"] = _time_range(interval, start, end)
-        rows = await self.store.list_events(kind, filters=filters, desc=desc, limit=limit, offset=(page - 1) * limit)
+    async def list_events(self, kind: str, *, params, desc: bool, page: int, limit: int) -> list[dict]:
+        """GET /events: filters and time range parsed by the same code as GET /analytics."""
+        analytics = self.core.analytics
+        conditions = await analytics.conditions_with_link_ids(parse_filters(params))
+        span = await analytics.time_range(params)
+        rows = await self.store.event_page(kind, conditions, iso(span.start), iso(span.end), desc=desc,
+                                           limit=limit, offset=(page - 1) * limit)
         customers = await self.store.customers_by_ids(sorted({r["customer_id"] for r in rows if r.get("customer_id")}))
         links: dict[str, dict | None] = {}
         out = []
@@ -581,7 +581,8 @@ class ConversionService:
         if row.get("click_id"):
             click = click_object({
                 "id": row["click_id"], "timestamp": row["click_timestamp"], "url": row["click_url"],
-                "country": row["country"], "device": row["device"], "browser": row["browser"], "os": row["os"],
+                "country": row["country"], "continent": row["continent"], "region": row["region"],
+                "city": row["city"], "device": row["device"], "browser": row["browser"], "os": row["os"],
                 "referer": row["referer"], "referer_url": row["referer_url"], "qr": row["qr"], "ip": row["ip"],
                 "ua": row["ua"], "trigger": row["trigger"],
             })
@@ -610,39 +611,3 @@ class ConversionService:
             "qr": 1 if click["qr"] else 0, "ip": click["ip"],
         })
         return obj
-
-
-def _time_range(interval: str | None, start: str | None, end: str | None) -> tuple[str | None, str | None]:
-    """Dub's rule: explicit start/end win; otherwise the interval, 24h by default."""
-    try:
-        start_dt = parse_iso(start) if start else None
-        end_dt = parse_iso(end) if end else None
-    except ValueError:
-        raise Unprocessable("Invalid date", field="start" if start and not _is_date(start) else "end",
-                            issue="invalid_date") from None
-    if start_dt is None:
-        now = utcnow()
-        interval = interval or "24h"
-        if interval == "all":
-            start_dt = None
-        elif interval == "mtd":
-            start_dt = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        elif interval == "qtd":
-            start_dt = now.replace(month=(now.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
-        elif interval == "ytd":
-            start_dt = now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-        else:
-            amount, unit = int(interval[:-1]), interval[-1]
-            start_dt = now - {"h": timedelta(hours=amount), "d": timedelta(days=amount),
-                              "y": timedelta(days=365 * amount)}[unit]
-    return iso(start_dt), iso(end_dt)
-
-
-def _is_date(value: str) -> bool:
-    try:
-        parse_iso(value)
-        return True
-    except ValueError:
-        return False
-
-

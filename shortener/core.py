@@ -21,6 +21,7 @@ PASSWORD_WINDOW = 600.0  # seconds in which SHORTENER_PASSWORD_ATTEMPTS failures
 
 class Core:
     def __init__(self, settings: Settings, store: Any, secret_key: bytes) -> None:
+        from shortener.analytics import AnalyticsService
         from shortener.clicks import ClickRecorder
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
@@ -31,8 +32,11 @@ class Core:
         from shortener.services.tags import TagService
         from shortener.webhooks import WebhookService
 
+        from shortener.geo import GeoLocator
+
         self.settings = settings
         self.store = store
+        self.geo = GeoLocator(settings.geoip_db)
         self.signer = Signer(secret_key)
         # Behind an interface: a shared implementation can replace it for several processes.
         self.password_attempts: AttemptLimiter = MemoryAttemptLimiter(settings.password_attempts, PASSWORD_WINDOW)
@@ -45,6 +49,7 @@ class Core:
         self.link_cache = LinkCache(self)
         self.clicks = ClickRecorder(self)
         self.conversions = ConversionService(self)
+        self.analytics = AnalyticsService(self)
         self.webhooks = WebhookService(self)
         self.qr = QrRenderer(settings.qr_workers, settings.qr_max_pending)
         # Started in this order, stopped in reverse: the click writer stops (and flushes)
@@ -56,7 +61,11 @@ class Core:
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> "Core":
         store = await open_store(settings, migrate=migrate)
-        return cls(settings, store, load_secret_key(settings))
+        try:
+            return cls(settings, store, load_secret_key(settings))
+        except BaseException:  # e.g. an unreadable GeoIP database: close, or its thread keeps us alive
+            await store.close()
+            raise
 
     async def start(self) -> None:
         """Start background work (click writer, cache sync, webhook delivery)."""

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from shortener import __version__
+from shortener.analytics import GROUP_BYS, INTERVALS
 from shortener.errors import ERROR_CODES
 
 Schema = dict[str, Any]
@@ -625,36 +626,127 @@ _SALE_EVENT = _event("sale", {
     "metadata": {"description": "The metadata sent with the event."},
 }, ["eventId", "eventName", "customer", "sale", "saleAmount", "invoice_id", "payment_processor"])
 
+# The filters of /analytics and /events (shortener/eventfilters.py): each takes one value or a
+# comma-separated list; a leading `-` excludes the listed values instead.
+_LIST_NOTE = " One value or a comma-separated list; prefix with - to exclude."
+_FILTER_DOCS = {
+    "domain": "Only events of links on these domains.",
+    "key": "Only events of links with these keys.",
+    "linkId": "Only events of these links (ids or ext_<externalId>).",
+    "externalId": "Only events of the links with these externalIds (ext_ prefix optional).",
+    "tenantId": "Only events of links of these tenants.",
+    "tagId": "Only events of links with this tag (deprecated: use tagIds).",
+    "tagIds": "Only events of links with any of these tags.",
+    "folderId": "Only events of links in these folders.",
+    "programId": "Only events of links of these programs.",
+    "partnerId": "Only events of links of these partners.",
+    "groupId": "Partner groups (accepted for Dub compatibility; no link has one).",
+    "partnerTagId": "Partner tags (accepted for Dub compatibility; no link has one).",
+    "customerId": "Only events of these customers (for clicks: the clicks the customers came through).",
+    "country": "Only events from these countries (ISO 3166-1 alpha-2).",
+    "city": "Only events from these cities.",
+    "region": "Only events from these regions (ISO 3166-2, e.g. US-CA).",
+    "continent": "Only events from these continents (AF, AN, AS, EU, NA, OC, SA).",
+    "device": "Only events from these device types (case-insensitive).",
+    "browser": "Only events from these browsers (case-insensitive).",
+    "os": "Only events from these operating systems (case-insensitive).",
+    "trigger": "Only events whose click came this way: link, qr (pageview, deeplink never happen here).",
+    "eventName": "Only lead or sale events with these names.",
+    "referer": "Only events with these referring hosts.",
+    "refererUrl": "Only events with these referring URLs.",
+    "url": "Only events whose click went to these destination URLs.",
+    "utm_source": "Only events of links with these UTM sources.",
+    "utm_medium": "Only events of links with these UTM media.",
+    "utm_campaign": "Only events of links with these UTM campaigns.",
+    "utm_term": "Only events of links with these UTM terms.",
+    "utm_content": "Only events of links with these UTM contents.",
+}
+_FILTER_PARAMS = [
+    *(_query(name, _str(), text + _LIST_NOTE) for name, text in _FILTER_DOCS.items()),
+    _query("saleType", _str(enum=["new", "recurring"]),
+           "Sales only: the customer's first sale (new) or a later one (recurring)."),
+    _query("root", _bool(), "Only root links (true) or only other links (false)."),
+    {**_query("qr", _bool(), "Only QR scans (true) or only other clicks (false); deprecated: use trigger."),
+     "deprecated": True},
+    _query("query", _str(maxLength=10000), "Lead and sale events whose metadata matches, e.g. "
+           "metadata['plan']:'pro' AND metadata.order.id:42 (AND binds before OR)."),
+]
+_TIME_PARAMS = [
+    _query("interval", _str(enum=list(INTERVALS)),
+           "The time range, up to now (24h when neither interval nor start is given). all starts with "
+           "the first link or event."),
+    _query("start", _str(), "The start of the range (ISO-8601); wins over interval."),
+    _query("end", _str(), "The range runs to the end of this day in the time zone (ISO-8601); default today."),
+    _query("timezone", _str(default="UTC"), "IANA time zone for the end of day and the timeseries buckets."),
+]
+
 _EVENT_PARAMS = [
     _query("event", _str(enum=["clicks", "leads", "sales"], default="clicks"), "The kind of event to list."),
-    _query("domain", _str(), "Only events of links on this domain."),
-    _query("key", _str(), "Only events of this link (with domain)."),
-    _query("linkId", _str(), "Only events of this link."),
-    _query("externalId", _str(), "Only events of the link with this externalId (ext_ prefix)."),
-    _query("tenantId", _str(), "Only events of links of this tenant."),
-    _query("tagId", _str(), "Only events of links with this tag (deprecated: use tagIds)."),
-    _query("tagIds", _str(), "Only events of links with any of these tags (comma-separated)."),
-    _query("customerId", _str(), "Only events of this customer."),
-    _query("eventName", _str(), "Only lead or sale events with this name."),
-    _query("interval", _str(enum=["24h", "7d", "30d", "90d", "1y", "mtd", "qtd", "ytd", "all"]),
-           "The time range (ignored when start is given)."),
-    _query("start", _str(), "The start of the range (ISO-8601)."),
-    _query("end", _str(), "The end of the range (ISO-8601)."),
-    _query("country", _str(), "Only events from this country."),
-    _query("device", _str(), "Only events from this device type."),
-    _query("browser", _str(), "Only events from this browser."),
-    _query("os", _str(), "Only events from this OS."),
-    _query("referer", _str(), "Only events with this referring host."),
-    _query("refererUrl", _str(), "Only events with this referring URL."),
-    _query("url", _str(), "Only events whose click went to this destination URL."),
-    _query("trigger", _str(), "Only events whose click came this way: link or qr."),
-    _query("qr", _bool(), "Only QR scans (true) or only other clicks (false)."),
+    *_FILTER_PARAMS,
+    *_TIME_PARAMS,
     _query("page", _int(minimum=1, default=1), "The page number."),
     _query("limit", _int(minimum=1, maximum=1000, default=100), "The number of events per page."),
     _query("sortOrder", _str(enum=["asc", "desc"], default="desc"), "The sort order by timestamp."),
     _query("sortBy", _str(enum=["timestamp"], default="timestamp"), "The sort field."),
     {**_query("order", _str(enum=["asc", "desc"], default="desc"), "The sort order (deprecated: use sortOrder)."),
      "deprecated": True},
+]
+
+# ---------------------------------------------------------------------------------------------
+# Analytics (GET /analytics): Dub's shapes, one schema per groupBy.
+
+_FIGURES = {
+    "clicks": _num("Clicks (0 unless event is clicks or composite)."),
+    "leads": _num("Leads (0 unless event is leads or composite)."),
+    "sales": _num("Sales (0 unless event is sales or composite)."),
+    "saleAmount": _num("Sales amount in cents (0 unless event is sales or composite)."),
+}
+_SDK_URL = _str("The group's own value again (domain, tag id, folder id or UTM value): the official SDK "
+                "parses these rows only with a url field.")
+
+
+def _analytics_row(fields: dict[str, Schema]) -> Schema:
+    return _object({**fields, **_FIGURES}, required=[*fields, *_FIGURES])
+
+
+_ANALYTICS_SCHEMAS = {
+    "AnalyticsCount": _object(_FIGURES, required=list(_FIGURES)),
+    "AnalyticsTimeseries": _analytics_row({"start": _date("The UTC instant the bucket starts (local hour, "
+                                                          "day or month of the time zone).")}),
+    "AnalyticsContinents": _analytics_row({"continent": _str(enum=["AF", "AN", "AS", "EU", "NA", "OC", "SA"])}),
+    "AnalyticsCountries": _analytics_row({"country": _str("ISO 3166-1 alpha-2, or Unknown."),
+                                          "region": _str(enum=["*"]), "city": _str(enum=["*"])}),
+    "AnalyticsRegions": _analytics_row({"country": _str(), "region": _str("ISO 3166-2, e.g. US-CA."),
+                                        "city": _str(enum=["*"])}),
+    "AnalyticsCities": _analytics_row({"country": _str(), "region": _str("ISO 3166-2, e.g. US-CA."),
+                                       "city": _str()}),
+    "AnalyticsDevices": _analytics_row({"device": _str()}),
+    "AnalyticsBrowsers": _analytics_row({"browser": _str()}),
+    "AnalyticsOS": _analytics_row({"os": _str()}),
+    "AnalyticsTriggers": _analytics_row({"trigger": _str(enum=["qr", "link", "pageview", "deeplink"])}),
+    "AnalyticsEventNames": _analytics_row({"eventName": _str()}),
+    "AnalyticsReferers": _analytics_row({"referer": _str("The referring host, or (direct).")}),
+    "AnalyticsRefererUrls": _analytics_row({"refererUrl": _str("The referring URL, or (direct).")}),
+    "AnalyticsTopLinks": _object(
+        {"link": _str("The link id (deprecated: use id)."), "id": _str(), "domain": _str(), "key": _str(),
+         "shortLink": _str(), "url": _str(), "title": _nstr(), "comments": _nstr(), "folderId": _nstr(),
+         "partnerId": _nstr(), "createdAt": _date("When the link was created."), **_FIGURES},
+        required=["link", "id", "domain", "key", "shortLink", "url", "createdAt", *_FIGURES]),
+    "AnalyticsTopUrls": _analytics_row({"url": _str("The destination URL (top_base_urls: without its query).")}),
+    "AnalyticsTopDomains": _analytics_row({"domain": _str(), "url": _SDK_URL}),
+    "AnalyticsTopLinkTags": _analytics_row({"tagId": _str(), "tag": _ref("LinkTag"), "url": _SDK_URL}),
+    "AnalyticsTopFolders": _analytics_row({"folderId": _str(), "folder": _object(
+        {"id": _str(), "name": _str()}, required=["id", "name"]), "url": _SDK_URL}),
+    **{f"AnalyticsUtm{part.title()}s": _analytics_row({f"utm_{part}": _str(), "url": _SDK_URL})
+       for part in ("source", "medium", "campaign", "term", "content")},
+}
+
+_ANALYTICS_PARAMS = [
+    _query("event", _str(enum=["clicks", "leads", "sales", "composite"], default="clicks"),
+           "What to count; composite counts all four figures."),
+    _query("groupBy", _str(enum=list(GROUP_BYS), default="count"), "How to group the figures."),
+    *_TIME_PARAMS,
+    *_FILTER_PARAMS,
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -1016,6 +1108,15 @@ def _own_paths() -> dict[str, Schema]:
                              "The events, newest first by default."),
             }, params=_EVENT_PARAMS, errors=("unprocessable_entity",)),
         },
+        "/analytics": {
+            "get": _op("retrieveAnalytics", "Analytics", "Retrieve analytics for links", {
+                "200": _json({"anyOf": [
+                    _ref("AnalyticsCount"),
+                    _array({"anyOf": [_ref(name) for name in _ANALYTICS_SCHEMAS if name != "AnalyticsCount"]}),
+                ]}, "groupBy=count: one object; otherwise a list, largest first (timeseries: in time order, "
+                    "every bucket present). Bots are never counted."),
+            }, params=_ANALYTICS_PARAMS, errors=("unprocessable_entity",)),
+        },
         "/webhooks": {
             "post": _op("createWebhook", "Webhooks", "Create a webhook", {
                 "201": _json(_ref("Webhook"), "The webhook, with its secret."),
@@ -1096,6 +1197,7 @@ def _components() -> Schema:
             "ClickEvent": _CLICK_EVENT,
             "LeadEvent": _LEAD_EVENT,
             "SaleEvent": _SALE_EVENT,
+            **_ANALYTICS_SCHEMAS,
             "Webhook": _WEBHOOK,
             "WebhookCreate": _webhook_input(create=True),
             "WebhookUpdate": _webhook_input(create=False),

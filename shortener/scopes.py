@@ -16,7 +16,7 @@ from shortener.errors import Forbidden, Unprocessable
 
 RESOURCES: dict[str, str] = {
     "links": "short links (/links)",
-    "analytics": "events (/events)",
+    "analytics": "analytics and events (/analytics, /events)",
     "conversions": "tracking leads and sales (/track/lead, /track/sale)",
     "customers": "customers (/customers)",
     "domains": "domains (/domains)",

@@ -14,6 +14,8 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from starlette.routing import Mount, Route
 
+from shortener.analytics import GROUP_BYS, TIME_PARAMS
+from shortener.eventfilters import FIELDS
 from shortener.openapi import document
 from shortener.web.app import api_routes
 
@@ -171,6 +173,11 @@ def _query_params_read(fn, seen: set | None = None) -> set[str]:
     seen.add(fn)
     source = inspect.getsource(fn)
     names = {name for pattern in _PARAM_READS for name in pattern.findall(source)}
+    # The analytics parser reads the filters and the time range for /analytics and /events.
+    if "parse_request(" in source or ".analytics.retrieve(" in source:
+        names |= set(TIME_PARAMS) | set(FIELDS)
+    if ".analytics.retrieve(" in source:
+        names |= {"event", "groupBy"}
     for helper in re.findall(r"\b(_[a-z_]+)\(", source):
         obj = fn.__globals__.get(helper)
         if inspect.isfunction(obj):
@@ -437,7 +444,11 @@ def test_every_documented_operation_answers_as_documented(tour):
     for kind in ("clicks", "leads", "sales"):
         events = call("GET", f"/events?event={kind}&interval=24h", 200)
         assert len(events) == 1, kind
-    call("GET", f"/webhooks/{hook['id']}/deliveries", 200)
+    for group_by in GROUP_BYS:
+        for event in ("clicks", "composite"):
+            call("GET", f"/analytics?event={event}&groupBy={group_by}&interval=24h&timezone=Europe/Berlin", 200)
+    assert call("GET", "/analytics?event=composite", 200) == {"clicks": 1, "leads": 1, "sales": 1, "saleAmount": 1999}
+    call("GET", "/webhooks/{hook['id']}/deliveries".replace("{hook['id']}", hook["id"]), 200)
     call("GET", "/qr?url=https://go.test/tour&format=svg", 200)
     call("GET", "/qr?url=https://go.test/tour", 200)
     call("GET", "/openapi.json", 200)

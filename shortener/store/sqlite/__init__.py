@@ -1,6 +1,7 @@
 """The SQLite store: one class assembled from query groups, one file per area."""
 from __future__ import annotations
 
+from .analytics import AnalyticsQueries
 from .base import Row, Tx
 from .clicks import ClickQueries
 from .conversions import ConversionQueries
@@ -12,8 +13,8 @@ from .users import UserQueries
 from .webhooks import WebhookQueries
 
 
-class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, CoreQueries,
-                  UserQueries, MaintenanceQueries):
+class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, AnalyticsQueries,
+                  CoreQueries, UserQueries, MaintenanceQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 
 

@@ -18,11 +18,11 @@ _REDIRECT_COLUMNS = (
 CLICK_COLUMNS = (
     "id", "link_id", "domain", "key", "url", "timestamp", "country", "device", "device_vendor",
     "device_model", "browser", "browser_version", "os", "os_version", "engine", "ua", "referer",
-    "referer_url", "qr", "trigger", "ip", "identity_hash",
+    "referer_url", "qr", "trigger", "ip", "identity_hash", "continent", "region", "city",
 )
 
 _ROW = f"({', '.join('?' * len(CLICK_COLUMNS))})"
-# Rows per INSERT statement: 22 columns x 400 stays far below SQLite's 32,766 parameters.
+# Rows per INSERT statement: 25 columns x 400 stays far below SQLite's 32,766 parameters.
 _ROWS_PER_STATEMENT = 400
 
 

@@ -1,0 +1,308 @@
+"""Analytics and event listings on today's tables (clicks, lead_events, sale_events).
+
+One compiler turns the parsed filters (shortener/eventfilters.py) into SQL for every query here,
+so GET /analytics and GET /events cannot disagree. Methods are named for what the service asks
+(totals, totals per dimension, totals per time bucket, a page of events), so the tables under
+them can change (rollups, a separate clicks file) without touching the service.
+
+Sources: `clicks` reads clicks `c`; `leads` and `sales` read lead_events / sale_events `e` with
+their click `c` LEFT JOINed (the click carries the visitor's country, device, referer ...).
+Links `l` are joined only when a filter or dimension needs them: click history outlives a
+deleted link, so totals keep those clicks (top_links cannot list them).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from shortener.eventfilters import Condition
+
+from .base import Row, SQLiteBase
+
+SOURCES = ("clicks", "leads", "sales")
+
+# Fields whose value lives on the click row.
+_CLICK_FIELDS = {
+    "country": "c.country", "city": "c.city", "continent": "c.continent", "device": "c.device",
+    "browser": "c.browser", "os": "c.os", "trigger": "c.trigger", "referer": "c.referer",
+    "referer_url": "c.referer_url", "url": "c.url",
+}
+# Fields whose value lives on the link row.
+_LINK_FIELDS = {
+    "external_id": "l.external_id", "tenant_id": "l.tenant_id", "folder_id": "l.folder_id",
+    "program_id": "l.program_id", "partner_id": "l.partner_id", "utm_source": "l.utm_source",
+    "utm_medium": "l.utm_medium", "utm_campaign": "l.utm_campaign", "utm_term": "l.utm_term",
+    "utm_content": "l.utm_content",
+}
+# Concepts we do not have: no link belongs to one, so an inclusion matches nothing.
+_ABSENT_FIELDS = ("group_id", "partner_tag_id")
+_NOCASE = {"device", "browser", "os", "domain", "key", "city"}
+
+# groupBy dimension -> (SQL expressions, output names); None values are left out where `known`.
+DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "continent": (("c.continent",), ("continent",)),
+    "country": (("COALESCE(c.country, 'Unknown')",), ("country",)),
+    "region": (("c.country", "c.region"), ("country", "region")),
+    "city": (("c.country", "c.region", "c.city"), ("country", "region", "city")),
+    "device": (("COALESCE(c.device, 'Unknown')",), ("device",)),
+    "browser": (("COALESCE(c.browser, 'Unknown')",), ("browser",)),
+    "os": (("COALESCE(c.os, 'Unknown')",), ("os",)),
+    "trigger": (("COALESCE(c.trigger, 'link')",), ("trigger",)),
+    "referer": (("COALESCE(c.referer, '(direct)')",), ("referer",)),
+    "referer_url": (("COALESCE(c.referer_url, '(direct)')",), ("referer_url",)),
+    "url": (("COALESCE(c.url, l.url)",), ("url",)),
+    "base_url": (("COALESCE(c.url, l.url)",), ("url",)),
+    "link": (("{link}",), ("link_id",)),
+    "domain": (("l.domain",), ("domain",)),
+    "tag": (("t.tag_id",), ("tag_id",)),
+    "folder": (("l.folder_id",), ("folder_id",)),
+    "utm_source": (("l.utm_source",), ("utm_source",)),
+    "utm_medium": (("l.utm_medium",), ("utm_medium",)),
+    "utm_campaign": (("l.utm_campaign",), ("utm_campaign",)),
+    "utm_term": (("l.utm_term",), ("utm_term",)),
+    "utm_content": (("l.utm_content",), ("utm_content",)),
+    "event_name": (("e.event_name",), ("event_name",)),
+}
+# Dimensions where an unknown value is no group (Dub's enums and codes have no "Unknown").
+_KNOWN_ONLY = {"continent", "region", "city", "url", "base_url", "domain", "tag", "folder", "utm_source",
+               "utm_medium", "utm_campaign", "utm_term", "utm_content", "event_name"}
+
+# The URL without its query string and fragment.
+_BASE_URL = ("CASE WHEN instr({u}, '?') > 0 THEN substr({u}, 1, instr({u}, '?') - 1) "
+             "WHEN instr({u}, '#') > 0 THEN substr({u}, 1, instr({u}, '#') - 1) ELSE {u} END")
+
+
+class _Query:
+    """FROM, JOINs and WHERE of one source under some conditions."""
+
+    def __init__(self, source: str, conditions: Sequence[Condition], start: str | None, end: str | None) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        self.source = source
+        self.events = source != "clicks"
+        self.link_col = "e.link_id" if self.events else "c.link_id"
+        self.time_col = "e.timestamp" if self.events else "c.timestamp"
+        self.need_links = False
+        self.need_clicks = False
+        self.where: list[str] = []
+        self.params: list[Any] = []
+        if start:
+            self._add(f"{self.time_col} >= ?", start)
+        if end:
+            self._add(f"{self.time_col} < ?", end)
+        for cond in conditions:
+            self._compile(cond)
+
+    def _add(self, clause: str, *values: Any) -> None:
+        self.where.append(clause)
+        self.params.extend(values)
+
+    def _column(self, field: str) -> str | None:
+        if field in _CLICK_FIELDS:
+            self.need_clicks = True
+            return _CLICK_FIELDS[field]
+        if field in _LINK_FIELDS:
+            self.need_links = True
+            return _LINK_FIELDS[field]
+        if field == "link_id":
+            return self.link_col
+        if field in ("domain", "key"):
+            if self.events:
+                self.need_links = True
+                return f"l.{field}"
+            return f"c.{field}"
+        return None
+
+    def _membership(self, expr: str, values: tuple, exclude: bool, nocase: bool = False) -> None:
+        collate = " COLLATE NOCASE" if nocase else ""
+        marks = ", ".join("?" * len(values))
+        if exclude:
+            # An unknown value is not one of the excluded ones.
+            self._add(f"({expr} IS NULL OR {expr}{collate} NOT IN ({marks}))", *values)
+        else:
+            self._add(f"{expr}{collate} IN ({marks})", *values)
+
+    def _compile(self, cond: Condition) -> None:
+        field, values, exclude = cond
+        if field in _ABSENT_FIELDS:
+            if not exclude:
+                self.where.append("0")
+            return
+        if field == "qr":
+            self.need_clicks = True
+            self._add("c.qr = ?", 1 if values[0] else 0)
+            return
+        if field == "root":
+            key = self._column("key")
+            self.where.append(f"{key} {'=' if values[0] else '<>'} '_root'")
+            return
+        if field == "region":
+            self.need_clicks = True
+            self._membership("(c.country || '-' || c.region)", values, exclude)
+            return
+        if field == "tag_id":
+            marks = ", ".join("?" * len(values))
+            neg = "NOT " if exclude else ""
+            self._add(f"{neg}EXISTS (SELECT 1 FROM link_tags lt WHERE lt.link_id = {self.link_col} "
+                      f"AND lt.tag_id IN ({marks}))", *values)
+            return
+        if field == "customer_id":
+            if self.events:
+                self._membership("e.customer_id", values, exclude)
+            else:  # the clicks the customers came through
+                marks = ", ".join("?" * len(values))
+                neg = "NOT " if exclude else ""
+                self._add(f"c.id {neg}IN (SELECT click_id FROM customers WHERE click_id IS NOT NULL "
+                          f"AND id IN ({marks}))", *values)
+            return
+        if field in ("event_name", "metadata", "sale_type"):
+            # Event fields: clicks have none (Dub ignores them for clicks as well).
+            if not self.events:
+                return
+            if field == "event_name":
+                self._membership("e.event_name", values, exclude, nocase=True)
+            elif field == "metadata":
+                self._metadata(values)
+            elif self.source == "sales":
+                first = ("NOT EXISTS (SELECT 1 FROM sale_events p WHERE p.customer_id = e.customer_id "
+                         "AND (p.timestamp < e.timestamp OR (p.timestamp = e.timestamp AND p.id < e.id)))")
+                self.where.append(first if values[0] == "new" else f"NOT {first}")
+            return
+        column = self._column(field)
+        if column is None:
+            raise ValueError(f"unknown filter field {field!r}")
+        self._membership(column, values, exclude, nocase=field in _NOCASE)
+
+    def _metadata(self, terms: tuple) -> None:
+        groups: list[list[str]] = []
+        params: list[Any] = []
+        for connector, path, value in terms:
+            if connector == "OR" or not groups:
+                groups.append([])
+            json_path = "$" + "".join('."' + part.replace('"', '""') + '"' for part in path.split("."))
+            # Compared as text, so metadata {"n": 42} matches n:42 and n:'42'.
+            groups[-1].append("CAST(json_extract(e.metadata, ?) AS TEXT) = ?")
+            params.extend((json_path, value))
+        self._add("(" + " OR ".join("(" + " AND ".join(g) + ")" for g in groups) + ")", *params)
+
+    def from_clause(self, extra_links: bool = False) -> str:
+        if self.events:
+            table = "lead_events" if self.source == "leads" else "sale_events"
+            sql = f"{table} e"
+            if self.need_clicks:
+                sql += " LEFT JOIN clicks c ON c.id = e.click_id"
+        else:
+            sql = "clicks c"
+        if self.need_links or extra_links:
+            sql += f" JOIN links l ON l.id = {self.link_col}"
+        return sql
+
+    def where_clause(self) -> str:
+        return (" WHERE " + " AND ".join(self.where)) if self.where else ""
+
+    def figures(self) -> str:
+        amount = "COALESCE(SUM(e.amount), 0)" if self.source == "sales" else "0"
+        return f"COUNT(*) AS n, {amount} AS amount"
+
+
+def _uses(expr: str, alias: str) -> bool:
+    return f"{alias}." in expr
+
+
+class AnalyticsQueries(SQLiteBase):
+    async def event_totals(self, source: str, conditions: Sequence[Condition], start: str | None,
+                           end: str | None) -> Row:
+        """{"n", "amount"} of the events of `source` matching the conditions in [start, end)."""
+        q = _Query(source, conditions, start, end)
+        row = await self.read_one(f"SELECT {q.figures()} FROM {q.from_clause()}{q.where_clause()}", q.params)
+        return row or {"n": 0, "amount": 0}
+
+    async def event_totals_by(self, source: str, dimension: str, conditions: Sequence[Condition],
+                              start: str | None, end: str | None, *, order_by_amount: bool = False,
+                              limit: int = 5000) -> list[Row]:
+        """Totals per value of `dimension` (DIMENSIONS), largest first; rows carry the dimension's
+        output names plus "n" and "amount"."""
+        exprs, names = DIMENSIONS[dimension]
+        q = _Query(source, conditions, start, end)
+        exprs = tuple(e.replace("{link}", q.link_col) for e in exprs)
+        if dimension == "base_url":
+            exprs = (_BASE_URL.format(u=exprs[0]),)
+        if dimension == "event_name" and not q.events:
+            return []
+        if any(_uses(e, "c") for e in exprs):
+            q.need_clicks = True
+        if any(_uses(e, "l") for e in exprs):
+            q.need_links = True
+        from_sql = q.from_clause()
+        if dimension == "tag":
+            from_sql += f" JOIN link_tags t ON t.link_id = {q.link_col}"
+        where = list(q.where)
+        if dimension in _KNOWN_ONLY:
+            where.extend(f"{e} IS NOT NULL AND {e} <> ''" for e in exprs)
+        where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+        select = ", ".join(f"{e} AS {n}" for e, n in zip(exprs, names))
+        group = ", ".join(str(i + 1) for i in range(len(names)))  # positions: names can be ambiguous
+        order = "amount DESC, n DESC" if order_by_amount else "n DESC, amount DESC"
+        sql = (f"SELECT {select}, {q.figures()} FROM {from_sql}{where_sql} GROUP BY {group} "
+               f"ORDER BY {order}, {group} LIMIT ?")
+        return await self.read(sql, q.params + [limit])
+
+    async def event_totals_per_bucket(self, source: str, conditions: Sequence[Condition],
+                                      bounds: Sequence[str]) -> list[tuple[int, int]]:
+        """(n, amount) for each [bounds[i], bounds[i+1]) in UTC ISO text; len(bounds) - 1 items.
+
+        Buckets are passed as a VALUES table and each is counted with an index range on the
+        time column, so a bucket costs its own rows, and hour, day and month buckets of any time
+        zone (DST days of 23 or 25 hours included) come out of the one query.
+        """
+        if len(bounds) < 2:
+            return []
+        q = _Query(source, conditions, None, None)
+        values = ", ".join("(?, ?, ?)" for _ in range(len(bounds) - 1))
+        params: list[Any] = []
+        for i in range(len(bounds) - 1):
+            params.extend((i, bounds[i], bounds[i + 1]))
+        where = [f"{q.time_col} >= b.s", f"{q.time_col} < b.e", *q.where]
+        sql = (f"WITH b(i, s, e) AS (VALUES {values}) "
+               f"SELECT b.i AS i, {q.figures()} FROM b CROSS JOIN {q.from_clause()} "
+               f"WHERE {' AND '.join(where)} GROUP BY b.i")
+        rows = await self.read(sql, params + q.params)
+        out = [(0, 0)] * (len(bounds) - 1)
+        for row in rows:
+            out[row["i"]] = (row["n"], row["amount"])
+        return out
+
+    async def analytics_data_start(self) -> str | None:
+        """Where `interval=all` begins (Dub: the workspace's creation): the first link's creation or
+        the first event, whichever is older (events can be imported). Index edges only."""
+        row = await self.read_one(
+            "SELECT MIN((SELECT MIN(created_at) FROM links), (SELECT MIN(timestamp) FROM clicks), "
+            "(SELECT MIN(timestamp) FROM lead_events), (SELECT MIN(timestamp) FROM sale_events)) AS at"
+        )
+        return row["at"] if row else None
+
+    async def event_page(self, kind: str, conditions: Sequence[Condition], start: str | None, end: str | None,
+                         *, desc: bool, limit: int, offset: int) -> list[Row]:
+        """A page of events of `kind` (clicks, leads, sales) joined with their click, by time.
+
+        Events of deleted links are left out: the listing must carry the link object.
+        """
+        q = _Query(kind, conditions, start, end)
+        q.need_clicks = True
+        click_cols = (
+            "c.id AS click_id, c.timestamp AS click_timestamp, c.url AS click_url, c.country, c.continent, "
+            "c.region, c.city, c.device, c.browser, c.os, c.referer, c.referer_url, c.qr, c.ip, c.ua, c.trigger"
+        )
+        if kind == "clicks":
+            cols = f"c.link_id, c.timestamp, {click_cols}"
+        elif kind == "leads":
+            cols = (f"e.id AS event_id, e.event_name, e.metadata, e.timestamp, e.customer_id, e.link_id, "
+                    f"e.click_id AS event_click_id, {click_cols}")
+        else:
+            cols = (f"e.id AS event_id, e.event_name, e.metadata, e.timestamp, e.customer_id, e.link_id, "
+                    f"e.click_id AS event_click_id, e.amount, e.currency, e.payment_processor, e.invoice_id, "
+                    f"{click_cols}")
+        direction = "DESC" if desc else "ASC"
+        id_col = "c.id" if kind == "clicks" else "e.id"
+        sql = (f"SELECT {cols} FROM {q.from_clause(extra_links=True)}{q.where_clause()} "
+               f"ORDER BY {q.time_col} {direction}, {id_col} {direction} LIMIT ? OFFSET ?")
+        return await self.read(sql, q.params + [limit, offset])
