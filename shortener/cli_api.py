@@ -578,20 +578,28 @@ _EVENT_FILTERS = ("link-id", "domain", "key", "external-id", "tenant-id", "custo
 
 
 def add_events_commands(sub) -> None:
+    from shortener.analytics import parse_request
     from shortener.conversions import EVENT_KINDS, INTERVALS
 
     @with_core
     async def list_(core, args) -> int:
-        filters: dict[str, Any] = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in _EVENT_FILTERS}
-        filters["link_external_id"] = filters.pop("external_id")
-        if filters["link_external_id"] and filters["link_external_id"].startswith("ext_"):
-            filters["link_external_id"] = filters["link_external_id"][4:]
-        filters["tag_ids"] = args.tag_ids or []
-        filters["qr"] = args.qr
-        interval = args.interval if args.interval or args.start or args.end else "24h"
+        # The same parameters as GET /api/events, parsed by the same code (shortener/eventfilters.py).
+        params: dict[str, str] = {}
+        for name in _EVENT_FILTERS:
+            value = getattr(args, name.replace("-", "_"))
+            if value:
+                head, *rest = name.split("-")
+                params[head + "".join(part.title() for part in rest)] = value  # link-id -> linkId
+        if args.tag_ids:
+            params["tagIds"] = ",".join(args.tag_ids)
+        if args.qr is not None:
+            params["qr"] = "true" if args.qr else "false"
+        for name in ("interval", "start", "end"):
+            if getattr(args, name):
+                params[name] = getattr(args, name)
+        parse_request(params)
         events = await core.conversions.list_events(
-            args.event, filters=filters, interval=interval, start=args.start, end=args.end,
-            desc=args.order == "desc", page=args.page, limit=args.limit,
+            args.event, params=params, desc=args.order == "desc", page=args.page, limit=args.limit,
         )
         output(args, events, [
             ("TIME", lambda e: e.get("timestamp")), ("EVENT", lambda e: e.get("eventName") or e.get("event")),

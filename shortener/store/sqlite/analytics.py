@@ -63,6 +63,7 @@ DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "event_name": (("e.event_name",), ("event_name",)),
 }
 # Dimensions where an unknown value is no group (Dub's enums and codes have no "Unknown").
+_BUCKETS_PER_QUERY = 2000
 _KNOWN_ONLY = {"continent", "region", "city", "url", "base_url", "domain", "tag", "folder", "utm_source",
                "utm_medium", "utm_campaign", "utm_term", "utm_content", "event_name"}
 
@@ -254,8 +255,14 @@ class AnalyticsQueries(SQLiteBase):
         time column, so a bucket costs its own rows, and hour, day and month buckets of any time
         zone (DST days of 23 or 25 hours included) come out of the one query.
         """
-        if len(bounds) < 2:
-            return []
+        out: list[tuple[int, int]] = []
+        # At most 2,000 buckets (6,000 parameters) per statement: SQLite allows 32,766.
+        for first in range(0, max(0, len(bounds) - 1), _BUCKETS_PER_QUERY):
+            out.extend(await self._per_bucket(source, conditions, bounds[first:first + _BUCKETS_PER_QUERY + 1]))
+        return out
+
+    async def _per_bucket(self, source: str, conditions: Sequence[Condition],
+                          bounds: Sequence[str]) -> list[tuple[int, int]]:
         q = _Query(source, conditions, None, None)
         values = ", ".join("(?, ?, ?)" for _ in range(len(bounds) - 1))
         params: list[Any] = []
