@@ -94,9 +94,12 @@ def _date(value: str | None, field: str) -> datetime | None:
     if value is None or value.strip() == "":
         return None
     try:
-        return parse_iso(value)
-    except ValueError:
+        dt = parse_iso(value)
+    except (ValueError, OverflowError):
         raise Unprocessable("Invalid date", field=field, issue="invalid_date") from None
+    if not 1970 <= dt.year <= 9000:  # also keeps every time zone's arithmetic in range
+        raise Unprocessable("Invalid date: years 1970 to 9000", field=field, issue="invalid_date")
+    return dt
 
 
 def _local_midnight(d: date, tz: ZoneInfo) -> datetime:
@@ -334,3 +337,41 @@ class AnalyticsService:
                 obj = {name: row[name]}
             shaped.append({**obj, **figures})
         return shaped
+
+
+# -- the public stats page (/_/stats/{domain}/{key}) ------------------------------------------------
+
+PUBLIC_INTERVALS = ("24h", "7d", "30d", "90d", "1y", "all")
+PUBLIC_BREAKDOWNS = (("countries", "country", "Countries"), ("devices", "device", "Devices"),
+                     ("browsers", "browser", "Browsers"), ("os", "os", "Operating systems"),
+                     ("referers", "referer", "Referers"))
+PUBLIC_TOP = 10
+
+
+async def public_stats(service: AnalyticsService, domain: str, key: str, interval: str | None) -> dict | None:
+    """Clicks of a `publicStats: true` link for its public page; None for any other link.
+
+    Clicks only, no customer data and no destination (a password link's destination is secret).
+    """
+    row = await service.store.get_link_by_key(domain, key)
+    if row is None or not row.get("public_stats"):
+        return None
+    interval = interval if interval in PUBLIC_INTERVALS else "30d"
+    params = {"linkId": row["id"], "interval": interval}
+    totals = await service.retrieve({**params, "groupBy": "count"})
+    series = await service.retrieve({**params, "groupBy": "timeseries"})
+    granularity = (await service.time_range(params)).granularity
+    fmt = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}[granularity]
+    points = [(parse_iso(s["start"]).strftime(fmt) + " UTC" * (granularity == "hour"), s["clicks"]) for s in series]
+    breakdowns = []
+    for group_by, field, title in PUBLIC_BREAKDOWNS:
+        rows = await service.retrieve({**params, "groupBy": group_by})
+        breakdowns.append((title, [(r[field], r["clicks"]) for r in rows[:PUBLIC_TOP]]))
+    return {
+        "short_link": service.core.settings.short_url(row["domain"], row["key"]),
+        "interval": interval,
+        "intervals": PUBLIC_INTERVALS,
+        "clicks": totals["clicks"],
+        "points": points,
+        "breakdowns": breakdowns,
+    }

@@ -412,7 +412,7 @@ def add_keys_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shortener import cli_api, cli_data
+    from shortener import cli_api, cli_data, cli_stats
 
     parser = argparse.ArgumentParser(prog="shortener", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data folder (SHORTENER_DATA_DIR; default ./data)")
@@ -426,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_api.add_customers_commands(sub)
     cli_api.add_events_commands(sub)
     cli_api.add_track_commands(sub)
+    cli_stats.add_stats_commands(sub)
     cli_api.add_webhook_commands(sub)
     __import__("shortener.cli_users").cli_users.add_users_commands(sub)
     cli_data.add_data_commands(sub)

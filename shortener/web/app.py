@@ -22,7 +22,7 @@ from shortener.core import Core
 from shortener.errors import ERROR_CODES
 from shortener.metrics import Metrics
 
-from . import dashboard, pages
+from . import dashboard, pages, stats
 from .api import analytics, customers, domains, events, folders, links, openapi, qr, tags, track, webhooks
 from .common import JSONResponse, core_of
 from .errors import EXCEPTION_HANDLERS
@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None):
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *pages.routes,
         *dashboard.routes,
+        *stats.routes,
     ]
     inner = Starlette(
         routes=[
