@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shortener.errors import Unprocessable
+from shortener.errors import Unprocessable, echo
 from shortener.eventfilters import Condition, parse_filters
 from shortener.timeutil import iso, parse_iso, utcnow
 
@@ -75,7 +75,7 @@ def _enum(params: Mapping[str, str], name: str, allowed, default: str | None) ->
         return default
     if value not in allowed:
         expected = " | ".join(f"'{a}'" for a in allowed)
-        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{value}'",
+        raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{echo(value)}'",
                             field=name, issue="invalid_enum_value")
     return value
 
@@ -86,7 +86,7 @@ def time_zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise Unprocessable(f"Invalid time zone '{name}': expected an IANA name such as America/New_York",
+        raise Unprocessable(f"Invalid time zone '{echo(name)}': expected an IANA name such as America/New_York",
                             field="timezone", issue="invalid_string") from None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple
 
-from shortener.errors import Unprocessable
+from shortener.errors import Unprocessable, echo
 from shortener.geo import CONTINENTS
 
 TRIGGERS = ("qr", "link", "pageview", "deeplink")
@@ -89,14 +89,14 @@ def _boolean(name: str, raw: str) -> bool:
         return True
     if value in ("false", "0"):
         return False
-    raise Unprocessable(f"Expected boolean, received '{raw}'", field=name, issue="invalid_type")
+    raise Unprocessable(f"Expected boolean, received '{echo(raw)}'", field=name, issue="invalid_type")
 
 
 def _enum(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
     for v in values:
         if v not in allowed:
             expected = " | ".join(f"'{a}'" for a in allowed)
-            raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{v}'",
+            raise Unprocessable(f"Invalid enum value. Expected {expected}, received '{echo(v)}'",
                                 field=name, issue="invalid_enum_value")
 
 
