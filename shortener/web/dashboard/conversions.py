@@ -15,8 +15,6 @@ from .session import context, page
 
 PAGE_SIZE = 50
 EVENT_FILTERS = ("linkId", "customerId", "country", "device", "browser", "os", "referer", "eventName")
-_FILTER_COLUMNS = {"linkId": "link_id", "customerId": "customer_id", "country": "country", "device": "device",
-                   "browser": "browser", "os": "os", "referer": "referer", "eventName": "event_name"}
 
 
 @page
@@ -40,8 +38,8 @@ async def show_customer(request: Request, form) -> Response:
     customer = await conversions.get_customer(request.path_params["id"], expanded=True)
     events = []
     for kind in ("leads", "sales"):
-        events += await conversions.list_events(kind, filters={"customer_id": customer["id"]}, interval="all",
-                                                start=None, end=None, desc=True, page=1, limit=200)
+        events += await conversions.list_events(kind, params={"customerId": customer["id"], "interval": "all"},
+                                                desc=True, page=1, limit=200)
     events.sort(key=lambda e: e["timestamp"], reverse=True)
     return render("dashboard/customer.html", context(request, customer=customer, events=events))
 
@@ -52,11 +50,11 @@ async def list_events(request: Request, form) -> Response:
     kind = q.get("event") if q.get("event") in EVENT_KINDS else "leads"
     interval = q.get("interval") if q.get("interval") in INTERVALS else "30d"
     chosen = {name: (q.get(name) or "").strip()[:200] for name in EVENT_FILTERS}
-    filters = {_FILTER_COLUMNS[name]: value or None for name, value in chosen.items()}
-    filters["tag_ids"] = []
+    # The API's parameters, parsed by the API's code (lists and `-` exclusions included).
+    params = {**{name: value for name, value in chosen.items() if value}, "interval": interval}
     number = _page_number(q.get("page"))
     events = await core_of(request).conversions.list_events(
-        kind, filters=filters, interval=interval, start=None, end=None, desc=True, page=number, limit=PAGE_SIZE,
+        kind, params=params, desc=True, page=number, limit=PAGE_SIZE,
     )
     state = {"event": kind, "interval": interval, **chosen}
 
