@@ -136,7 +136,7 @@ def test_missing_or_corrupt_database_stops_start_up(tmp_path):
 
 
 def test_migration_continents_match_the_table(tmp_path):
-    sql = (ROOT / "shortener/store/sqlite/migrations/007_click_geo.sql").read_text()
+    sql = (ROOT / "shortener/store/sqlite/migrations/009_click_geo.sql").read_text()
     from_sql = {}
     for codes, continent in re.findall(r"WHEN country IN \(([^)]*)\)\s*THEN '(\w\w)'", sql):
         for code in re.findall(r"'(\w\w)'", codes):
