@@ -17,6 +17,20 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // Analytics are bucketed in the browser's time zone: the server reads it from this cookie.
+  // A page drawn in another zone is reloaded once (sessionStorage keeps that to once).
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone)) {
+    document.cookie = "shortener_tz=" + zone + "; path=/_/; max-age=31536000; samesite=lax";
+    const shown = document.getElementById("tz-name");
+    const explicit = new URLSearchParams(location.search).has("timezone");
+    if (shown && shown.dataset.tz !== zone && !explicit && !sessionStorage.getItem("shortener_tz_reloaded")) {
+      sessionStorage.setItem("shortener_tz_reloaded", "1");
+      location.reload();
+      return;
+    }
+  }
+
   // Times are rendered in UTC; show them in the browser's time zone.
   const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
   for (const t of document.querySelectorAll("time[datetime]")) {

@@ -193,6 +193,27 @@ def test_link_life_cycle(context, live, landing):
     shot(page, "events")
     assert page.evaluate("window.__xss") is None and dialogs == []
 
+    # The link's analytics: the clicks on the chart and in the breakdowns; a row filters.
+    page.goto(f"{link_url}/analytics?interval=24h")
+    expect(page.locator("#total-clicks")).to_have_text("2")
+    hits = page.locator("svg.chart-timeseries rect.chart-hit title").all_text_contents()
+    assert sum(int(t.rsplit(": ", 1)[1]) for t in hits) == 2
+    browsers = page.locator("section.breakdown", has=page.get_by_role("heading", name="Browsers"))
+    expect(browsers.locator("tbody tr")).to_have_count(1)
+    expect(browsers.locator("td[data-label=Clicks]")).to_have_text("2")
+    referers = page.locator("section.breakdown", has=page.get_by_role("heading", name="Referers"))
+    referers.get_by_role("link", name="ref.test").click()
+    expect(page.locator("p.chips")).to_contain_text("referer: ref.test")
+    expect(page.locator("#total-clicks")).to_have_text("1")
+    shot(page, "link-analytics")
+    page.goto("/_/analytics?interval=24h")
+    expect(page.locator("#total-clicks")).to_have_text("2")
+    shot(page, "analytics")
+    page.goto(f"/_/stats/{live.url.removeprefix('http://')}/spring")
+    expect(page.locator("svg").first).to_be_visible()
+    shot(page, "public-stats")
+    assert page.evaluate("window.__xss") is None and dialogs == []
+
     # Edit, archive, delete.
     page.goto(link_url)
     page.get_by_label("Title", exact=True).fill("Spring sale")

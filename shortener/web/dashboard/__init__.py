@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import auth, conversions, filters, links, settings  # noqa: F401  (filters registers Jinja filters)
+from . import analytics, auth, conversions, filters, links, settings  # noqa: F401  (filters registers Jinja filters)
 
 GET, POST, BOTH = ["GET", "HEAD"], ["POST"], ["GET", "HEAD", "POST"]
 
@@ -20,6 +20,8 @@ routes: list = [
     Route("/links/{id}", links.edit_link, methods=BOTH),
     Route("/links/{id}/archive", links.archive_link, methods=POST),
     Route("/links/{id}/delete", links.delete_link, methods=BOTH),
+    Route("/links/{id}/analytics", analytics.link_analytics, methods=GET),
+    Route("/analytics", analytics.workspace, methods=GET),
     Route("/customers", conversions.list_customers, methods=GET),
     Route("/customers/{id}", conversions.show_customer, methods=GET),
     Route("/events", conversions.list_events, methods=GET),
