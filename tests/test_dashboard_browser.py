@@ -279,7 +279,7 @@ def test_phone_viewport_has_no_horizontal_scroll(browser, context, live):
                json={"url": "https://example.com/" + "very-long-path-segment/" * 8, "key": "phone",
                      "title": "A title long enough to wrap on a small screen", "tagNames": ["mobile"]})
     for path, name in (("/_/links", "links-phone"), ("/_/links/new", "link-form-phone"),
-                       ("/_/settings", "settings-phone"), ("/_/events?event=clicks", "events-phone")):
+                       ("/_/settings", "settings-phone"), ("/_/events?event=clicks", "events-phone"), ("/_/analytics", "analytics-phone")):
         page.goto(path)
         shot(page, name)
         assert no_horizontal_scroll(page), path
