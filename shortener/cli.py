@@ -268,11 +268,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from shortener.config import load_secret_key
 
     # --access-log is our own log (no full IPs, no `pw` values), never uvicorn's.
-    settings, _ = _settings(args, host=args.host, port=args.port, access_log="text" if args.access_log else None)
+    settings, given = _settings(args, host=args.host, port=args.port, access_log="text" if args.access_log else None)
     load_secret_key(settings)  # a bad key file stops here with its own message, not a traceback
     app = create_app(settings)
     print(f"serving on http://{settings.host}:{settings.port} (data in {settings.data_dir}); "
           f"short links on {settings.scheme}://{settings.domain}/", file=sys.stderr)
+    for warning in serve_warnings(settings, given):
+        print(f"warning: {warning}", file=sys.stderr)
     uvicorn.run(
         app,
         host=settings.host,
@@ -283,6 +285,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def serve_warnings(settings: Settings, given: frozenset[str]) -> list[str]:
+    """What `serve` should say before it starts about settings that will surprise a visitor."""
+    out = []
+    if "domain" not in given and settings.host in ("0.0.0.0", "::", "[::]", ""):
+        out.append(f"listening on every address, but short links say {settings.domain}: set SHORTENER_DOMAIN "
+                   "(or `domain` in shortener.toml) to the name visitors use")
+    return out
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -169,6 +169,17 @@ def in_process(data_dir, capsys):
     return run
 
 
+def test_serve_on_every_address_without_a_domain_warns(clean_env, tmp_path):
+    from shortener.cli import serve_warnings
+
+    settings, given = Settings.load({}, data_dir=str(tmp_path), host="0.0.0.0", port=9100)
+    assert settings.domain == "127.0.0.1:9100"
+    [warning] = serve_warnings(settings, given)
+    assert "short links say 127.0.0.1:9100" in warning and "SHORTENER_DOMAIN" in warning
+    settings, given = Settings.load({"SHORTENER_DOMAIN": "go.example.com"}, data_dir=str(tmp_path), host="0.0.0.0")
+    assert serve_warnings(settings, given) == []
+
+
 def test_cli_and_server_agree_on_the_domain(live_server, clean_env, capsys):
     server = live_server()  # SHORTENER_DOMAIN=127.0.0.1:<port> in the server's environment only
     cli = in_process(server.data_dir, capsys)
