@@ -292,7 +292,9 @@ def test_several_processes_migrating_one_new_database_at_once(tmp_path):
     data.mkdir()
     sqlite3.connect(data / "shortener.db").close()  # `migrate` upgrades a database, it creates none
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    procs = [subprocess.Popen([sys.executable, "-m", "shortener", "--data-dir", str(data), "migrate"],
+    # `init`: the CLI creates a database only when asked to (`migrate` refuses a missing one);
+    # init creates and migrates it, so four at once race on the same migrations.
+    procs = [subprocess.Popen([sys.executable, "-m", "shortener", "--data-dir", str(data), "init"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     outs = [p.communicate(timeout=60) for p in procs]
