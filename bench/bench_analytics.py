@@ -58,7 +58,7 @@ def _id(ms: int, rnd: random.Random) -> str:
 
 async def seed(data_dir: str, n_links: int, n_clicks: int) -> None:
     keys = await seed_links(data_dir, DOMAIN, n_links, key=lambda i: f"k{i}", url=lambda i: f"https://dest.example/{i}")
-    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN, sqlite_synchronous="off"))
+    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN, sqlite_synchronous="normal"))
     try:
         links = [await core.store.get_link_by_key(DOMAIN, k) for k in keys]
         rnd = random.Random(7)
