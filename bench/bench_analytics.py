@@ -104,13 +104,13 @@ async def seed(data_dir: str, n_links: int, n_clicks: int) -> None:
             customer = {"id": f"cus_bench{i:020d}", "external_id": who, "name": who, "email": None, "avatar": None,
                         "stripe_customer_id": None, "country": None, "click_id": cid, "link_id": link["id"],
                         "clicked_at": at, "created_at": at, "updated_at": at}
-            events = [{"id": f"ld{i}_{j}".ljust(16, "0"), "customer_id": None, "click_id": c, "link_id": link["id"],
+            events = [{"id": f"ld{i:08d}{j:06d}", "customer_id": None, "click_id": c, "link_id": link["id"],
                        "event_name": "Sign up" if j % 3 else "Demo", "metadata": None, "timestamp": t}
                       for j, (c, _l, t) in enumerate(chunk)]
             await core.store.record_lead(customer=customer, event_key=f"bench{i}", key_since=at, events=events,
                                          link_id=link["id"], now=at)
             for j, (c, _l, t) in enumerate(chunk[::5]):
-                sale = {"id": f"sl{i}_{j}".ljust(16, "0"), "customer_id": customer["id"], "click_id": c,
+                sale = {"id": f"sl{i:08d}{j:06d}", "customer_id": customer["id"], "click_id": c,
                         "link_id": link["id"], "event_name": "Purchase", "amount": 1000 + j, "currency": "usd",
                         "payment_processor": "stripe", "invoice_id": None, "metadata": None, "timestamp": t}
                 await core.store.record_sale(sale=sale, invoice_since=t, new_customer=None, direct_lead=None,
