@@ -26,6 +26,7 @@ class Core:
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
         from shortener.qrcodes import QrRenderer
+        from shortener.services.abtests import ABTestService
         from shortener.services.domains import DomainService
         from shortener.services.folders import FolderService
         from shortener.services.links import LinkService
@@ -46,6 +47,7 @@ class Core:
         self.tags = TagService(self)
         self.folders = FolderService(self)
         self.links = LinkService(self)
+        self.ab_tests = ABTestService(self)
         self.link_cache = LinkCache(self)
         self.clicks = ClickRecorder(self)
         self.conversions = ConversionService(self)

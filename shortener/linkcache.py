@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from shortener.services.abtests import thresholds
 from shortener.timeutil import parse_iso
 from shortener.tasks import cancel
 
@@ -71,6 +72,10 @@ class Link:
     has_webhooks: bool
     redirect_status: int | None
     disabled: bool
+    # A/B destinations while undecided: ((url, cumulative upper bound in 1/100 %), ...), and when
+    # the test ends (epoch seconds). None for every other link.
+    variants: tuple[tuple[str, int], ...] | None
+    test_ends: float | None
     # the destination split once: (scheme://netloc/path, query, "#fragment" or ""), None when it
     # is not http(s) (deep links are forwarded untouched)
     url_parts: tuple[str, str, str] | None
@@ -117,6 +122,16 @@ def _geo(value: str | None) -> dict[str, str] | None:
     return geo or None
 
 
+def _variants(row: dict) -> tuple[tuple[str, int], ...] | None:
+    # A decided test is over: the link's url is the winner and it redirects like any other.
+    if not row.get("test_variants") or row.get("test_decided_at"):
+        return None
+    try:
+        return thresholds(row["test_variants"]) or None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def link_from_row(row: dict) -> Link:
     url = row["url"] or ""
     parts = split_url(url) if url else None
@@ -133,11 +148,13 @@ def link_from_row(row: dict) -> Link:
         ios=row["ios"] or None, android=row["android"] or None, geo=_geo(row["geo"]),
         has_webhooks=webhooks.strip() not in ("", "[]", "null"),
         redirect_status=row["redirect_status"] if row["redirect_status"] in (301, 302, 307, 308) else None,
-        disabled=bool(row["disabled_at"]), url_parts=parts, plain=False, location=location_bytes(url),
+        disabled=bool(row["disabled_at"]), variants=_variants(row), test_ends=_expiry(row.get("test_completed_at")),
+        url_parts=parts, plain=False, location=location_bytes(url),
     )
     link.plain = not (
         link.password_hash or link.proxy or link.rewrite or link.ios or link.android or link.geo
         or link.track_conversion or link.expires_at is not None or link.disabled or not url
+        or link.variants is not None
     )
     return link
 

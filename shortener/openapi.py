@@ -247,9 +247,13 @@ def _link_input_properties(*, with_key_fields: bool = True) -> dict[str, Schema]
         "utm_content": _nstr(d["utm_content"], maxLength=255),
         "ref": _nstr(d["ref"], maxLength=255),
         # Dub's SDK sends these; A/B tests are not supported, so they are accepted and ignored
-        "testVariants": _nullable(_array(_TEST_VARIANT, "Accepted and ignored: A/B tests are not supported.")),
-        "testStartedAt": _nstr("Accepted and ignored: A/B tests are not supported."),
-        "testCompletedAt": _nstr("Accepted and ignored: A/B tests are not supported."),
+        "testVariants": _nullable(_array(_TEST_VARIANT, "A/B destinations: 2-4 URLs whose percentages (10-90 "
+                                                        "each) add up to 100. Needs testCompletedAt.",
+                                         minItems=2, maxItems=4)),
+        "testStartedAt": _nstr("When the A/B test started (default: when testVariants were set).",
+                               format="date-time"),
+        "testCompletedAt": _nstr("When the A/B test ends; the first visit after it makes the variant with the "
+                                 "most leads (else clicks, ties to the first) the link's url.", format="date-time"),
         "publicStats": {**_bool(d["publicStats"], False), "deprecated": True},
         "tagId": {**_nstr(d["tagId"]), "deprecated": True},
         "webhookIds": _nullable(_array(_str(), d["webhookIds"])),

@@ -39,3 +39,30 @@ def test_folders_and_domain_status_through_the_sdk(server, dub):
         (domain, False, None, None), ("unused.example", True, None, None)]
     single = dub.domains.check_status(request={"domains": "unused.example"})
     assert single[0].available is True
+
+
+def test_links_with_test_variants_through_the_sdk(server, dub):
+    variants = [{"url": "https://example.com/one", "percentage": 60},
+                {"url": "https://example.com/two", "percentage": 40}]
+    link = dub.links.create(request={"url": "https://example.com/one", "test_variants": variants,
+                                     "test_started_at": "2026-01-01T00:00:00.000Z",
+                                     "test_completed_at": "2031-01-01T00:00:00.000Z"})
+    assert [(v.url, v.percentage) for v in link.test_variants] == [("https://example.com/one", 60),
+                                                                   ("https://example.com/two", 40)]
+    assert link.test_started_at == "2026-01-01T00:00:00.000Z"
+    assert link.test_completed_at == "2031-01-01T00:00:00.000Z"
+    fetched = dub.links.get(request={"link_id": link.id})
+    assert [v.url for v in fetched.test_variants] == ["https://example.com/one", "https://example.com/two"]
+    with pytest.raises(errors.UnprocessableEntity):
+        dub.links.update(link_id=link.id, request_body={"test_variants": [
+            {"url": "https://example.com/one", "percentage": 60}, {"url": "https://example.com/two", "percentage": 30}]})
+    changed = dub.links.update(link_id=link.id, request_body={"test_variants": [
+        {"url": "https://example.com/one", "percentage": 50}, {"url": "https://example.com/three", "percentage": 50}]})
+    assert [v.url for v in changed.test_variants] == ["https://example.com/one", "https://example.com/three"]
+    # the variants are what the short link serves
+    import httpx
+
+    r = httpx.get(link.short_link, headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    assert r.status_code == 302 and r.headers["location"] in ("https://example.com/one", "https://example.com/three")
+    cleared = dub.links.update(link_id=link.id, request_body={"test_variants": None})
+    assert cleared.test_variants is None and cleared.test_completed_at is None

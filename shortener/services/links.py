@@ -12,6 +12,7 @@ from typing import Any
 from shortener import keys as keyrules
 from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, echo, json_type
+from shortener.services import abtests
 from shortener.ids import new_id
 from shortener.passwords import hash_password_async, verify_password_async
 from shortener.timeutil import iso, now_iso, parse_iso
@@ -41,8 +42,6 @@ _URLS = {
     "image": ("image", True), "video": ("video", True),
 }
 _TRUNCATED = {"title": 120, "description": 240}
-# Accepted for SDK compatibility; A/B tests are not a feature here, so they are not stored.
-_IGNORED = ("testVariants", "testStartedAt", "testCompletedAt")
 # Bulk update changes what links say, not where they live (Dub's bulk schema omits these).
 _NOT_IN_BULK_UPDATE = ("domain", "key", "externalId", "keyLength", "prefix")
 
@@ -237,6 +236,12 @@ def parse_link_body(body: Any, *, creating: bool) -> LinkInput:
             raise Unprocessable("Expected one of 301, 302, 307, 308 or null.", field="redirectStatus", issue="invalid_value")
         cols["redirect_status"] = None if value is None else int(value)
 
+    if "testVariants" in body:
+        cols["test_variants"] = abtests.parse_variants(body["testVariants"])
+    for name, column in (("testStartedAt", "test_started_at"), ("testCompletedAt", "test_completed_at")):
+        if name in body:
+            cols[column] = abtests.parse_date(body, name)
+
     if "tagIds" in body:
         p.tag_ids = _id_list(body, "tagIds")
     if "tagId" in body and p.tag_ids is None:
@@ -319,9 +324,7 @@ class LinkService:
             "userId": row["user_id"],
             "workspaceId": WORKSPACE_ID,
             "projectId": PROJECT_ID,
-            "testVariants": None,
-            "testStartedAt": None,
-            "testCompletedAt": None,
+            **abtests.to_api(row),
             "linkRetentionCleanupDisabledAt": None,
             "createdAt": row["created_at"],
             "updatedAt": row["updated_at"],
@@ -473,10 +476,12 @@ class LinkService:
             "do_index": 0, "ios": None, "android": None, "geo": None, "public_stats": 0,
             "comments": None, "program_id": None, "partner_id": None, "folder_id": None,
             "user_id": None, "webhook_ids": "[]", "redirect_status": None, "disabled_at": None,
+            "test_variants": None, "test_started_at": None, "test_completed_at": None, "test_decided_at": None,
             "created_at": now, "updated_at": now,
         }
         row.update(p.columns)
         row.update(utm_cols)
+        row.update(abtests.finish(row, p.columns))
         return row
 
     async def _insert(self, items: list[dict]) -> list[str | None]:
@@ -567,6 +572,7 @@ class LinkService:
             url, utm_cols = self._final_url(url, p.utm)
             changes["url"] = url
             changes.update(utm_cols)
+        changes.update(abtests.finish({**row, **changes}, changes))
         changes["updated_at"] = now_iso()
         return {"id": row["id"], "changes": changes, "tag_ids": shared["tag_ids"], "new_tags": shared["new_tags"]}
 

@@ -23,6 +23,7 @@ from shortener.clicks import describe_user_agent
 from shortener.linkcache import Domain, Link, location_bytes, split_url
 from shortener.attempts import Reservation, attempt_key
 from shortener.passwords import verify_password_async
+from shortener.services.abtests import pick as pick_variant
 from shortener.visitor import MAX_REFERER, MAX_UA, _peer_is_trusted, client_ip, country, text
 
 from .templating import render_text
@@ -238,14 +239,26 @@ class Redirector:
             await self._og_page(send, link, domain, head)
             return
 
+        track = not (is_bot or no_track)
+        cid = None
         url, parts = link.url, link.url_parts
+        if link.variants is not None:
+            # A/B destinations (Dub's testVariants) replace the link's url, as in Dub; device
+            # and geo targeting still win over them.
+            if link.test_ends is not None and time.time() >= link.test_ends:
+                url = await core.ab_tests.decide(link.id) or link.url  # once; then a plain link
+            else:
+                if track:  # the variant is a function of the click id: a repeat visitor keeps it
+                    cid = self._record(core, scope, link, ip, ua, headers, qr)
+                url = pick_variant(link.variants, cid)
+        base = url
         if link.ios or link.android:
             os_name = describe_user_agent(ua)["os"] if ua else ""
             if link.ios and os_name == "iOS":
                 url = link.ios
             elif link.android and os_name == "Android":
                 url = link.android
-        if url is link.url and link.geo:
+        if url is base and link.geo:
             cc = self._country(scope, headers)
             if cc is not None and cc in link.geo:
                 url = link.geo[cc]
@@ -259,15 +272,11 @@ class Redirector:
                 await self._not_found(send, domain, head)
             return
 
-        track = not (is_bot or no_track)
-        cid = None
         if track:
             # The click id is needed before the final URL (trackConversion appends it), and the
             # final URL is part of the click: reserve the id first, then record.
-            cid = core.clicks.record(
-                link, "", ip=ip, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
-                country=self._country(scope, headers), qr=qr,
-            )
+            if cid is None:
+                cid = self._record(core, scope, link, ip, ua, headers, qr)
             cookies.append(self._dub_id_cookie(cid, domain))
         if link.track_conversion and cid is not None:
             destination = final_url(url, parts, passthrough, cid)
@@ -282,6 +291,12 @@ class Redirector:
             }, head, cookies, frame=True)
             return
         await self._redirect(send, self._status(link), destination, cookies, head, link.do_index)
+
+    def _record(self, core, scope, link: Link, ip: str, ua: str, headers, qr: bool) -> str:
+        return core.clicks.record(
+            link, "", ip=ip, ua=ua, referer=text(headers.get(b"referer"), MAX_REFERER),
+            country=self._country(scope, headers), qr=qr,
+        )
 
     # -- passwords -------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The SQLite store: one class assembled from query groups, one file per area."""
 from __future__ import annotations
 
+from .abtests import ABTestQueries
 from .analytics import AnalyticsQueries
 from .base import Row, Tx
 from .clicks import ClickQueries
@@ -14,6 +15,7 @@ from .webhooks import WebhookQueries
 
 
 class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, AnalyticsQueries,
+                  ABTestQueries,
                   CoreQueries, UserQueries, MaintenanceQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 

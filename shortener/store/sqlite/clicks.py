@@ -12,7 +12,7 @@ from .webhooks import insert_outbox
 _REDIRECT_COLUMNS = (
     "id, domain, key, url, track_conversion, archived, expires_at, expired_url, password_hash, proxy, "
     "title, description, image, video, rewrite, do_index, ios, android, geo, webhook_ids, "
-    "redirect_status, disabled_at"
+    "redirect_status, disabled_at, test_variants, test_completed_at, test_decided_at"
 )
 
 CLICK_COLUMNS = (

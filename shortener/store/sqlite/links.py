@@ -17,6 +17,7 @@ LINK_COLUMNS = (
     "image", "video", "rewrite", "do_index", "ios", "android", "geo", "public_stats", "comments",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "ref", "program_id",
     "partner_id", "folder_id", "user_id", "webhook_ids", "redirect_status", "disabled_at",
+    "test_variants", "test_started_at", "test_completed_at", "test_decided_at",
     "created_at", "updated_at",
 )
 # What an update may change; counters belong to the click and conversion writers.
