@@ -20,6 +20,9 @@ LINK_COLUMNS = (
     "test_variants", "test_started_at", "test_completed_at", "test_decided_at",
     "created_at", "updated_at",
 )
+# Columns added after the first release: callers that build rows themselves (bench seeding,
+# older code) may leave them out.
+_LINK_DEFAULTS = {"test_variants": None, "test_started_at": None, "test_completed_at": None, "test_decided_at": None}
 # What an update may change; counters belong to the click and conversion writers.
 UPDATABLE_LINK_COLUMNS = frozenset(LINK_COLUMNS) - {"id", "created_at"}
 DOMAIN_COLUMNS = (
@@ -407,7 +410,7 @@ class LinkQueries(SQLiteBase):
         @with_tx
         def work(tx: Tx):
             for item in items:
-                link = item["link"]
+                link = {**_LINK_DEFAULTS, **item["link"]}
                 clash = self._clash(tx, link["domain"], link["key"], link.get("external_id"), None)
                 if clash:
                     results.append(clash)
