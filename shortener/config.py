@@ -110,6 +110,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes drawing QR codes for `/api/qr` (started on the first request), so drawing never holds up redirects."),
     Setting("qr_max_pending", "SHORTENER_QR_MAX_PENDING", 8, int,
             "QR codes being drawn or waiting for a worker at once; past it `/api/qr` answers 429 with `Retry-After`."),
+    Setting("track_allowed_hostnames", "SHORTENER_TRACK_ALLOWED_HOSTNAMES", (), _list,
+            "Comma-separated hostnames whose pages may call `POST /api/track/click` from the browser (CORS): `example.com`, `*.example.com` (its subdomains), or `*` (any). Empty: client-side click tracking is refused."),
     Setting("log_level", "SHORTENER_LOG_LEVEL", "info", str, "Log level of the server."),
     Setting("access_log", "SHORTENER_ACCESS_LOG", "off", str,
             "Request log on stderr: `off`, `text` (one readable line per request) or `json` (one JSON object per line). Never holds credentials, `pw` values or full client IPs."),
@@ -151,6 +153,7 @@ class Settings:
     webhook_allow_private: bool = False
     qr_workers: int = 1
     qr_max_pending: int = 8
+    track_allowed_hostnames: tuple[str, ...] = ()
     log_level: str = "info"
     access_log: str = "off"
     metrics_token: str = ""

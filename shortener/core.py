@@ -27,6 +27,7 @@ class Core:
         from shortener.linkcache import LinkCache
         from shortener.qrcodes import QrRenderer
         from shortener.services.abtests import ABTestService
+        from shortener.services.clicktrack import ClickTrackService
         from shortener.services.domains import DomainService
         from shortener.services.folders import FolderService
         from shortener.services.links import LinkService
@@ -48,6 +49,7 @@ class Core:
         self.folders = FolderService(self)
         self.links = LinkService(self)
         self.ab_tests = ABTestService(self)
+        self.click_track = ClickTrackService(self)
         self.link_cache = LinkCache(self)
         self.clicks = ClickRecorder(self)
         self.conversions = ConversionService(self)

@@ -1069,6 +1069,20 @@ def _own_paths() -> dict[str, Schema]:
                 "200": _json(_ref("TrackSaleResponse"), "The sale was recorded (committed), or was a repeat."),
             }, body=_body(_ref("TrackSaleRequest")), errors=("not_found", "unprocessable_entity")),
         },
+        "/track/click": {
+            "post": {**_op("trackClick", "Track", "Track a click from a landing page", {
+                "200": _json(_ref("TrackClickResponse"), "The click was recorded (or was a repeat of this "
+                                                         "visitor's click inside the dedup window)."),
+            }, body=_body(_ref("TrackClickRequest")), errors=("forbidden", "not_found", "unprocessable_entity"),
+                description="Dub's client-side click tracking, called by a landing page's script with a "
+                            "publishable key (dub_pk_..., from `shortener keys create --publishable`). Only pages "
+                            "on a hostname in SHORTENER_TRACK_ALLOWED_HOSTNAMES may call it (CORS: their origin "
+                            "is echoed in Access-Control-Allow-Origin); others get 403 and no CORS headers."),
+                "security": [{"publishableKey": []}]},
+            "options": _op("trackClickPreflight", "Track", "CORS preflight for /track/click", {
+                "204": {"description": "The calling page is allowed: the CORS headers."},
+            }, errors=("forbidden",), public=True),
+        },
         "/customers": {
             "get": _op("getCustomers", "Customers", "List customers", {
                 "200": _json(_array(_ref("Customer")), "The customers."),
@@ -1195,6 +1209,19 @@ def _components() -> Schema:
             "TrackLeadResponse": _TRACK_LEAD_RESPONSE,
             "TrackSaleRequest": _TRACK_SALE_BODY,
             "TrackSaleResponse": _TRACK_SALE_RESPONSE,
+            "TrackClickRequest": _object({
+                "domain": _str("The short link's domain."),
+                "key": _str("The short link's key (the ?via= value on the landing page)."),
+                "url": _nstr("The landing page's URL; recorded as the click's URL when it is http(s)."),
+                "referrer": _nstr("The landing page's document.referrer; recorded as the click's referer."),
+            }, required=["domain", "key"]),
+            "TrackClickResponse": _object({
+                "clickId": _str("The click id: keep it as the first-party dub_id cookie."),
+                "link": _object({"id": _str(), "domain": _str(), "key": _str(), "url": _str()},
+                                required=["id", "domain", "key", "url"], description="Our extension: the link."),
+                "partner": {"type": "null", "description": "Dub's partner programs do not exist here."},
+                "discount": {"type": "null", "description": "Dub's partner discounts do not exist here."},
+            }, required=["clickId", "link", "partner", "discount"]),
             "Customer": _CUSTOMER,
             "CustomerUpdate": _CUSTOMER_UPDATE,
             "Click": _CLICK,
@@ -1214,6 +1241,12 @@ def _components() -> Schema:
             name: _json(_ref(f"{name}Error"), _ERROR_TEXT[code]) for code, name in _ERROR_RESPONSES.items()
         },
         "securitySchemes": {
+            "publishableKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A publishable key (dub_pk_...) from `shortener keys create --publishable`: it may "
+                               "only call POST /track/click and is meant to be seen by browsers.",
+            },
             "bearerToken": {
                 "type": "http",
                 "scheme": "bearer",

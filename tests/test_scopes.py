@@ -62,7 +62,8 @@ def _without(scope: str) -> list[str]:
 
 def test_every_authenticated_endpoint_names_a_scope():
     public = {(m, p) for m, p, s in _endpoints() if s is None}
-    assert public == {("GET", "/qr"), ("GET", "/openapi.json")}
+    assert public == {("GET", "/qr"), ("GET", "/openapi.json"), ("POST", "/track/click"),
+                      ("OPTIONS", "/track/click")}
 
 
 def test_scope_matrix_every_endpoint_refuses_a_key_without_its_scope(client, core, run):

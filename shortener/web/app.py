@@ -23,7 +23,7 @@ from shortener.errors import ERROR_CODES
 from shortener.metrics import Metrics
 
 from . import dashboard, pages, stats
-from .api import analytics, customers, domains, events, folders, links, openapi, qr, tags, track, webhooks
+from .api import analytics, customers, domains, events, folders, links, openapi, qr, tags, track, track_click, webhooks
 from .common import JSONResponse, core_of
 from .errors import EXCEPTION_HANDLERS
 from .observe import Observer, metrics_endpoint
@@ -32,7 +32,7 @@ from .templating import STATIC_DIR, render
 
 log = logging.getLogger("shortener")
 
-API_MODULES = (links, tags, folders, domains, track, customers, events, analytics, webhooks, qr, openapi)
+API_MODULES = (links, tags, folders, domains, track, track_click, customers, events, analytics, webhooks, qr, openapi)
 
 _ERROR_TEXT = {
     "bad_request": "The request is malformed: bad JSON, a bad Authorization header, or a missing required value.",

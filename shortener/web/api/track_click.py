@@ -1,0 +1,81 @@
+"""API route: POST /track/click, client-side click tracking from a landing page (Dub's route).
+
+Browsers call it cross-origin, so it answers CORS itself: only pages on a hostname in
+SHORTENER_TRACK_ALLOWED_HOSTNAMES get `Access-Control-Allow-Origin` (their own origin, never `*`),
+and a request from any other page is refused with 403 before anything is recorded. It is
+authenticated with a publishable key (`Authorization: Bearer dub_pk_...`), which can do nothing
+else.
+"""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shortener.errors import ApiError, Forbidden
+from shortener.services.clicktrack import hostname_allowed, origin_hostname
+from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, text
+
+from ..common import JSONResponse, api, core_of, read_json
+
+_METHODS = "POST, OPTIONS"
+_HEADERS = "Content-Type, Authorization"
+
+
+def _cors(request: Request) -> dict[str, str] | None:
+    """The CORS headers for an allowed calling page, or None when the page is not allowed."""
+    settings = core_of(request).settings
+    host = origin_hostname(request.headers.get("origin"), request.headers.get("referer"))
+    if not hostname_allowed(host, settings.track_allowed_hostnames):
+        return None
+    headers = {"vary": "Origin", "access-control-allow-methods": _METHODS,
+               "access-control-allow-headers": _HEADERS, "access-control-max-age": "600"}
+    origin = request.headers.get("origin")
+    if origin:
+        headers["access-control-allow-origin"] = origin
+    return headers
+
+
+def _refused(request: Request) -> Forbidden:
+    host = origin_hostname(request.headers.get("origin"), request.headers.get("referer"))
+    return Forbidden(f"Request origin '{host}' is not included in the allowed hostnames "
+                     "(SHORTENER_TRACK_ALLOWED_HOSTNAMES).", headers={"vary": "Origin"})
+
+
+@api(public=True)
+async def track_click_preflight(request: Request) -> Response:
+    cors = _cors(request)
+    if cors is None:
+        raise _refused(request)
+    return Response(status_code=204, headers=cors)
+
+
+@api(public=True)
+async def track_click(request: Request) -> Response:
+    cors = _cors(request)
+    core = core_of(request)
+    try:
+        # The key first, as Dub's withPublishableKey does; then the calling page.
+        await core.api_keys.authenticate_publishable(request.headers.get("authorization"))
+        if cors is None:
+            raise _refused(request)
+        body = await read_json(request)
+        headers = dict(request.scope["headers"])
+        result = core.click_track.track(
+            body,
+            ip=client_ip(request.scope, headers, tuple(core.settings.trusted_proxies)),
+            ua=text(headers.get(b"user-agent"), MAX_UA),
+            referer=text(headers.get(b"referer"), MAX_REFERER),
+            country=country(headers.get(core.settings.country_header.encode("latin-1"))),
+        )
+    except ApiError as exc:
+        if cors is not None:
+            exc.headers = {**exc.headers, **cors}  # so the page's script can read why
+        raise
+    return JSONResponse(result, headers=cors)
+
+
+routes = [
+    Route("/track/click", track_click, methods=["POST"]),
+    Route("/track/click", track_click_preflight, methods=["OPTIONS"]),
+]
