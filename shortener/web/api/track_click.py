@@ -63,7 +63,8 @@ async def track_click(request: Request) -> Response:
         headers = dict(request.scope["headers"])
         result = core.click_track.track(
             body,
-            ip=client_ip(request.scope, headers, tuple(core.settings.trusted_proxies)),
+            ip=client_ip(request.scope, headers, tuple(core.settings.trusted_proxies),
+                         core.settings.forwarded_header.encode("latin-1")),
             ua=text(headers.get(b"user-agent"), MAX_UA),
             referer=text(headers.get(b"referer"), MAX_REFERER),
             country=country(headers.get(core.settings.country_header.encode("latin-1"))),
