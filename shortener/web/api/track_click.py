@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from shortener.errors import ApiError, Forbidden
 from shortener.services.clicktrack import hostname_allowed, origin_hostname
-from shortener.visitor import MAX_REFERER, MAX_UA, client_ip, country, text
+from shortener.visitor import MAX_REFERER, MAX_UA, _peer_is_trusted, client_ip, country, text
 
 from ..common import JSONResponse, api, core_of, read_json
 
@@ -34,6 +34,21 @@ def _cors(request: Request) -> dict[str, str] | None:
     if origin:
         headers["access-control-allow-origin"] = origin
     return headers
+
+
+def _country(request: Request, headers: dict) -> str | None:
+    """The country header under the redirect's rule: believed only from a trusted proxy, unless a
+    CDN in front sets it on every request (SHORTENER_COUNTRY_HEADER_FROM_CDN)."""
+    settings = core_of(request).settings
+    raw = headers.get(settings.country_header.encode("latin-1"))
+    if raw is None:
+        return None
+    if not settings.country_header_from_cdn:
+        client = request.scope.get("client")
+        trusted = tuple(settings.trusted_proxies)
+        if not trusted or not client or not _peer_is_trusted(client[0], trusted):
+            return None
+    return country(raw)
 
 
 def _refused(request: Request) -> Forbidden:
@@ -67,7 +82,7 @@ async def track_click(request: Request) -> Response:
                          core.settings.forwarded_header.encode("latin-1")),
             ua=text(headers.get(b"user-agent"), MAX_UA),
             referer=text(headers.get(b"referer"), MAX_REFERER),
-            country=country(headers.get(core.settings.country_header.encode("latin-1"))),
+            country=_country(request, headers),
         )
     except ApiError as exc:
         if cors is not None:
