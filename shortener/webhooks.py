@@ -285,6 +285,8 @@ class WebhookService:
         # slowest receiver of the round, up to the delivery timeout.)
         pruned_at = 0.0
         while True:
+            # Cleared before the round, not after: a slot freed during the round must wake the next.
+            self._wake.clear()
             try:
                 await self._refresh_if_changed()
                 await self._start_due()
@@ -295,7 +297,6 @@ class WebhookService:
                 raise
             except Exception:
                 log.exception("webhook delivery round failed")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except asyncio.TimeoutError:
@@ -306,10 +307,13 @@ class WebhookService:
         free = PARALLEL - len(self._inflight)
         if free <= 0:
             return
-        rows = await self.store.due_deliveries(now_iso(), free + len(self._inflight))
+        # A row in flight when the read starts is skipped even if its delivery finishes before the
+        # read answers: the read may predate that delivery's record and would start it again.
+        busy = set(self._inflight)
+        rows = await self.store.due_deliveries(now_iso(), free + len(busy))
         for row in rows:
             seq = row["seq"]
-            if seq in self._inflight or len(self._inflight) >= PARALLEL:
+            if seq in busy or seq in self._inflight or len(self._inflight) >= PARALLEL:
                 continue
             task = asyncio.create_task(self._deliver_logged(row), name=f"webhook-{seq}")
             self._inflight[seq] = task

@@ -2,6 +2,7 @@
 retries with backoff, disabling after failures, retries that survive a restart, address checks."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -455,3 +456,41 @@ def test_a_slow_receiver_does_not_hold_up_events_that_become_due_meanwhile(setti
         gate.set()
         slow.stop()
         fast.stop()
+
+
+def test_a_delivery_that_ends_while_the_due_rows_are_read_is_not_sent_again(hooked, receiver):
+    """CI caught attempt 1 logged twice for one event: the pipeline read the due rows while the
+    delivery was in flight, the delivery finished before the read answered, and the stale row
+    (attempts 0, no longer in flight) was started again. Here every read is held until the
+    deliveries in flight when it started have finished, which makes that order certain."""
+    api = hooked
+    service = api.app_state["core"].webhooks
+    original = service.store.due_deliveries
+
+    async def stale_read(now, limit):
+        in_flight = list(service._inflight.values())
+        rows = await original(now, limit)
+        for task in in_flight:
+            await asyncio.wait([task], timeout=5)
+        return rows
+
+    service.store.due_deliveries = stale_read
+    try:
+        receiver.delay = 0.5
+        hook = _create(api, receiver.url, triggers=["link.created"])
+        new_link(api, "once")
+        deadline = time.monotonic() + 5
+        while not service._inflight:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        api.portal.call(service._wake.set)  # a round while the delivery is in flight
+        deadline = time.monotonic() + 10
+        while api.get(f"/api/webhooks/{hook['id']}/deliveries").json()[0]["status"] != "delivered":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)  # time for a wrongly restarted delivery to arrive
+        assert len(receiver.got) == 1
+        delivery = api.get(f"/api/webhooks/{hook['id']}/deliveries").json()[0]
+        assert delivery["attempts"] == 1
+    finally:
+        service.store.due_deliveries = original
