@@ -18,6 +18,12 @@ ACCESS_LEVELS = ("write", "read")
 NOT_FOUND = "Folder not found."
 
 
+def unknown_folder(folder_id: str | None) -> Unprocessable:
+    """A link's folderId that names no folder (also when the folder was deleted while the link
+    was being written: the link store re-checks inside its write)."""
+    return Unprocessable(f"Folder {folder_id} not found.", field="folderId", issue="invalid_value")
+
+
 def _taken(name: str) -> Conflict:
     return Conflict(f"A folder with the name {name} already exists.")
 
@@ -113,4 +119,4 @@ class FolderService:
     async def require(self, folder_id: str | None) -> None:
         """422 unless `folder_id` is None or names an existing folder (a link's folderId)."""
         if folder_id is not None and await self.store.get_folder(folder_id) is None:
-            raise Unprocessable(f"Folder {folder_id} not found.", field="folderId", issue="invalid_value")
+            raise unknown_folder(folder_id)

@@ -12,7 +12,7 @@ from typing import Any
 from shortener import keys as keyrules
 from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, echo, json_type
-from shortener.services import abtests
+from shortener.services import abtests, folders
 from shortener.ids import new_id
 from shortener.passwords import hash_password_async, verify_password_async
 from shortener.timeutil import iso, now_iso, parse_iso
@@ -24,6 +24,16 @@ RANDOM_KEY_DRAWS = 5
 REDIRECT_STATUSES = (301, 302, 307, 308)
 DUPLICATE_KEY = "Duplicate key: This short link already exists."
 DUPLICATE_EXTERNAL_ID = "A link with this externalId already exists in this workspace."
+
+
+def _refused_write(result: str, folder_id: str | None, tag_ids: list[str] | None) -> ApiError:
+    """The error for a store write that refused a link: a taken key or externalId (409), or a
+    folder or tag deleted between the service's check and the write (422, as if never there)."""
+    if result == "folder":
+        return folders.unknown_folder(folder_id)
+    if result == "tag":
+        return Unprocessable(f"Invalid tagIds detected: {echo(', '.join(tag_ids or ()), 300)}")
+    return Conflict(DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID)
 
 _UNSET: Any = object()
 
@@ -507,7 +517,7 @@ class LinkService:
         item, _ = await self._prepare(body)
         (result,) = await self._insert([item])
         if result is not None:
-            raise Conflict(DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID)
+            raise _refused_write(result, item["link"]["folder_id"], item["tag_ids"])
         (obj,) = await self._created([item["link"]], tagged=bool(item["tag_ids"] or item["new_tags"]))
         await self.core.link_changed("link.created", obj, None)
         return obj
@@ -535,8 +545,8 @@ class LinkService:
             if result is None:
                 created.append((i, item["link"]))
             else:
-                message = DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID
-                out[i] = {"link": bodies[i], "error": message, "code": "conflict"}
+                error = _refused_write(result, item["link"]["folder_id"], item["tag_ids"])
+                out[i] = {"link": bodies[i], "error": error.message, "code": error.code}
         objects = await self._created([row for _, row in created])
         for (i, _), obj in zip(created, objects):
             out[i] = obj
@@ -589,7 +599,7 @@ class LinkService:
         if result == "missing":
             raise NotFound("Link not found.")
         if result is not None:
-            raise Conflict(DUPLICATE_KEY if result == "key" else DUPLICATE_EXTERNAL_ID)
+            raise _refused_write(result, item["changes"].get("folder_id"), item["tag_ids"])
         obj = await self.get(row["id"])
         await self.core.link_changed("link.updated", obj, previous)
         return obj
@@ -641,6 +651,9 @@ class LinkService:
         shared = await self._shared_changes(p)
         items = [self._changes(r, p, shared) for r in rows]
         results = await self.store.update_links(items)
+        for item, result in zip(items, results):
+            if result in ("folder", "tag"):  # shared by every item: none of them was written
+                raise _refused_write(result, item["changes"].get("folder_id"), item["tag_ids"])
         done = [item["id"] for item, result in zip(items, results) if result is None]
         objects = await self.get_many(done)
         out = []

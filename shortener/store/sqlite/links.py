@@ -404,7 +404,8 @@ class LinkQueries(SQLiteBase):
         Each item: {"link": row with LINK_COLUMNS, "tag_ids": [existing tag ids],
         "new_tags": [tag rows to create unless the name exists; the link gets the tag either way]}.
         Returns, per item, None when inserted, or "key" / "external_id" when that value is taken
-        (by a stored link or an earlier item of the same call); such items are skipped.
+        (by a stored link or an earlier item of the same call), or "folder" / "tag" when its
+        folder_id / tag_ids name no stored folder / tag; such items are skipped.
         """
         results: list[str | None] = []
         @with_tx
@@ -412,6 +413,8 @@ class LinkQueries(SQLiteBase):
             for item in items:
                 link = {**_LINK_DEFAULTS, **item["link"]}
                 clash = self._clash(tx, link["domain"], link["key"], link.get("external_id"), None)
+                if not clash:
+                    clash = self._missing_reference(tx, link.get("folder_id"), item.get("tag_ids"))
                 if clash:
                     results.append(clash)
                     continue
@@ -427,7 +430,8 @@ class LinkQueries(SQLiteBase):
 
         Each item: {"id", "changes": {column: value}, "tag_ids": None (keep) or [ids] (replace),
         "new_tags": [...] as for create_links}. Returns per item None, "missing", "key" or
-        "external_id" (the new value is taken by another link).
+        "external_id" (the new value is taken by another link), "folder" or "tag" (as for
+        create_links).
         """
         results: list[str | None] = []
         @with_tx
@@ -445,6 +449,8 @@ class LinkQueries(SQLiteBase):
                 moved = (domain.lower(), key.lower()) != (current["domain"].lower(), current["key"].lower())
                 ext = changes.get("external_id") if "external_id" in changes else None
                 clash = self._clash(tx, domain if moved else None, key, ext, link_id)
+                if not clash:
+                    clash = self._missing_reference(tx, changes.get("folder_id"), item.get("tag_ids"))
                 if clash:
                     results.append(clash)
                     continue
@@ -487,6 +493,18 @@ class LinkQueries(SQLiteBase):
             return "key"
         if external_id and row["ext_taken"]:
             return "external_id"
+        return None
+
+    def _missing_reference(self, tx: Tx, folder_id: str | None, tag_ids: list[str] | None) -> str | None:
+        """"folder" or "tag" when the folder or a tag the link is about to point at is gone. The
+        service checked them before, but in another transaction: a folder or tag deleted since
+        then must not leave the link pointing at nothing (checked here, under the write lock)."""
+        if folder_id is not None and not tx.fetchone("SELECT 1 FROM folders WHERE id = ?", (folder_id,)):
+            return "folder"
+        wanted = list(set(tag_ids or ()))
+        for chunk in _chunks(wanted):
+            if len(tx.fetchall(f"SELECT id FROM tags WHERE id IN ({_marks(len(chunk))})", chunk)) < len(chunk):
+                return "tag"
         return None
 
     def _attach_tags(self, tx: Tx, link_id: str, tag_ids: list[str], new_tags: list[Row], at: str) -> None:
