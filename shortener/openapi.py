@@ -1074,11 +1074,13 @@ def _own_paths() -> dict[str, Schema]:
                 "200": _json(_ref("TrackClickResponse"), "The click was recorded (or was a repeat of this "
                                                          "visitor's click inside the dedup window)."),
             }, body=_body(_ref("TrackClickRequest")), errors=("forbidden", "not_found", "unprocessable_entity"),
-                description="Dub's client-side click tracking, called by a landing page's script with a "
-                            "publishable key (dub_pk_..., from `shortener keys create --publishable`). Only pages "
-                            "on a hostname in SHORTENER_TRACK_ALLOWED_HOSTNAMES may call it (CORS: their origin "
-                            "is echoed in Access-Control-Allow-Origin); others get 403 and no CORS headers."),
-                "security": [{"publishableKey": []}]},
+                description="Dub's client-side click tracking, called by a landing page's script, without a "
+                            "key as Dub's @dub/analytics script does (the body's domain must be one of ours) or "
+                            "with a publishable key (dub_pk_..., from `shortener keys create --publishable`). "
+                            "Only pages on a hostname in SHORTENER_TRACK_ALLOWED_HOSTNAMES may call it (CORS: "
+                            "their origin is echoed in Access-Control-Allow-Origin); others get 403 and no CORS "
+                            "headers."),
+                "security": [{"publishableKey": []}, {}]},
             "options": _op("trackClickPreflight", "Track", "CORS preflight for /track/click", {
                 "204": {"description": "The calling page is allowed: the CORS headers."},
             }, errors=("forbidden",), public=True),
@@ -1245,7 +1247,8 @@ def _components() -> Schema:
                 "type": "http",
                 "scheme": "bearer",
                 "description": "A publishable key (dub_pk_...) from `shortener keys create --publishable`: it may "
-                               "only call POST /track/click and is meant to be seen by browsers.",
+                               "only call POST /track/click (which also takes no key) and is meant to be seen "
+                               "by browsers.",
             },
             "bearerToken": {
                 "type": "http",

@@ -2,14 +2,16 @@
    - ?dub_id=<clickId> (a short link with trackConversion sent the visitor here) becomes a
      first-party `dub_id` cookie;
    - ?via=<key> (a link shared as https://example.com/?via=<key>, no short link involved) asks
-     this server to record a click on that link (POST <api host>/track/click with a publishable
-     key) and keeps the answer's clickId as the `dub_id` cookie.
+     this server to record a click on that link (POST <api host>/track/click, with the
+     publishable key when one is given) and keeps the answer's clickId as the `dub_id` cookie.
    The cookie: Path=/, SameSite=Lax, 90 days, Domain=.<host without www> (none on localhost or an
    IP address), Secure on https.
 
    <script src="https://go.example.com/_/script.js"
-           data-domain="go.example.com"                 (the short domain of the ?via= keys)
-           data-publishable-key="dub_pk_..."            (shortener keys create --publishable)
+           data-domain="go.example.com"                 (the short domain of the ?via= keys; Dub's
+                                                         data-short-domain and data-domains='{"refer": ...}'
+                                                         are read too)
+           data-publishable-key="dub_pk_..."            (optional: shortener keys create --publishable)
            data-api-host="https://go.example.com/api"   (default: this script's origin + /api)
            data-query-param="via"                       (default via)
            data-attribution-model="first-click"         (keep an existing cookie; default last-click)
@@ -48,15 +50,20 @@
     return;
   }
   var key = params.get(attr("data-query-param", "via"));
-  var domain = attr("data-domain", "");
+  var domain = attr("data-domain", "") || attr("data-short-domain", "");
+  try {
+    domain = JSON.parse(attr("data-domains", "{}")).refer || domain;
+  } catch (e) { /* not JSON: keep the other attributes' domain */ }
   var publishableKey = attr("data-publishable-key", "");
-  if (!key || !domain || !publishableKey || !window.fetch) return;
+  if (!key || !domain || !window.fetch) return;
   if (model === "first-click" && hasCookie) return;
   var origin = script && script.src ? new URL(script.src).origin : window.location.origin;
   var apiHost = attr("data-api-host", origin + "/api").replace(/\/$/, "");
+  var headers = { "Content-Type": "application/json" };
+  if (publishableKey) headers.Authorization = "Bearer " + publishableKey;
   fetch(apiHost + "/track/click", {
     method: "POST",
-    headers: { "Content-Type": "application/json", "Authorization": "Bearer " + publishableKey },
+    headers: headers,
     body: JSON.stringify({ domain: domain, key: key, url: window.location.href,
                            referrer: document.referrer || null })
   }).then(function (res) {

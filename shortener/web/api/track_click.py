@@ -2,9 +2,14 @@
 
 Browsers call it cross-origin, so it answers CORS itself: only pages on a hostname in
 SHORTENER_TRACK_ALLOWED_HOSTNAMES get `Access-Control-Allow-Origin` (their own origin, never `*`),
-and a request from any other page is refused with 403 before anything is recorded. It is
-authenticated with a publishable key (`Authorization: Bearer dub_pk_...`), which can do nothing
-else.
+and a request from any other page is refused with 403 before anything is recorded.
+
+Two ways in, as in Dub:
+- keyless, as Dub's unmodified @dub/analytics script calls it (Content-Type only; Dub knows the
+  workspace from the short domain): the calling page must be allowed (above) and the body's
+  `domain` must be one of ours (else 404, as for an unknown link);
+- with a publishable key (`Authorization: Bearer dub_pk_...`, which can do nothing else): the key
+  is checked first (400/401), then the calling page, as Dub's withPublishableKey routes do.
 """
 from __future__ import annotations
 
@@ -70,8 +75,10 @@ async def track_click(request: Request) -> Response:
     cors = _cors(request)
     core = core_of(request)
     try:
-        # The key first, as Dub's withPublishableKey does; then the calling page.
-        await core.api_keys.authenticate_publishable(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        if authorization is not None and authorization.strip():
+            # The key first, as Dub's withPublishableKey does; then the calling page.
+            await core.api_keys.authenticate_publishable(authorization)
         if cors is None:
             raise _refused(request)
         body = await read_json(request)
