@@ -1,22 +1,45 @@
 """Identifiers in Dub's formats.
 
 - Object ids: prefix + 25 chars of Crockford base32 over (48-bit ms timestamp, 80 random bits),
-  so they sort by creation time like ULIDs.
+  so they sort by creation time like ULIDs. Within one process they are monotonic (ULID's
+  monotonic mode): an id made in the same millisecond as the previous one is the previous one
+  plus one, so ids made in a row sort in the order they were made. Lists ordered by createdAt
+  break ties on the id; with random low bits, a batch created in one millisecond came back in
+  random order (and id cursors skipped around it).
 - Click ids, event ids, random keys: characters of [0-9A-Za-z] (nanoid's alphabet).
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ALPHANUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_LEN = 25
+_RANDOM_BITS = 80
+_last = 0                      # the previous id's number, for the monotonic mode
+_last_lock = threading.Lock()  # ids are also made on the store's threads
+
+
+def _next_number(ms: int) -> int:
+    global _last
+    n = (ms << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
+    with _last_lock:
+        # Same millisecond (or a clock that stepped back): one more than the last id. Running
+        # out of random bits carries into the time part, which keeps the order.
+        if n >> _RANDOM_BITS <= _last >> _RANDOM_BITS:
+            n = _last + 1
+        _last = n
+    return n
 
 
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    n = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    """A new id; `now_ms` (a given time, e.g. for backdated rows) skips the monotonic mode."""
+    if now_ms is None:
+        n = _next_number(int(time.time() * 1000))
+    else:
+        n = (now_ms << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
     out = []
     for _ in range(_ID_LEN):
         n, r = divmod(n, 32)
