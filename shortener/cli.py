@@ -296,6 +296,16 @@ def serve_warnings(settings: Settings, given: frozenset[str]) -> list[str]:
     return out
 
 
+def _progress_bar(label: str):
+    """progress(done, total) drawing a bar on stderr (ends its line when done)."""
+    def progress(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        filled = int(share * 30)
+        end = "\n" if done >= total else ""
+        print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {share:6.1%}", end=end, file=sys.stderr, flush=True)
+    return progress
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shortener.store import open_store
 
@@ -306,7 +316,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         store = await open_store(settings, migrate=False)
         try:
             before = await store.schema_version()
-            applied = await store.migrate()
+            applied = await store.migrate(progress=_progress_bar("rolling up stored clicks and events"))
             version = await store.schema_version()
         finally:
             await store.close()

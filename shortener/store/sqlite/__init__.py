@@ -10,13 +10,14 @@ from .core import CoreQueries
 from .folders import FolderQueries
 from .links import LinkQueries
 from .maintenance import MaintenanceQueries
+from .rollups import RollupQueries
 from .users import UserQueries
 from .webhooks import WebhookQueries
 
 
 class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, AnalyticsQueries,
                   ABTestQueries,
-                  CoreQueries, UserQueries, MaintenanceQueries):
+                  CoreQueries, UserQueries, MaintenanceQueries, RollupQueries):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
 
 

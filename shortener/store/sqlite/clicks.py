@@ -6,6 +6,7 @@ import itertools
 from typing import Iterable, Sequence
 
 from .base import Row, SQLiteBase, Tx, with_tx
+from .rollups import DIM_COLUMNS, Rollup
 from .webhooks import insert_outbox
 
 # Only what a redirect needs; the link cache keeps these rows for the whole working set.
@@ -45,9 +46,10 @@ def _click_statements(clicks: Sequence[tuple]):
         yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
-# What the INSERT hands back per inserted row; _click_counters reads these positions.
-_RETURNING = " RETURNING id, link_id, timestamp"
-_ID, _LINK_ID, _TIMESTAMP = 0, 1, 2
+# What the INSERT hands back per inserted row; _click_counters and the rollups read these
+# positions (only inserted rows: a click id already stored is ignored and must not count twice).
+_RETURNING = " RETURNING id, link_id, timestamp, " + ", ".join(DIM_COLUMNS)
+_ID, _LINK_ID, _TIMESTAMP, _DIMS = 0, 1, 2, 3
 
 
 def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
@@ -86,6 +88,10 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     finally:
         cur.close()
     tx.executemany(_COUNTERS, _click_counters(inserted))
+    rollup = Rollup()
+    for row in inserted:
+        rollup.add("clicks", row[_LINK_ID], row[_TIMESTAMP], row[_DIMS:])
+    rollup.write(tx)
     if outbox:
         insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
     return len(inserted)
@@ -122,8 +128,9 @@ class ClickQueries(SQLiteBase):
     # -- click batches -----------------------------------------------------------------------
 
     async def record_click_batch(self, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None = None) -> int:
-        """Click rows, their links' `clicks`/`last_clicked` counters and the link.clicked outbox
-        rows (by click id), in one transaction; returns how many rows were inserted.
+        """Click rows, their links' `clicks`/`last_clicked` counters, their rollups and the
+        link.clicked outbox rows (by click id), in one transaction; returns how many rows were
+        inserted.
 
         Each click is a tuple in CLICK_COLUMNS order. The transaction runs as one call on the
         write connection's thread (run_in_transaction): statement by statement, each await

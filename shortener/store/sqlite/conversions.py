@@ -5,6 +5,7 @@ import json
 from typing import Any, Callable, Sequence
 
 from .base import Row, SQLiteBase, Tx, with_tx
+from .rollups import roll_up_events, unroll_events_where
 from .webhooks import insert_outbox
 
 _CUSTOMER_COLUMNS = (
@@ -150,6 +151,7 @@ class ConversionQueries(SQLiteBase):
             for event in events:
                 event["customer_id"] = row["id"]
             tx.executemany(_INSERT_LEAD, events)
+            roll_up_events(tx, "leads", events)
             tx.execute("UPDATE links SET leads = leads + ?, last_lead_at = ? WHERE id = ?", (len(events), now, link_id))
             if outbox is not None:
                 insert_outbox(tx, outbox(row))
@@ -193,10 +195,12 @@ class ConversionQueries(SQLiteBase):
             if direct_lead is not None:
                 direct_lead["customer_id"] = customer["id"]
                 tx.execute(_INSERT_LEAD, direct_lead)
+                roll_up_events(tx, "leads", [direct_lead])
                 tx.execute("UPDATE links SET leads = leads + 1, last_lead_at = ? WHERE id = ?",
                              (now, direct_lead["link_id"]))
             sale["customer_id"] = customer["id"]
             tx.execute(_INSERT_SALE, sale)
+            roll_up_events(tx, "sales", [sale])
             # A first conversion (Dub's rule): the customer's first sale, or a sale on another link
             # than the one the customer came through.
             first = customer["sales"] == 0 or customer["link_id"] != sale["link_id"]
@@ -304,6 +308,9 @@ class ConversionQueries(SQLiteBase):
             if row is None:
                 return False
             tx.execute("DELETE FROM lead_keys WHERE customer_external_id = ?", (row["external_id"],))
+            # The events go with the customer (cascade): so do their rollups.
+            unroll_events_where(tx, "leads", "e.customer_id = ?", (customer_id,))
+            unroll_events_where(tx, "sales", "e.customer_id = ?", (customer_id,))
             tx.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
             return True
         return await self.run_in_transaction(work)

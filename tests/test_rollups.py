@@ -1,0 +1,221 @@
+"""Rollups (shortener/store/sqlite/rollups.py): the writers keep them, the migration builds them
+for rows stored before they existed (resumably), and GET /analytics answers from them exactly as
+from the raw rows, for every groupBy, event, time zone and link-level filter."""
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from starlette.testclient import TestClient
+
+from shortener.config import Settings
+from shortener.store.sqlite.clicks import CLICK_COLUMNS
+from shortener.web.app import create_app
+
+START = datetime(2026, 3, 5, tzinfo=timezone.utc)
+COUNTRIES = [("US", "NA", "NY", "New York"), ("US", "NA", "CA", "Los Angeles"), ("DE", "EU", "BE", "Berlin"),
+             ("IN", "AS", "MH", "Mumbai"), ("FR", "EU", None, None), (None, None, None, None)]
+DEVICES = [("Desktop", "Chrome", "Windows"), ("Mobile", "Mobile Safari", "iOS"), ("Tablet", "Safari", "iOS"),
+           (None, None, None)]
+REFERERS = ["(direct)", "google.com", "twitter.com", None]
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _settings(path) -> Settings:
+    return Settings(data_dir=str(path), domain="go.test", extra_domains=("other.test",),
+                    sqlite_synchronous="normal", click_flush_ms=20)
+
+
+def seed(api, core, run) -> dict:
+    """Links with tags, folders, UTM and external ids; ~600 clicks over 10 days around New York's
+    DST change (2026-03-08) at any minute; leads and sales (one lead of a click never stored);
+    then one customer deleted and one link deleted."""
+    tags = [api.post("/api/tags", json={"name": n}).json() for n in ("red", "blue")]
+    folders = [api.post("/api/folders", json={"name": n}).json() for n in ("F1", "F2")]
+    specs = [
+        {"domain": "go.test", "key": "a", "url": "https://shop.test/a?x=1", "tagIds": [tags[0]["id"]],
+         "utm_source": "news", "utm_medium": "email", "folderId": folders[0]["id"], "externalId": "ea",
+         "tenantId": "t1"},
+        {"domain": "go.test", "key": "b", "url": "https://shop.test/b#top", "tagIds": [tags[0]["id"], tags[1]["id"]],
+         "utm_source": "ads", "folderId": folders[1]["id"], "tenantId": "t2"},
+        {"domain": "other.test", "key": "c", "url": "https://docs.test/c", "utm_campaign": "spring"},
+        {"domain": "go.test", "key": "_root", "url": "https://home.test/"},
+        {"domain": "other.test", "key": "d", "url": "https://docs.test/d", "tagIds": [tags[1]["id"]]},
+        {"domain": "go.test", "key": "gone", "url": "https://gone.test/"},
+    ]
+    links = []
+    for body in specs:
+        r = api.post("/api/links", json=body)
+        assert r.status_code == 200, r.text
+        links.append(r.json())
+    rnd = random.Random(10)
+    clicks = []
+    for i in range(600):
+        at = START + timedelta(seconds=rnd.randrange(10 * 86400))
+        link = links[min(len(links) - 1, int(rnd.paretovariate(1.0)) - 1)]
+        country, continent, region, city = rnd.choice(COUNTRIES)
+        device, browser, os_ = rnd.choice(DEVICES)
+        referer = rnd.choice(REFERERS)
+        qr = rnd.random() < 0.2
+        row = {c: None for c in CLICK_COLUMNS}
+        row.update({"id": f"c{i:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
+                    "url": link["url"] + ("?via=qr" if qr and "?" not in link["url"] else ""),
+                    "timestamp": _iso(at), "country": country, "continent": continent, "region": region,
+                    "city": city, "device": device, "browser": browser, "os": os_, "referer": referer,
+                    "referer_url": None if referer is None else f"https://{referer}/p", "qr": int(qr),
+                    "trigger": "qr" if qr else "link", "ip": "81.2.69.0", "identity_hash": "x"})
+        clicks.append(row)
+    rows = [tuple(r[c] for c in CLICK_COLUMNS) for r in clicks]
+    assert run(core.store.record_click_batch, rows[:300]) == 300
+    assert run(core.store.record_click_batch, rows[250:]) == 300  # 50 already stored: not counted twice
+    picked = rnd.sample(clicks, 60)
+    for i, click in enumerate(picked):
+        who = f"cust{i % 25}"
+        at = datetime.strptime(click["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        at += timedelta(minutes=rnd.randrange(600))
+        cid = click["id"] if i else "never-stored-id1"  # a lead whose click is not on disk
+        customer = {"id": f"cus_{who}", "external_id": who, "name": who, "email": None, "avatar": None,
+                    "stripe_customer_id": None, "country": click["country"], "click_id": cid,
+                    "link_id": click["link_id"], "clicked_at": click["timestamp"], "created_at": _iso(at),
+                    "updated_at": _iso(at)}
+        event = {"id": f"lead{i:012d}", "customer_id": None, "click_id": cid, "link_id": click["link_id"],
+                 "event_name": rnd.choice(["Sign up", "Demo"]), "metadata": None, "timestamp": _iso(at)}
+        run(lambda **kw: core.store.record_lead(**kw), customer=customer, event_key=f"k{i}", key_since=_iso(at),
+            events=[event], link_id=click["link_id"], now=_iso(at))
+        if i % 2:
+            sale_at = at + timedelta(minutes=rnd.randrange(3000))
+            sale = {"id": f"sale{i:012d}", "customer_id": f"cus_{who}", "click_id": cid, "link_id": click["link_id"],
+                    "event_name": "Purchase", "amount": rnd.randrange(100, 10000), "currency": "usd",
+                    "payment_processor": "stripe", "invoice_id": None, "metadata": None, "timestamp": _iso(sale_at)}
+            run(lambda **kw: core.store.record_sale(**kw), sale=sale, invoice_since=_iso(sale_at), new_customer=None,
+                direct_lead=None, now=_iso(sale_at), respond=lambda c: {})
+    assert api.delete("/api/customers/cus_cust3").status_code == 200
+    assert api.delete(f"/api/links/{links[-1]['id']}").status_code == 200
+    return {"links": links, "tags": tags, "folders": folders}
+
+
+def rollup_rows(db) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT * FROM rollups WHERE n <> 0 OR amount <> 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    finally:
+        conn.close()
+
+
+def counters(db) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT id, clicks, leads, sales, sale_amount, last_clicked FROM links ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def to_schema_9(db) -> None:
+    """The database as the code before the rollups left it: same tables, no rollups."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.executescript("DROP TABLE rollups; DROP TABLE rollup_backfill; PRAGMA user_version = 9;")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    data = tmp_path_factory.mktemp("rollups") / "data"
+    with TestClient(create_app(_settings(data)), base_url="http://go.test", follow_redirects=False) as client:
+        core = client.app_state["core"]
+
+        def run(fn, *args, **kwargs):
+            return client.portal.call(lambda: fn(*args, **kwargs))
+
+        _, key = run(core.api_keys.create, "tests")
+        client.headers["Authorization"] = f"Bearer {key}"
+        info = seed(client, core, run)
+        yield client, core, run, info, data / "shortener.db"
+
+
+def test_writers_keep_rollups_equal_to_the_rows(world):
+    client, core, run, info, db = world
+    conn = sqlite3.connect(db)
+    try:
+        for source, table in (("clicks", "clicks"), ("leads", "lead_events"), ("sales", "sale_events")):
+            amount = "COALESCE(SUM(amount), 0)" if source == "sales" else "0"
+            raw = conn.execute(f"SELECT COUNT(*), {amount} FROM {table}").fetchone()
+            for level in ("h", "d"):
+                rolled = conn.execute("SELECT SUM(n), SUM(amount) FROM rollups WHERE source = ? AND level = ? "
+                                      "AND dim = 'total' AND link_id = ''", (source, level)).fetchone()
+                assert rolled == raw, (source, level)
+            per_link = conn.execute(f"SELECT link_id, COUNT(*), {amount} FROM {table} GROUP BY 1 ORDER BY 1").fetchall()
+            rolled = conn.execute("SELECT link_id, SUM(n), SUM(amount) FROM rollups WHERE source = ? AND level = 'h' "
+                                  "AND dim = 'hit' AND link_id <> '' GROUP BY 1 HAVING SUM(n) <> 0 ORDER BY 1",
+                                  (source,)).fetchall()
+            assert rolled == per_link, source
+        assert conn.execute("SELECT COUNT(*) FROM clicks").fetchone()[0] == 600
+    finally:
+        conn.close()
+
+
+def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
+    """A database made before the rollups (schema 9, holding clicks, leads and sales) upgrades in
+    place: the backfill, interrupted and resumed, builds what the writers would have, and every
+    counter survives."""
+    _, core, run, _, db = world
+    copy = tmp_path / "data"
+    copy.mkdir()
+    run(lambda: __import__("asyncio").to_thread(core.store.backup_to, copy / "shortener.db"))
+    want_rollups, want_counters = rollup_rows(copy / "shortener.db"), counters(copy / "shortener.db")
+    to_schema_9(copy / "shortener.db")
+
+    import asyncio
+
+    from shortener.store import open_store
+    from shortener.store.sqlite import rollups as rollups_module
+    from shortener.store.sqlite.base import with_tx
+
+    async def partly_then_resume():
+        store = await open_store(_settings(copy), migrate=False)
+        try:
+            # the migration alone, then two small chunks, as if the process died after them
+            applied = await super(rollups_module.RollupQueries, store).migrate()
+            assert applied == ["010_rollups.sql"]
+            for _ in range(2):
+                assert await store.run_in_transaction(with_tx(lambda tx: rollups_module.backfill_step(tx, 100)))
+            assert not await store.rollups_ready()
+        finally:
+            await store.close()
+        seen: list[tuple[int, int]] = []
+        store = await open_store(_settings(copy), migrate=False)
+        try:
+            assert await store.migrate(progress=lambda done, total: seen.append((done, total))) == []
+            assert await store.rollups_ready()
+        finally:
+            await store.close()
+        return seen
+
+    seen = asyncio.run(partly_then_resume())
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+    assert rollup_rows(copy / "shortener.db") == want_rollups
+    assert counters(copy / "shortener.db") == want_counters
+
+
+def test_cli_migrate_draws_progress(tmp_path, world, capsys):
+    _, core, run, _, db = world
+    copy = tmp_path / "data"
+    copy.mkdir()
+    run(lambda: __import__("asyncio").to_thread(core.store.backup_to, copy / "shortener.db"))
+    want = rollup_rows(copy / "shortener.db")
+    to_schema_9(copy / "shortener.db")
+    from shortener.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data-dir", str(copy), "migrate"])
+    assert exit_.value.code == 0
+    err = capsys.readouterr().err
+    assert "applied 010_rollups.sql" in err and "100.0%" in err
+    assert rollup_rows(copy / "shortener.db") == want
