@@ -1,4 +1,5 @@
-"""Limits on failed attempts (link passwords): a small interface and its in-process implementation.
+"""Limits on failed attempts (link passwords, dashboard sign-in): a small interface and its
+in-process implementation.
 
 An attempt is reserved, and counted, before the slow check (scrypt) is awaited, and credited back
 only when it succeeds. Checking the count first and recording the failure after the await let
@@ -27,11 +28,42 @@ class Reservation:
 
 
 class AttemptLimiter(Protocol):
+    """What the link-password and sign-in limits need; the only place their state lives."""
+
     async def reserve(self, key: str) -> Reservation:
         """Count one attempt for `key` if the limit allows it; otherwise say when to retry."""
 
     async def release(self, key: str, reservation: Reservation) -> None:
         """Credit back an allowed attempt that succeeded."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt counted against several keys at once (all of them, or none)."""
+    allowed: bool
+    refused_key: str = ""    # the first key whose limit was reached (when refused)
+    retry_after: int = 0
+    held: tuple[tuple[str, Reservation], ...] = ()
+
+
+async def reserve_all(limiter: AttemptLimiter, keys: list[str]) -> Attempt:
+    """Count one attempt against every key, or against none when one key's limit is reached:
+    an attempt refused for one key was never made, so the keys already counted get it back."""
+    held: list[tuple[str, Reservation]] = []
+    for key in keys:
+        reservation = await limiter.reserve(key)
+        if not reservation.allowed:
+            for done, earlier in held:
+                await limiter.release(done, earlier)
+            return Attempt(False, refused_key=key, retry_after=reservation.retry_after)
+        held.append((key, reservation))
+    return Attempt(True, held=tuple(held))
+
+
+async def release_all(limiter: AttemptLimiter, attempt: Attempt) -> None:
+    """Credit back an attempt that succeeded, on every key it was counted against."""
+    for key, reservation in attempt.held:
+        await limiter.release(key, reservation)
 
 
 def attempt_key(scope: str, ip: str) -> str:

@@ -17,6 +17,8 @@ from shortener.store import open_store
 log = logging.getLogger("shortener")
 
 PASSWORD_WINDOW = 600.0  # seconds in which SHORTENER_PASSWORD_ATTEMPTS failures are allowed
+SIGNIN_ATTEMPTS = 10     # failed dashboard sign-ins per client network, and per email, ...
+SIGNIN_WINDOW = 600.0    # ... in this many seconds
 
 
 class Core:
@@ -42,6 +44,7 @@ class Core:
         self.signer = Signer(secret_key)
         # Behind an interface: a shared implementation can replace it for several processes.
         self.password_attempts: AttemptLimiter = MemoryAttemptLimiter(settings.password_attempts, PASSWORD_WINDOW)
+        self.signin_attempts: AttemptLimiter = MemoryAttemptLimiter(SIGNIN_ATTEMPTS, SIGNIN_WINDOW)
         self.api_keys = ApiKeyService(store)
         self.users = UserService(store)
         self.domains = DomainService(self)

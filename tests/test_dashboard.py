@@ -2,12 +2,16 @@
 the link form against the link service, conversions and settings pages."""
 from __future__ import annotations
 
+import asyncio
+import html as htmllib
 import re
 import subprocess
 import sys
 
+import httpx
 import pytest
 
+from shortener.attempts import MemoryAttemptLimiter
 from shortener.web.dashboard.session import COOKIE
 
 ORIGIN = {"origin": "http://go.test"}
@@ -109,6 +113,80 @@ def test_wrong_password_then_rate_limited(client, owner):
     assert 0 < int(r.headers["retry-after"]) <= 600
     assert COOKIE not in r.headers.get("set-cookie", "") or "uid" not in r.headers.get("set-cookie", "")
     assert client.get("/_/links").status_code == 303
+
+
+async def _sign_ins(client, ip: str, attempts: list[tuple[str, str]], *, together: bool = False) -> list:
+    """Sign-in POSTs from client address `ip` (one session, its CSRF token), one after another
+    or all at once, on the app's own loop (TestClient sends one request at a time)."""
+    app, state = client.app, client.app_state
+
+    async def asgi(scope, receive, send):
+        await app(dict(scope, state=dict(state)), receive, send)
+
+    transport = httpx.ASGITransport(app=asgi, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://go.test") as c:
+        token = csrf_of((await c.get("/_/signin")).text)
+
+        async def one(email: str, password: str):
+            return await c.post("/_/signin", data={"csrf": token, "email": email, "password": password},
+                                headers=ORIGIN)
+
+        if together:
+            return await asyncio.gather(*(one(e, p) for e, p in attempts))
+        return [await one(e, p) for e, p in attempts]
+
+
+def _message(r) -> str:
+    return htmllib.unescape(re.search(r'class="error"[^>]*>([^<]+)<', r.text).group(1))
+
+
+@pytest.fixture
+def three_tries(core):
+    # The limiter sits behind AttemptLimiter: a test (or a shared implementation) replaces it.
+    core.signin_attempts = MemoryAttemptLimiter(3, 600)
+
+
+def test_sign_in_is_limited_per_network_and_per_email(client, owner, run, three_tries):
+    def sign_ins(ip, attempts):
+        return [r.status_code for r in run(_sign_ins, client, ip, attempts)]
+
+    # One address trying many accounts.
+    assert sign_ins("10.0.0.1", [(f"u{i}@example.com", "guess") for i in range(3)]) == [401] * 3
+    [r] = run(_sign_ins, client, "10.0.0.1", [(EMAIL, PASSWORD)])
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 600
+    assert _message(r) == "Too many failed sign-in attempts from your network. Try again in 10 minutes."
+    # The refused attempt was not counted against the owner's email: another address signs in.
+    assert sign_ins("10.0.0.2", [(EMAIL, PASSWORD)]) == [303]
+    # An IPv6 client holds its whole /64: new addresses in it are the same network.
+    assert sign_ins("2001:db8::1", [("a@example.com", "guess")]) == [401]
+    assert sign_ins("2001:db8::2", [("a@example.com", "guess"), ("b@example.com", "guess")]) == [401, 401]
+    assert sign_ins("2001:db8::3", [("c@example.com", "guess")]) == [429]
+
+    # Many addresses trying one account.
+    for i in range(3):
+        assert sign_ins(f"10.1.0.{i}", [(EMAIL.upper(), "guess")]) == [401]
+    [r] = run(_sign_ins, client, "10.2.0.1", [(EMAIL, PASSWORD)])
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 600
+    assert _message(r).startswith("Too many failed sign-in attempts for this email address.")
+    assert "uid" not in r.headers.get("set-cookie", "")
+    assert sign_ins("10.2.0.1", [("other@example.com", "guess")]) == [401]  # that network is not blocked
+
+
+def test_concurrent_sign_ins_cannot_all_pass_the_limit(client, owner, run, three_tries):
+    results = run(_sign_ins, client, "10.3.0.1", [(EMAIL, f"guess {i}") for i in range(12)], together=True)
+    codes = sorted(r.status_code for r in results)
+    assert codes == [401] * 3 + [429] * 9
+    assert all(r.headers["retry-after"] for r in results if r.status_code == 429)
+    # Even the right password now waits: only 3 guesses were checked.
+    assert [r.status_code for r in run(_sign_ins, client, "10.3.0.9", [(EMAIL, PASSWORD)])] == [429]
+
+
+def test_a_right_password_gives_its_attempt_back_but_forgives_no_failure(client, owner, run, three_tries):
+    def sign_ins(attempts):  # a new session each time: signing in changes the CSRF token
+        return [r.status_code for r in run(_sign_ins, client, "10.4.0.1", attempts)]
+
+    assert sign_ins([(EMAIL, "guess"), (EMAIL, "guess"), (EMAIL, PASSWORD)]) == [401, 401, 303]
+    assert sign_ins([(EMAIL, "guess"), (EMAIL, PASSWORD)]) == [401, 429]
 
 
 def test_unknown_email_reads_like_a_wrong_password(client, owner):

@@ -1,15 +1,20 @@
 """Sign-in and sign-out."""
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from shortener.attempts import attempt_key, release_all, reserve_all
+from shortener.services.users import password_stamp
+
 from ..common import core_of
 from ..templating import render
-from .session import (
-    SESSION_SECONDS, clear_session, client_address, context, limiter_of, new_sid, page, set_session,
-)
-from shortener.services.users import password_stamp
+from .session import SESSION_SECONDS, clear_session, client_address, context, new_sid, page, set_session
+
+NETWORK_SCOPE = "signin"        # attempt_key adds the client's address (its /64 for IPv6)
+EMAIL_SCOPE = "signin-email|"
 
 
 def _next(value: str | None) -> str:
@@ -17,6 +22,11 @@ def _next(value: str | None) -> str:
     if value and value.startswith("/_/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/_/links"
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @page(public=True)
@@ -29,21 +39,26 @@ async def signin(request: Request, form) -> Response:
     email = str(form.get("email", ""))[:254].strip()
     password = str(form.get("password", ""))
     target = _next(str(form.get("next", "")))
-    keys = [f"ip:{client_address(request)}", f"email:{email.lower()}"]
-    limiter = limiter_of(request)
-    wait = limiter.retry_after(keys)
-    if wait:
+    # Limited per client network and per email: the first stops one client guessing many
+    # accounts, the second many clients (a botnet) guessing one. Each attempt is counted before
+    # the password is checked (scrypt, in a thread), so concurrent guesses cannot all pass one
+    # check; a right password gives its attempt back.
+    limiter = core_of(request).signin_attempts
+    keys = [attempt_key(NETWORK_SCOPE, client_address(request)), EMAIL_SCOPE + email.lower()]
+    attempt = await reserve_all(limiter, keys)
+    if not attempt.allowed:
+        source = "for this email address" if attempt.refused_key == keys[1] else "from your network"
         return render("dashboard/signin.html",
                       context(request, next=target, email=email,
-                              error=f"Too many sign-in attempts. Try again in {wait // 60 + 1} minutes."),
-                      status_code=429, headers={"retry-after": str(wait)})
-    limiter.hit(keys)  # before the (slow) check: parallel guesses count too
+                              error=f"Too many failed sign-in attempts {source}. "
+                                    f"Try again in {_minutes(attempt.retry_after)}."),
+                      status_code=429, headers={"retry-after": str(attempt.retry_after)})
     user = await core_of(request).users.authenticate(email, password)
     if user is None:
         return render("dashboard/signin.html",
                       context(request, next=target, email=email, error="Wrong email or password."),
                       status_code=401)
-    limiter.forget(keys)
+    await release_all(limiter, attempt)
     response = RedirectResponse(target, status_code=303)
     set_session(request, response, {"sid": new_sid(), "uid": user["id"], "pw": password_stamp(user["password_hash"])},
                 max_age=SESSION_SECONDS)

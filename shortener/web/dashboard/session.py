@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-import time
-from collections import deque
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -34,8 +32,6 @@ SESSION_PURPOSE = "dashboard-session"
 CSRF_PURPOSE = "dashboard-csrf"
 SESSION_SECONDS = 14 * 24 * 3600
 ANONYMOUS_SECONDS = 24 * 3600
-SIGNIN_ATTEMPTS = 10           # per client address and per email
-SIGNIN_WINDOW = 600.0          # seconds
 
 SECURITY_HEADERS = {
     # No inline script anywhere: scripts come from /_/static only. Images may come from anywhere
@@ -55,57 +51,14 @@ class Forbidden403(Exception):
     """A refused state change (bad CSRF token or a foreign Origin)."""
 
 
-class SignInLimiter:
-    """Failed sign-ins per key in a sliding window. Counted before the password is checked, so
-    concurrent attempts cannot all slip through while scrypt runs."""
-
-    def __init__(self, limit: int = SIGNIN_ATTEMPTS, window: float = SIGNIN_WINDOW) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if not hits:
-            self._hits.pop(key, None)
-            hits = self._hits.setdefault(key, deque())
-        return hits
-
-    def retry_after(self, keys: list[str]) -> int:
-        """Seconds until another attempt is allowed for all `keys`, 0 if allowed now."""
-        now = time.monotonic()
-        wait = 0.0
-        for key in keys:
-            hits = self._recent(key, now)
-            if len(hits) >= self.limit:
-                wait = max(wait, hits[0] + self.window - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def hit(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._recent(key, now).append(now)
-        if len(self._hits) > 10_000:  # forget idle keys so a spray of addresses cannot grow this
-            for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-                del self._hits[key]
-
-    def forget(self, keys: list[str]) -> None:
-        for key in keys:
-            self._hits.pop(key, None)
-
-
-def limiter_of(request: Request) -> SignInLimiter:
-    core = core_of(request)
-    limiter = getattr(core, "_signin_limiter", None)
-    if limiter is None:
-        limiter = core._signin_limiter = SignInLimiter()
-    return limiter
-
-
 def client_address(request: Request) -> str:
+    """The client's address as the redirector reads it: behind a trusted proxy, from the one
+    configured forwarded header only (reading X-Forwarded-For when the proxy sets another header
+    let a client name a new address, and get fresh sign-in attempts, with every request)."""
+    settings = core_of(request).settings
     headers = {k: v for k, v in request.scope["headers"]}
-    return client_ip(request.scope, headers, tuple(core_of(request).settings.trusted_proxies))
+    return client_ip(request.scope, headers, tuple(settings.trusted_proxies),
+                     settings.forwarded_header.encode("latin-1"))
 
 
 def _secure(request: Request) -> bool:
