@@ -189,6 +189,22 @@ def test_a_right_password_gives_its_attempt_back_but_forgives_no_failure(client,
     assert sign_ins([(EMAIL, "guess"), (EMAIL, PASSWORD)]) == [401, 429]
 
 
+def test_sign_in_reads_the_client_address_from_the_configured_header_only(settings):
+    import ipaddress
+
+    from redirect_support import client_with
+
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    with client_with(settings, peer=("10.1.2.3", 4000), trusted_proxies=trusted, forwarded_header="x-real-ip") as c:
+        c.app_state["core"].signin_attempts = MemoryAttemptLimiter(3, 600)
+        for n in range(3):  # a client's own X-Forwarded-For, passed through by the proxy: ignored
+            r = sign_in(c, email=f"u{n}@example.com", **{"x-real-ip": "203.0.113.5", "x-forwarded-for": f"198.51.100.{n}"})
+            assert r.status_code == 401
+        r = sign_in(c, email="u9@example.com", **{"x-real-ip": "203.0.113.5", "x-forwarded-for": "198.51.100.99"})
+        assert r.status_code == 429 and "from your network" in r.text
+        assert sign_in(c, email="u9@example.com", **{"x-real-ip": "203.0.113.6"}).status_code == 401
+
+
 def test_unknown_email_reads_like_a_wrong_password(client, owner):
     r = sign_in(client, email="nobody@example.com")
     assert r.status_code == 401 and "Wrong email or password." in r.text
