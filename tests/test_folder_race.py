@@ -144,3 +144,20 @@ def test_a_tag_deleted_while_a_link_is_tagged_with_it(api, store):
         r = api.patch(f"/api/links/{link['id']}", json={"tagIds": [tag["id"]]})
     assert r.status_code == 422 and "Invalid tagIds" in r.json()["error"]["message"], r.text
     assert api.get(f"/api/links/{link['id']}").json()["tags"] == []
+
+
+def test_a_folder_deleted_while_links_are_imported_into_it(api, store):
+    """`shortener import` reads the folders once, then writes in batches: a folder deleted in
+    between makes its rows rejected, not links pointing at nothing."""
+    from shortener.importformats import Row
+    from shortener.services.imports import Importer
+
+    folder = _folder(api, "Imported")
+    rows = [Row(number=1, body={"url": "https://example.com/i1", "key": "i1", "folderId": folder["id"]}),
+            Row(number=2, body={"url": "https://example.com/i2", "key": "i2"})]
+    with deleted_before(store, "import_links", _delete_folder(api, folder["id"])):
+        report = api.portal.call(Importer(api.app_state["core"]).run, rows)
+    assert report.imported == 1
+    assert report.rejected == [(1, "i1", f"Folder {folder['id']} not found.")]
+    assert [l["key"] for l in api.get("/api/links").json()] == ["i2"]
+    _no_dangling_folder_ids(api)

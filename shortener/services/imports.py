@@ -61,7 +61,8 @@ class Importer:
                     report.imported += 1
                 else:
                     reason = {"key": DUPLICATE_KEY, "external_id": DUPLICATE_EXTERNAL_ID,
-                              "id": "A link with this id already exists."}[result]
+                              "id": "A link with this id already exists.",
+                              "folder": f"Folder {item['link']['folder_id']} not found."}[result]
                     report.rejected.append((row.number, item["link"]["key"], reason))
             if progress is not None:
                 progress(len(pending))

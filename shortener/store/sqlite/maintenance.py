@@ -137,7 +137,8 @@ class MaintenanceQueries(SQLiteBase):
         Each item: {"link": row with LINK_COLUMNS and IMPORT_COUNTERS, "tags": [tag rows to
         attach, created unless the name exists]}. Returns per item None when inserted, or "key",
         "external_id" or "id" when that value is already taken (by a stored link or an earlier
-        item); such items are skipped.
+        item), or "folder" when its folder_id names no folder (the importer read the folders
+        before; one may have been deleted since); such items are skipped.
         """
 
         def write(conn: sqlite3.Connection) -> list[str | None]:
@@ -145,6 +146,11 @@ class MaintenanceQueries(SQLiteBase):
             results: list[str | None] = []
             for item in items:
                 link = item["link"]
+                if link.get("folder_id") is not None and not conn.execute(
+                    "SELECT 1 FROM folders WHERE id = ?", (link["folder_id"],)
+                ).fetchone():
+                    results.append("folder")
+                    continue
                 try:
                     conn.execute("SAVEPOINT one")
                     conn.execute(_INSERT_IMPORTED, link)
