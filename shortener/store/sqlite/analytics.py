@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from shortener.eventfilters import Condition
 
+from . import analytics_rollups as ar
 from .base import Row, SQLiteBase
 
 SOURCES = ("clicks", "leads", "sales")
@@ -107,10 +108,10 @@ class _Query:
         if field == "link_id":
             return self.link_col
         if field in ("domain", "key"):
-            if self.events:
-                self.need_links = True
-                return f"l.{field}"
-            return f"c.{field}"
+            # The link's current domain and key, for clicks as for events (Dub resolves domain
+            # and key to the link): a click row's copy is what the link was called at the time.
+            self.need_links = True
+            return f"l.{field}"
         return None
 
     def _membership(self, expr: str, values: tuple, exclude: bool, nocase: bool = False) -> None:
@@ -205,6 +206,26 @@ class _Query:
         return f"COUNT(*) AS n, {amount} AS amount"
 
 
+class _RollupQuery(_Query):
+    """The link-level conditions compiled against rollup rows `r` (and links `l`)."""
+
+    def __init__(self, source: str, conditions: Sequence[Condition]) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        self.source = source
+        self.events = source != "clicks"
+        self.link_col = "r.link_id"
+        self.time_col = "r.period"
+        self.need_links = False
+        self.need_clicks = False
+        self.where = []
+        self.params = []
+        self.by_link = any(c.field == "link_id" and not c.exclude for c in conditions)
+        self.by_tag = any(c.field == "tag_id" and not c.exclude for c in conditions)
+        for cond in conditions:
+            self._compile(cond)
+
+
 def _uses(expr: str, alias: str) -> bool:
     return f"{alias}." in expr
 
@@ -213,6 +234,13 @@ class AnalyticsQueries(SQLiteBase):
     async def event_totals(self, source: str, conditions: Sequence[Condition], start: str | None,
                            end: str | None) -> Row:
         """{"n", "amount"} of the events of `source` matching the conditions in [start, end)."""
+        if await self._rollups_answer(conditions, start, end):
+            per = await self._rollup_buckets(source, conditions, [start, end])  # type: ignore[list-item]
+            return {"n": per[0][0], "amount": per[0][1]}
+        return await self._raw_totals(source, conditions, start, end)
+
+    async def _raw_totals(self, source: str, conditions: Sequence[Condition], start: str | None,
+                          end: str | None) -> Row:
         q = _Query(source, conditions, start, end)
         row = await self.read_one(f"SELECT {q.figures()} FROM {q.from_clause()}{q.where_clause()}", q.params)
         return row or {"n": 0, "amount": 0}
@@ -222,6 +250,17 @@ class AnalyticsQueries(SQLiteBase):
                               limit: int = 5000) -> list[Row]:
         """Totals per value of `dimension` (DIMENSIONS), largest first; rows carry the dimension's
         output names plus "n" and "amount"."""
+        if dimension == "event_name" and source == "clicks":
+            return []
+        if await self._rollups_answer(conditions, start, end):
+            return await self._rollup_grouped(source, dimension, conditions, start, end,  # type: ignore[arg-type]
+                                              order_by_amount, limit)
+        return await self._raw_grouped(source, dimension, conditions, start, end, order_by_amount=order_by_amount,
+                                       limit=limit)
+
+    async def _raw_grouped(self, source: str, dimension: str, conditions: Sequence[Condition],
+                           start: str | None, end: str | None, *, order_by_amount: bool = False,
+                           limit: int | None = 5000) -> list[Row]:
         exprs, names = DIMENSIONS[dimension]
         q = _Query(source, conditions, start, end)
         exprs = tuple(e.replace("{link}", q.link_col) for e in exprs)
@@ -242,6 +281,9 @@ class AnalyticsQueries(SQLiteBase):
         where_sql = (" WHERE " + " AND ".join(where)) if where else ""
         select = ", ".join(f"{e} AS {n}" for e, n in zip(exprs, names))
         group = ", ".join(str(i + 1) for i in range(len(names)))  # positions: names can be ambiguous
+        if limit is None:  # every group, unordered (a part of a rollup answer)
+            return await self.read(f"SELECT {select}, {q.figures()} FROM {from_sql}{where_sql} GROUP BY {group}",
+                                   q.params)
         order = "amount DESC, n DESC" if order_by_amount else "n DESC, amount DESC"
         sql = (f"SELECT {select}, {q.figures()} FROM {from_sql}{where_sql} GROUP BY {group} "
                f"ORDER BY {order}, {group} LIMIT ?")
@@ -255,28 +297,144 @@ class AnalyticsQueries(SQLiteBase):
         time column, so a bucket costs its own rows, and hour, day and month buckets of any time
         zone (DST days of 23 or 25 hours included) come out of the one query.
         """
-        out: list[tuple[int, int]] = []
-        # At most 2,000 buckets (6,000 parameters) per statement: SQLite allows 32,766.
-        for first in range(0, max(0, len(bounds) - 1), _BUCKETS_PER_QUERY):
-            out.extend(await self._per_bucket(source, conditions, bounds[first:first + _BUCKETS_PER_QUERY + 1]))
+        if len(bounds) > 1 and await self._rollups_answer(conditions, bounds[0], bounds[-1]):
+            return await self._rollup_buckets(source, conditions, bounds)
+        return await self._raw_intervals(source, conditions, [(i, bounds[i], bounds[i + 1])
+                                                              for i in range(len(bounds) - 1)], len(bounds) - 1)
+
+    async def _raw_intervals(self, source: str, conditions: Sequence[Condition],
+                             intervals: Sequence[tuple[int, str, str]], buckets: int) -> list[tuple[int, int]]:
+        """(n, amount) per bucket of the raw rows in the intervals (bucket index, start, end)."""
+        out = [(0, 0)] * buckets
+        # At most 2,000 intervals (6,000 parameters) per statement: SQLite allows 32,766.
+        for first in range(0, len(intervals), _BUCKETS_PER_QUERY):
+            for i, n, amount in await self._per_interval(source, conditions,
+                                                         intervals[first:first + _BUCKETS_PER_QUERY]):
+                out[i] = (out[i][0] + n, out[i][1] + amount)
         return out
 
-    async def _per_bucket(self, source: str, conditions: Sequence[Condition],
-                          bounds: Sequence[str]) -> list[tuple[int, int]]:
+    async def _per_interval(self, source: str, conditions: Sequence[Condition],
+                            intervals: Sequence[tuple[int, str, str]]) -> list[tuple[int, int, int]]:
         q = _Query(source, conditions, None, None)
-        values = ", ".join("(?, ?, ?)" for _ in range(len(bounds) - 1))
-        params: list[Any] = []
-        for i in range(len(bounds) - 1):
-            params.extend((i, bounds[i], bounds[i + 1]))
+        values = ", ".join("(?, ?, ?)" for _ in intervals)
+        params: list[Any] = [v for interval in intervals for v in interval]
         where = [f"{q.time_col} >= b.s", f"{q.time_col} < b.e", *q.where]
         sql = (f"WITH b(i, s, e) AS (VALUES {values}) "
                f"SELECT b.i AS i, {q.figures()} FROM b CROSS JOIN {q.from_clause()} "
                f"WHERE {' AND '.join(where)} GROUP BY b.i")
         rows = await self.read(sql, params + q.params)
-        out = [(0, 0)] * (len(bounds) - 1)
-        for row in rows:
-            out[row["i"]] = (row["n"], row["amount"])
-        return out
+        return [(row["i"], row["n"], row["amount"]) for row in rows]
+
+    # -- the rollup path (analytics_rollups.py) ----------------------------------------------------
+
+    force_raw_analytics = False  # True: every query reads the raw rows (tests compare the two paths)
+
+    async def _rollups_answer(self, conditions: Sequence[Condition], start: str | None, end: str | None) -> bool:
+        if self.force_raw_analytics or not start or not end or start >= end or not ar.usable(conditions):
+            return False
+        return await self.rollups_ready()  # type: ignore[attr-defined]
+
+    def _rollup_sql(self, q: _RollupQuery, dimension: str | None, level: str,
+                    ranges: Sequence[tuple[int, int, int]], grouped: bool) -> tuple[str, list[Any]]:
+        """SUM(n), SUM(amount) of the rollup rows in the ranges (index, start, end in epoch
+        seconds), per range index, or per (value, link attribute) when `grouped`."""
+        workspace = not q.where and dimension not in ar.LINK_DIMENSIONS
+        dim = ar.rollup_dim(dimension, workspace)
+        extra = ar.LINK_COLUMN.get(dimension or "", "NULL")
+        if extra.startswith("l."):
+            q.need_links = True
+        values = ", ".join("(?, ?, ?)" for _ in ranges)
+        params: list[Any] = [v for r in ranges for v in r]
+        where = ["r.source = ?", "r.level = ?", "r.dim = ?"]
+        params += [q.source, level, dim]
+        if workspace:
+            from_sql = "b CROSS JOIN rollups r"
+            where.append("r.link_id = ''")
+        elif dimension == "tag":  # one group per tag: read each tagged link's rows
+            from_sql = "b CROSS JOIN link_tags t CROSS JOIN rollups r"
+            where.append("r.link_id = t.link_id")
+            if q.need_links:
+                from_sql += " JOIN links l ON l.id = r.link_id"
+        elif not q.by_link and (q.need_links or q.by_tag or dimension == "link"):
+            # Link by link from `links` (a seek each) rather than a scan of every link's rows;
+            # these answers leave out deleted links as the raw ones do (their join or their tags),
+            # and top_links leaves them out anyway.
+            from_sql = "b CROSS JOIN links l CROSS JOIN rollups r"
+            where.append("r.link_id = l.id")
+        else:
+            from_sql = "b CROSS JOIN rollups r"
+            where.append("r.link_id <> ''")
+            if q.need_links:
+                from_sql += " JOIN links l ON l.id = r.link_id"
+        where += ["r.period >= b.s", "r.period < b.e", *q.where]
+        params += q.params
+        if grouped:
+            select, group = f"r.value AS value, {extra} AS extra", " GROUP BY r.value, extra"
+        else:
+            select, group = "b.i AS i", " GROUP BY b.i"
+        sql = (f"WITH b(i, s, e) AS (VALUES {values}) SELECT {select}, SUM(r.n) AS n, SUM(r.amount) AS amount "
+               f"FROM {from_sql} WHERE {' AND '.join(where)}{group}")
+        return sql, params
+
+    def _hours_ok(self, conditions: Sequence[Condition], dimension: str | None) -> bool:
+        workspace = not conditions and dimension not in ar.LINK_DIMENSIONS
+        return ar.rollup_dim(dimension, workspace) in ar.HOURLY[workspace]
+
+    async def _rollup_buckets(self, source: str, conditions: Sequence[Condition],
+                              bounds: Sequence[str]) -> list[tuple[int, int]]:
+        buckets = len(bounds) - 1
+        days: list[tuple[int, int, int]] = []
+        hours: list[tuple[int, int, int]] = []
+        raw: list[tuple[int, str, str]] = []
+        hours_ok = self._hours_ok(conditions, None)
+        for i in range(buckets):
+            if bounds[i] >= bounds[i + 1]:
+                continue
+            part = ar.split(bounds[i], bounds[i + 1], hours_ok)
+            days += [(i, s, e) for s, e in part.days]
+            hours += [(i, s, e) for s, e in part.hours]
+            raw += [(i, s, e) for s, e in part.raw]
+        out = [[0, 0] for _ in range(buckets)]
+        for level, ranges in (("d", days), ("h", hours)):
+            for first in range(0, len(ranges), _BUCKETS_PER_QUERY):
+                sql, params = self._rollup_sql(_RollupQuery(source, conditions), None, level,
+                                               ranges[first:first + _BUCKETS_PER_QUERY], grouped=False)
+                for row in await self.read(sql, params):
+                    out[row["i"]][0] += row["n"]
+                    out[row["i"]][1] += row["amount"]
+        if raw:
+            for i, (n, amount) in enumerate(await self._raw_intervals(source, conditions, raw, buckets)):
+                out[i][0] += n
+                out[i][1] += amount
+        return [(n, amount) for n, amount in out]
+
+    async def _rollup_grouped(self, source: str, dimension: str, conditions: Sequence[Condition], start: str,
+                              end: str, order_by_amount: bool, limit: int) -> list[Row]:
+        names = DIMENSIONS[dimension][1]
+        part = ar.split(start, end, self._hours_ok(conditions, dimension))
+        groups: dict[tuple, list[int]] = {}
+
+        def add(key: tuple | None, n: int, amount: int) -> None:
+            if key is None:
+                return
+            entry = groups.get(key)
+            if entry is None:
+                groups[key] = [n, amount]
+            else:
+                entry[0] += n
+                entry[1] += amount
+
+        for level, spans in (("d", part.days), ("h", part.hours)):
+            if not spans:
+                continue
+            sql, params = self._rollup_sql(_RollupQuery(source, conditions), dimension, level,
+                                           [(0, s, e) for s, e in spans], grouped=True)
+            for row in await self.read(sql, params):
+                add(ar.group_key(dimension, row["value"], row["extra"]), row["n"], row["amount"])
+        for s, e in part.raw:
+            for row in await self._raw_grouped(source, dimension, conditions, s, e, limit=None):
+                add(tuple(row[name] for name in names), row["n"], row["amount"])
+        return ar.sort_and_limit(groups, names, order_by_amount, limit)
 
     async def analytics_data_start(self) -> str | None:
         """Where `interval=all` begins (Dub: the workspace's creation): the first link's creation or

@@ -1,0 +1,174 @@
+"""Analytics answered from the rollups (rollups.py) where they hold the answer, raw rows elsewhere.
+
+A query can use the rollups when every condition is about the link (link id, domain, key, tags,
+folder, UTM, external and tenant ids, root, and the fields no link has); any click or event
+field (country, device, customer, metadata, qr ...) needs the rows, and the whole query stays on
+the raw path. A time range [s, e) is cut into whole UTC days (level 'd'), whole UTC hours around
+them (level 'h', where the family has hours for that dimension, else raw) and the sub-hour
+edges, read from the raw rows with the same compiler as the raw path. Counts and amounts add up,
+so the parts are summed here by group key; values are decoded with the raw queries' COALESCEs,
+so the answers are the raw path's, to the row (tests/test_rollups.py compares them).
+
+Families: no condition and a click-side dimension -> the workspace rows (link_id ''); otherwise
+the per-link rows, joined to links where a condition or the dimension needs the link, and then
+read link by link from `links` (an index seek per link instead of a scan of every link's rows).
+"""
+from __future__ import annotations
+
+import calendar
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+from shortener.eventfilters import Condition
+from shortener.timeutil import iso, parse_iso
+
+# Conditions the per-link rows can answer.
+LINK_LEVEL_FIELDS = frozenset({
+    "link_id", "domain", "key", "external_id", "tenant_id", "tag_id", "folder_id", "program_id", "partner_id",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "root", "group_id", "partner_tag_id",
+})
+
+# dimension -> (workspace rollup dim or None, per-link rollup dim)
+_ROLLUP_DIM: dict[str | None, tuple[str | None, str]] = {
+    None: ("total", "hit"),
+    "country": ("geo", "geo"), "continent": ("geo", "geo"), "region": ("geo", "geo"), "city": ("geo", "geo"),
+    "device": ("ua", "ua"), "browser": ("ua", "ua"), "os": ("ua", "ua"),
+    "referer": ("ref", "ref"), "referer_url": ("ref", "ref"),
+    "trigger": ("trigger", "hit"),
+    "event_name": ("event_name", "event_name"),
+    "url": (None, "hit"), "base_url": (None, "hit"), "link": (None, "hit"), "domain": (None, "hit"),
+    "tag": (None, "hit"), "folder": (None, "hit"), "utm_source": (None, "hit"), "utm_medium": (None, "hit"),
+    "utm_campaign": (None, "hit"), "utm_term": (None, "hit"), "utm_content": (None, "hit"),
+}
+# Rollup dims with hourly rows: HOURLY[workspace family?]
+HOURLY = {True: {"total", "geo", "ua", "ref", "trigger", "event_name"}, False: {"hit"}}
+# Dimensions only the per-link rows have (they need the link).
+LINK_DIMENSIONS = frozenset(d for d, (w, _) in _ROLLUP_DIM.items() if w is None)
+# Extra SQL columns per dimension (beside r.value), from the link or its tags.
+LINK_COLUMN = {"domain": "l.domain", "folder": "l.folder_id", "utm_source": "l.utm_source",
+                "utm_medium": "l.utm_medium", "utm_campaign": "l.utm_campaign", "utm_term": "l.utm_term",
+                "utm_content": "l.utm_content", "url": "l.url", "base_url": "l.url", "link": "r.link_id",
+                "tag": "t.tag_id"}
+HOUR, DAY = 3600, 86400
+
+
+def rollup_dim(dimension: str | None, workspace: bool) -> str:
+    return _ROLLUP_DIM[dimension][0 if workspace else 1]  # type: ignore[return-value]
+
+
+def usable(conditions: Sequence[Condition]) -> bool:
+    return all(c.field in LINK_LEVEL_FIELDS for c in conditions)
+
+
+@dataclass
+class Split:
+    days: list[tuple[int, int]]
+    hours: list[tuple[int, int]]
+    raw: list[tuple[str, str]]  # ISO text, [s, e)
+
+
+def _epoch(text: str) -> tuple[int, int]:
+    dt = parse_iso(text)
+    return calendar.timegm(dt.utctimetuple()), dt.microsecond // 1000
+
+
+def split(start: str, end: str, hours_ok: bool) -> Split:
+    """[start, end) as whole UTC days, whole UTC hours (or raw if `hours_ok` is false) and raw edges."""
+    (s, s_ms), (e, _e_ms) = _epoch(start), _epoch(end)
+    hs = s if (s % HOUR == 0 and s_ms == 0) else (s // HOUR + 1) * HOUR
+    he = e // HOUR * HOUR
+    out = Split([], [], [])
+    if hs >= he:
+        out.raw.append((start, end))
+        return out
+    ds, de = -(-hs // DAY) * DAY, he // DAY * DAY
+    if ds < de:
+        out.days.append((ds, de))
+        hour_parts = [(hs, ds), (de, he)]
+    else:
+        hour_parts = [(hs, he)]
+    if hours_ok:
+        out.hours = [(a, b) for a, b in hour_parts if a < b]
+        lo, hi = hs, he
+    elif out.days:  # no hourly rows for this dimension: all but the days is raw
+        lo, hi = ds, de
+    else:
+        out.raw.append((start, end))
+        return out
+    if start < _iso(lo):
+        out.raw.append((start, _iso(lo)))
+    if _iso(hi) < end:
+        out.raw.append((_iso(hi), end))
+    return out
+
+
+def _iso(epoch: int) -> str:
+    return iso(datetime.fromtimestamp(epoch, timezone.utc))  # type: ignore[return-value]
+
+
+# -- decoding rollup values into the raw queries' group keys ---------------------------------------
+
+def _known(*values) -> bool:
+    return all(v is not None and v != "" for v in values)
+
+
+def _base_url(u: str) -> str:
+    if "?" in u:
+        return u[:u.index("?")]
+    if "#" in u:
+        return u[:u.index("#")]
+    return u
+
+
+def group_key(dimension: str, value: str, extra: Any) -> tuple | None:
+    """The raw query's group (its output values, in DIMENSIONS order) for a rollup row, or None
+    where the raw query leaves the row out (unknown values of `known`-only dimensions)."""
+    if dimension in ("country", "continent", "region", "city"):
+        country, continent, region, city = json.loads(value)
+        if dimension == "country":
+            return (country if country is not None else "Unknown",)
+        if dimension == "continent":
+            return (continent,) if _known(continent) else None
+        if dimension == "region":
+            return (country, region) if _known(country, region) else None
+        return (country, region, city) if _known(country, region, city) else None
+    if dimension in ("device", "browser", "os"):
+        v = json.loads(value)[("device", "browser", "os").index(dimension)]
+        return (v if v is not None else "Unknown",)
+    if dimension in ("referer", "referer_url"):
+        v = json.loads(value)[0 if dimension == "referer" else 1]
+        return (v if v is not None else "(direct)",)
+    if dimension == "trigger":
+        if value.startswith("["):  # per-link `hit`
+            v = json.loads(value)[0]
+            return (v if v is not None else "link",)
+        return (value,)
+    if dimension == "event_name":
+        return (value,) if _known(value) else None
+    if dimension in ("url", "base_url"):
+        url = json.loads(value)[1]
+        url = extra if url is None else url
+        if url is not None and dimension == "base_url":
+            url = _base_url(url)
+        return (url,) if _known(url) else None
+    if dimension == "link":
+        return (extra,)
+    # link attributes: domain, tag, folder, utm_*
+    return (extra,) if _known(extra) else None
+
+
+def sort_and_limit(groups: dict[tuple, list[int]], names: Sequence[str], order_by_amount: bool,
+                   limit: int) -> list[dict]:
+    """Rows as the raw query returns them: groups with events only, ordered by n (or amount) desc,
+    then the group values ascending, at most `limit`."""
+    items = [(k, v) for k, v in groups.items() if v[0] != 0 or v[1] != 0]
+    if order_by_amount:
+        items.sort(key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    else:
+        items.sort(key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    return [{**dict(zip(names, k)), "n": v[0], "amount": v[1]} for k, v in items[:limit]]
+
+
+RowsFn = Callable[[str, Sequence[Any]], Any]
