@@ -4,7 +4,7 @@ A landing page reached through `?via=<key>` (instead of through the short link) 
 record the click; the answer's clickId becomes the page's first-party `dub_id` cookie, and later
 `/track/lead` calls attribute to it. The click is recorded like a redirect's: deduplicated per
 visitor and link, bots not counted. Which pages may ask (CORS) is SHORTENER_TRACK_ALLOWED_HOSTNAMES;
-the web edge checks that and the publishable key before calling `track`.
+the web edge checks that (and the publishable key, when one is sent) before calling `track`.
 """
 from __future__ import annotations
 
