@@ -78,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
             "The one header a trusted proxy sets with the client address: `x-forwarded-for`, `forwarded` (RFC 7239) or `x-real-ip`. The others are ignored, never used as a fallback; the right-most address not in `SHORTENER_TRUSTED_PROXIES` is the client."),
     Setting("click_dedup_seconds", "SHORTENER_CLICK_DEDUP_SECONDS", 3600, int,
             "Window in which the same visitor (IP + user agent) on the same link reuses its click id and is counted once. 0 counts every click."),
+    Setting("click_retention_days", "SHORTENER_CLICK_RETENTION_DAYS", 0, int,
+            "Raw click rows older than this many days are deleted (hourly, in small chunks); 0 keeps them for ever. Analytics totals stay exact (they read rollups, which are kept); clicks a customer, lead or sale refers to are kept; filters on click fields (country, device ...) over older ranges see only the kept rows."),
     Setting("country_header", "SHORTENER_COUNTRY_HEADER", "cf-ipcountry", str,
             "Request header carrying the visitor's ISO country code (set by a CDN or proxy), used for geo targeting and click records. Believed only from `SHORTENER_TRUSTED_PROXIES`, or from anyone with `SHORTENER_COUNTRY_HEADER_FROM_CDN`."),
     Setting("country_header_from_cdn", "SHORTENER_COUNTRY_HEADER_FROM_CDN", False, _bool,
@@ -137,6 +139,7 @@ class Settings:
     trusted_proxies: tuple = ()
     forwarded_header: str = "x-forwarded-for"
     click_dedup_seconds: int = 3600
+    click_retention_days: int = 0
     country_header: str = "cf-ipcountry"
     country_header_from_cdn: bool = False
     geoip_db: str = ""

@@ -28,6 +28,7 @@ class Core:
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
         from shortener.qrcodes import QrRenderer
+        from shortener.retention import ClickRetention
         from shortener.services.abtests import ABTestService
         from shortener.services.clicktrack import ClickTrackService
         from shortener.services.domains import DomainService
@@ -59,10 +60,11 @@ class Core:
         self.analytics = AnalyticsService(self)
         self.webhooks = WebhookService(self)
         self.qr = QrRenderer(settings.qr_workers, settings.qr_max_pending)
+        self.retention = ClickRetention(self)
         # Started in this order, stopped in reverse: the click writer stops (and flushes)
         # before the store closes.
         self._components = [self.domains, self.link_cache, self.clicks, self.conversions, self.webhooks,
-                            self.qr]
+                            self.qr, self.retention]
         self._started: list[Any] = []
 
     @classmethod

@@ -120,7 +120,8 @@ def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript("DROP TABLE rollups; DROP TABLE rollup_backfill; PRAGMA user_version = 9;")
+        conn.executescript("DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+                           "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
 
@@ -183,7 +184,7 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
         try:
             # the migration alone, then two small chunks, as if the process died after them
             applied = await super(rollups_module.RollupQueries, store).migrate()
-            assert applied == ["010_rollups.sql"]
+            assert applied == ["010_rollups.sql", "011_click_references.sql"]
             for _ in range(2):
                 assert await store.run_in_transaction(with_tx(lambda tx: rollups_module.backfill_step(tx, 100)))
             assert not await store.rollups_ready()
@@ -286,3 +287,41 @@ def test_rollups_answer_exactly_as_the_raw_rows(world, span):
         assert got == want, params
     # the data set is not empty where it matters
     assert sum(a["clicks"] for p, a in zip(asked, raw) if p["groupBy"] == "count" and p["event"] == "composite") > 0
+
+
+def test_retention_prunes_raw_clicks_and_keeps_the_figures(tmp_path):
+    """SHORTENER_CLICK_RETENTION_DAYS: old raw clicks go, in chunks, except those a customer, lead or
+    sale refers to; analytics over whole hours (and interval=all) keep every figure."""
+    from dataclasses import replace
+
+    from shortener import retention
+
+    settings = replace(_settings(tmp_path / "data"), click_retention_days=30)
+    with TestClient(create_app(settings), base_url="http://go.test", follow_redirects=False) as client:
+        core = client.app_state["core"]
+
+        def run(fn, *args, **kwargs):
+            return client.portal.call(lambda: fn(*args, **kwargs))
+
+        _, key = run(core.api_keys.create, "tests")
+        client.headers["Authorization"] = f"Bearer {key}"
+        info = seed(client, core, run)
+        asked = [{"interval": "all", "event": "composite", "groupBy": g, **f}
+                 for g in ("count", "timeseries", "countries", "cities", "devices", "top_links", "top_urls")
+                 for f in ({}, {"linkId": info["links"][0]["id"]})]
+        asked.append({"start": "2026-03-06T05:00:00Z", "end": "2026-03-10", "timezone": "America/New_York",
+                      "event": "composite", "groupBy": "timeseries"})
+        before = [client.get("/api/analytics", params=p).json() for p in asked]
+        leads_before = client.get("/api/events", params={"event": "leads", "interval": "all", "limit": 100}).json()
+        referenced = {e["click"]["id"] for e in leads_before}
+        old_chunk, retention.CHUNK = retention.CHUNK, 64  # several chunks
+        try:
+            deleted = run(core.retention.prune)
+        finally:
+            retention.CHUNK = old_chunk
+        left = {e["click"]["id"] for e in client.get("/api/events", params={"interval": "all", "limit": 1000}).json()}
+        assert deleted == 600 - run(core.store.count_all_clicks) and deleted > 400
+        assert referenced - {"never-stored-id1"} <= left  # kept: a lead refers to them
+        assert [client.get("/api/analytics", params=p).json() for p in asked] == before
+        assert client.get("/api/events", params={"event": "leads", "interval": "all", "limit": 100}).json() == leads_before
+        assert run(core.retention.prune) == 0

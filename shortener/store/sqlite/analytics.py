@@ -438,11 +438,15 @@ class AnalyticsQueries(SQLiteBase):
 
     async def analytics_data_start(self) -> str | None:
         """Where `interval=all` begins (Dub: the workspace's creation): the first link's creation or
-        the first event, whichever is older (events can be imported). Index edges only."""
-        row = await self.read_one(
-            "SELECT MIN((SELECT MIN(created_at) FROM links), (SELECT MIN(timestamp) FROM clicks), "
-            "(SELECT MIN(timestamp) FROM lead_events), (SELECT MIN(timestamp) FROM sale_events)) AS at"
-        )
+        the first event, whichever is older (events can be imported). Index edges only. The
+        rollups' first hour counts too: it survives click retention, and starting on the hour
+        leaves no raw edge to read over pruned time."""
+        parts = [f"SELECT strftime('%Y-%m-%dT%H:%M:%S.000Z', MIN(period), 'unixepoch') AS at FROM rollups "
+                 f"WHERE source = '{s}' AND level = 'h' AND dim = 'total' AND link_id = ''" for s in SOURCES]
+        parts += ["SELECT MIN(created_at) AS at FROM links", "SELECT MIN(timestamp) AS at FROM clicks",
+                  "SELECT MIN(timestamp) AS at FROM lead_events", "SELECT MIN(timestamp) AS at FROM sale_events"]
+        # MIN over a union: the many-argument MIN() is NULL as soon as one table is empty.
+        row = await self.read_one(f"SELECT MIN(at) AS at FROM ({' UNION ALL '.join(parts)})")
         return row["at"] if row else None
 
     async def event_page(self, kind: str, conditions: Sequence[Condition], start: str | None, end: str | None,

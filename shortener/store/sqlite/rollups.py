@@ -262,3 +262,30 @@ class RollupQueries(SQLiteBase):
             row = await self.read_one("SELECT COUNT(*) AS n FROM rollup_backfill WHERE next_rowid < last_rowid")
             self._rollups_ready = row is not None and row["n"] == 0
         return self._rollups_ready
+
+    # -- retention of raw clicks -----------------------------------------------------------------
+
+    async def prune_clicks_chunk(self, before: str, after: str, limit: int = 2000) -> tuple[int, int, str]:
+        """Delete up to `limit` clicks with after <= timestamp < before that no customer, lead or
+        sale refers to (their /events rows must still carry the click); their rollups stay.
+        Returns (deleted, looked at, the last timestamp looked at: where the next chunk starts).
+        One short transaction: the click writer waits for one chunk at most."""
+
+        @with_tx
+        def work(tx: Tx) -> tuple[int, int, str]:
+            rows = tx.fetchall("SELECT rowid AS rowid, id, timestamp FROM clicks WHERE timestamp >= ? AND timestamp < ? "
+                               "ORDER BY timestamp LIMIT ?", (after, before, limit))
+            if not rows:
+                return 0, 0, after
+            ids = [r["id"] for r in rows]
+            marks = ", ".join("?" * len(ids))
+            kept = {r["click_id"] for r in tx.fetchall(
+                f"SELECT click_id FROM customers WHERE click_id IN ({marks}) UNION "
+                f"SELECT click_id FROM lead_events WHERE click_id IN ({marks}) UNION "
+                f"SELECT click_id FROM sale_events WHERE click_id IN ({marks})", ids * 3)}
+            gone = [r["rowid"] for r in rows if r["id"] not in kept]
+            if gone:
+                tx.execute(f"DELETE FROM clicks WHERE rowid IN ({', '.join('?' * len(gone))})", gone)
+            return len(gone), len(rows), rows[-1]["timestamp"]
+
+        return await self.run_in_transaction(work)
