@@ -38,23 +38,24 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!isNaN(d)) { t.title = t.textContent; t.textContent = fmt.format(d); }
   }
 
-  // Expiry: datetime-local holds local time; tell the server our offset, show stored UTC locally.
-  const tz = document.getElementById("f-tzOffset");
-  const expires = document.getElementById("f-expiresAt");
-  if (tz && expires) {
-    const utc = expires.dataset.utc;
-    if (utc && !expires.closest(".invalid")) {
+  // Dates (expiry, A/B test): datetime-local holds local time. Show stored UTC values locally and
+  // tell the server each field's offset from UTC on that date (it may differ across DST).
+  for (const input of document.querySelectorAll("input[type=datetime-local]")) {
+    const tz = document.getElementById("f-tzOffset-" + input.name);
+    const utc = input.dataset.utc;
+    if (utc && !input.closest(".invalid")) {
       const d = new Date(utc);
       if (!isNaN(d)) {
         const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
-        expires.value = local.toISOString().slice(0, 16);
+        input.value = local.toISOString().slice(0, 16);
       }
     }
+    if (!tz) continue;
     const setOffset = () => {
-      const d = expires.value ? new Date(expires.value) : new Date();
+      const d = input.value ? new Date(input.value) : new Date();
       tz.value = String(isNaN(d) ? new Date().getTimezoneOffset() : d.getTimezoneOffset());
     };
-    expires.addEventListener("change", setOffset);
+    input.addEventListener("change", setOffset);
     setOffset();
   }
 

@@ -7,6 +7,7 @@ import html as htmllib
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -45,6 +46,62 @@ def dash(client, owner):
 def post(client, path: str, data: dict, page: str | None = None, **headers):
     token = csrf_of(client.get(page or "/_/settings").text)
     return client.post(path, data={"csrf": token, **data}, headers={**ORIGIN, **headers})
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser without JavaScript would submit from the link form, as it shows them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+        self._in_form = False
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._in_form = "link-form" in (a.get("class") or "")
+        if not self._in_form:
+            return
+        if tag == "input" and a.get("name"):
+            if a.get("type") == "checkbox":
+                if "checked" in a:
+                    self.fields.append((a["name"], a.get("value") or "on"))
+            elif a.get("type") != "password":
+                self.fields.append((a["name"], a.get("value") or ""))
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields.append((a["name"], ""))
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields.append((self._select, a.get("value", "")))
+
+    def handle_data(self, data):
+        if self._textarea:
+            name, value = self.fields[-1]
+            self.fields[-1] = (name, value + data)
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "form":
+            self._in_form = False
+
+
+def shown_form(html: str) -> dict:
+    reader = _FormReader()
+    reader.feed(html)
+    out: dict = {}
+    for name, value in reader.fields:
+        if name in out:
+            out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]
+        else:
+            out[name] = value
+    return out
 
 
 def field_errors(html: str) -> dict[str, str]:
@@ -354,7 +411,16 @@ def test_customers_and_events_show_visitor_values_escaped(api, owner, core, run)
 
 # -- links -----------------------------------------------------------------------------------
 
+def _hook(core, run, name="hook") -> str:
+    # Subscribed to sales only: nothing in these tests makes one, so nothing is delivered.
+    return run(core.webhooks.create, {"name": name, "url": "https://hooks.example.com/in",
+                                      "triggers": ["sale.created"]})["id"]
+
+
 def test_create_link_with_every_option(dash, core, run):
+    hooks = [_hook(core, run, "first"), _hook(core, run, "second")]
+    form = dash.get("/_/links/new").text
+    assert all(f'value="{h}"' in form for h in hooks)
     r = post(dash, "/_/links/new", {
         "url": "https://example.com/landing", "domain": "other.test", "key": "opts", "tags": "news, promo",
         "comments": "spring", "utm_source": "nl", "utm_medium": "email", "utm_campaign": "spring",
@@ -363,10 +429,25 @@ def test_create_link_with_every_option(dash, core, run):
         "geo": "de https://example.com/de\nFR, https://example.com/fr", "password": "secret pw",
         "expiresAt": "2031-06-01T12:30", "tzOffset": "-120", "expiredUrl": "https://example.com/expired",
         "redirectStatus": "308", "externalId": "ext-1", "rewrite": "on", "doIndex": "on",
-        "trackConversion": "on", "publicStats": "on",
+        "trackConversion": "on", "publicStats": "on", "archived": "on",
+        "video": "https://example.com/v.mp4", "tenantId": "tenant-7", "programId": "prog_1", "partnerId": "pn_1",
+        "webhookIds": hooks[1:],
+        "testVariants": "30 https://example.com/a\n70%, https://example.com/b",
+        "testStartedAt": "2031-01-01T09:00", "testCompletedAt": "2031-02-01T09:00", "tzOffset-testCompletedAt": "60",
     }, page="/_/links/new")
     assert r.status_code == 303, r.text
     link = run(core.links.get, "ext_ext-1")
+    assert (link["video"], link["tenantId"], link["programId"], link["partnerId"]) == (
+        "https://example.com/v.mp4", "tenant-7", "prog_1", "pn_1")
+    assert link["webhookIds"] == [hooks[1]] and link["archived"]
+    assert link["testVariants"] == [{"url": "https://example.com/a", "percentage": 30},
+                                    {"url": "https://example.com/b", "percentage": 70}]
+    # Each date in its own offset, else the form's (tzOffset, -120 here): DST may differ between them.
+    assert (link["testStartedAt"], link["testCompletedAt"]) == ("2031-01-01T07:00:00.000Z", "2031-02-01T10:00:00.000Z")
+    page = dash.get(f"/_/links/{link['id']}").text
+    assert f'value="{hooks[1]}" checked' in page and f'value="{hooks[0]}">' in page
+    assert 'value="tenant-7"' in page and "30 https://example.com/a\n70 https://example.com/b" in page
+    assert 'data-utc="2031-02-01T10:00:00.000Z"' in page
     assert link["url"] == "https://example.com/landing?utm_source=nl&utm_medium=email&utm_campaign=spring"
     assert (link["domain"], link["key"], link["comments"]) == ("other.test", "opts", "spring")
     assert sorted(t["name"] for t in link["tags"]) == ["news", "promo"]
@@ -396,6 +477,65 @@ def test_validation_errors_come_from_the_link_service_beside_the_field(dash, cor
         assert needle.lower() in errors[field].lower()
         assert 'aria-invalid="true"' in r.text
     assert run(core.links.count, {}) == 1
+
+
+def test_random_key_prefix_and_length_on_create(dash, core, run):
+    r = post(dash, "/_/links/new", {"url": "https://example.com/", "prefix": "docs", "keyLength": "12"},
+             page="/_/links/new")
+    assert r.status_code == 303, r.text
+    [link] = run(core.links.list, {}, sort="createdAt", descending=True, page=1, page_size=10)
+    assert re.fullmatch(r"docs/[0-9A-Za-z]{12}", link["key"])
+    assert 'name="prefix"' not in dash.get(f"/_/links/{link['id']}").text  # create only
+
+
+def test_new_fields_show_the_service_errors_beside_them(dash, core, run):
+    later = {"testCompletedAt": "2031-02-01T09:00"}
+    cases = [
+        ({"keyLength": "ten"}, "keyLength", "whole number"),
+        ({"keyLength": "2"}, "keyLength", ">=3"),
+        ({"video": "ftp://example.com/v"}, "video", ""),
+        ({"testVariants": "50 https://example.com/a\n40 https://example.com/b", **later}, "testVariants", "add up to 100"),
+        ({"testVariants": "half https://example.com/a", **later}, "testVariants", "line 1"),
+        ({"testVariants": "50 https://example.com/a\n50 https://example.com/b"}, "testCompletedAt", "required"),
+        ({"testVariants": "50 https://example.com/a\n50 https://example.com/b", "testCompletedAt": "soon"},
+         "testCompletedAt", "date"),
+        ({"webhookIds": "wh_nosuchhook"}, "webhookIds", "wh_nosuchhook"),
+        ({"tenantId": "t" * 256}, "tenantId", "255"),
+    ]
+    for data, field, needle in cases:
+        r = post(dash, "/_/links/new", {"url": "https://example.com/", **data}, page="/_/links/new")
+        assert r.status_code in (400, 422), (data, r.status_code)
+        errors = field_errors(r.text)
+        assert field in errors, (data, errors)
+        assert needle.lower() in htmllib.unescape(errors[field]).lower(), (data, errors)
+    assert run(core.links.count, {}) == 0
+
+
+def test_editing_sends_only_what_changed(dash, core, run):
+    hook = _hook(core, run)
+    link = run(core.links.create, {
+        "url": "https://example.com/a", "key": "ab", "webhookIds": [hook], "tenantId": "t1",
+        "expiresAt": "2032-01-01T10:00:42Z", "testVariants": [{"url": "https://example.com/x", "percentage": 50},
+                                                              {"url": "https://example.com/y", "percentage": 50}],
+        "testStartedAt": "2031-01-01T10:00:30Z", "testCompletedAt": "2031-03-01T10:00:30Z"})
+    page = f"/_/links/{link['id']}"
+    shown = shown_form(dash.get(page).text)
+    # Submitted as shown (times to the minute): nothing is written.
+    r = dash.post(page, data=shown, headers=ORIGIN)
+    assert r.status_code == 303 and run(core.links.get, link["id"])["updatedAt"] == link["updatedAt"]
+    # One field changed: only it changes; the seconds of the times and the A/B test stay.
+    r = dash.post(page, data={**shown, "title": "Now titled"}, headers=ORIGIN)
+    assert r.status_code == 303
+    got = run(core.links.get, link["id"])
+    assert got["title"] == "Now titled"
+    for name in ("expiresAt", "testStartedAt", "testCompletedAt", "testVariants", "webhookIds", "tenantId", "url"):
+        assert got[name] == link[name], name
+    # Emptied fields clear their values.
+    cleared = {k: v for k, v in shown.items() if k not in ("webhookIds",)}
+    cleared.update({"tenantId": "", "testVariants": "", "testStartedAt": "", "testCompletedAt": "", "expiresAt": ""})
+    assert dash.post(page, data=cleared, headers=ORIGIN).status_code == 303
+    got = run(core.links.get, link["id"])
+    assert (got["webhookIds"], got["tenantId"], got["testVariants"], got["expiresAt"]) == ([], None, None, None)
 
 
 def test_edit_archive_and_delete(dash, core, run):

@@ -69,7 +69,27 @@ async def _form_page(request: Request, *, link: dict | None, values: dict, error
     return render("dashboard/link_form.html", context(
         request, link=link, v=values, errors=errors, domains=await core.domains.list(page_size=100),
         tags=await core.tags.list(), redirect_choices=REDIRECT_CHOICES, folders=await _folders(core),
+        webhooks=await core.webhooks.list(),
     ), status_code=status)
+
+
+async def _save(request: Request, form, link: dict | None) -> Response:
+    """Create (`link` None) or change a link from its submitted form, through the link service
+    as the API does; on an error the form again, with the message beside its field."""
+    links = core_of(request).links
+    try:
+        body = link_body(form, link)
+        if link is None:
+            saved = await links.create(body)
+        elif body:
+            saved = await links.update(link["id"], body)
+        else:
+            saved = link   # nothing changed: no write, no link.updated webhook
+    except (FormErrors, ApiError) as exc:
+        errors, status = (exc.errors, 422) if isinstance(exc, FormErrors) else (field_errors(exc), exc.status)
+        return await _form_page(request, link=link, values=form_values(link, form), errors=errors, status=status)
+    done = "created" if link is None else "saved"
+    return RedirectResponse(f"/_/links/{saved['id']}?{done}=1", status_code=303)
 
 
 @page
@@ -78,30 +98,15 @@ async def new_link(request: Request, form) -> Response:
         values = form_values(None)
         values["url"] = request.query_params.get("url", "")
         return await _form_page(request, link=None, values=values, errors={})
-    try:
-        link = await core_of(request).links.create(link_body(form, creating=True))
-    except FormErrors as exc:
-        return await _form_page(request, link=None, values=form_values(None, form), errors=exc.errors, status=422)
-    except ApiError as exc:
-        return await _form_page(request, link=None, values=form_values(None, form), errors=field_errors(exc),
-                                status=exc.status)
-    return RedirectResponse(f"/_/links/{link['id']}?created=1", status_code=303)
+    return await _save(request, form, None)
 
 
 @page
 async def edit_link(request: Request, form) -> Response:
-    core = core_of(request)
-    link = await core.links.get(request.path_params["id"])
+    link = await core_of(request).links.get(request.path_params["id"])
     if form is None:
         return await _form_page(request, link=link, values=form_values(link), errors={})
-    try:
-        link = await core.links.update(link["id"], link_body(form, creating=False))
-    except FormErrors as exc:
-        return await _form_page(request, link=link, values=form_values(link, form), errors=exc.errors, status=422)
-    except ApiError as exc:
-        return await _form_page(request, link=link, values=form_values(link, form), errors=field_errors(exc),
-                                status=exc.status)
-    return RedirectResponse(f"/_/links/{link['id']}?saved=1", status_code=303)
+    return await _save(request, form, link)
 
 
 @page
