@@ -1,12 +1,13 @@
 """The dashboard in a real browser: Playwright driving Debian's chromium against a live server.
 
 Everything stays on 127.0.0.1: the short links point at a small local page this module serves,
-which also plays the "other site" for the cross-site POST. Screenshots of the main pages go to
+which also plays the "other site" for the cross-site POST and receives the webhook deliveries. Screenshots of the main pages go to
 tests/screenshots/ (git-ignored; .ci/run prints the folder).
 """
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,7 @@ class Landing(http.server.BaseHTTPRequestHandler):
     """The destination of the test links, and a foreign site with a form aimed at the dashboard."""
 
     seen: list[tuple[str, str]] = []
+    posted: list[tuple[str, dict]] = []   # webhook deliveries: (path, payload)
     target = ""
 
     def do_GET(self) -> None:  # noqa: N802
@@ -57,6 +59,13 @@ class Landing(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        Landing.posted.append((self.path, json.loads(body or b"{}")))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
 
     def log_message(self, *args) -> None:
         pass
@@ -78,7 +87,8 @@ def live(tmp_path_factory, landing):
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
     env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
-                "SHORTENER_CLICK_FLUSH_MS": "20", "PYTHONPATH": str(ROOT)})
+                "SHORTENER_CLICK_FLUSH_MS": "20", "PYTHONPATH": str(ROOT),
+                "SHORTENER_WEBHOOK_ALLOW_PRIVATE": "1"})  # the webhook receiver is the local page
     server = LiveServer(data_dir=data_dir, port=port, env=env)
     server.cli("init")
     created = create_owner(server)
@@ -138,6 +148,14 @@ def test_link_life_cycle(context, live, landing):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
+    # A webhook for the link's clicks, received by the local page.
+    page.goto("/_/settings")
+    page.locator("#wh-name").fill("clicks-hook")
+    page.locator("#wh-url").fill(f"{landing}/hook")
+    page.get_by_label("link.clicked").check()
+    page.get_by_role("button", name="Create webhook").click()
+    expect(page.locator("#webhooks .secret")).to_contain_text("clicks-hook")
+
     page.goto("/_/links")
     page.get_by_role("link", name="Create link").click()
     page.get_by_label("Destination URL").fill(f"{landing}/landing")
@@ -153,6 +171,9 @@ def test_link_life_cycle(context, live, landing):
     page.get_by_label("Redirect status").select_option("307")
     page.get_by_label("iOS destination").fill(f"{landing}/ios")
     page.get_by_label("Public statistics page").check()
+    page.get_by_label("Video URL (og:video)").fill(f"{landing}/clip.mp4")
+    page.get_by_label("clicks-hook").check()
+    page.get_by_label("Tenant id").fill("tenant-7")
     shot(page, "link-form")
     page.get_by_role("button", name="Create link").click()
     expect(page.locator("p.notice")).to_have_text("Link created.")
@@ -163,6 +184,15 @@ def test_link_life_cycle(context, live, landing):
     expect(page.locator("img.qr")).to_have_js_property("complete", True)
     assert page.evaluate("document.querySelector('img.qr').naturalWidth") > 0
     shot(page, "link")
+    # The API returns what the form set.
+    got = httpx.get(f"{live.url}/api/links/{link_url.rsplit('/', 1)[1]}",
+                    headers={"authorization": f"Bearer {live_key(live)}"}).json()
+    hook = httpx.get(f"{live.url}/api/webhooks", headers={"authorization": f"Bearer {live_key(live)}"}).json()
+    hook_id = next(h["id"] for h in (hook["data"] if isinstance(hook, dict) else hook) if h["name"] == "clicks-hook")
+    assert got["webhookIds"] == [hook_id] and got["tenantId"] == "tenant-7"
+    assert got["video"] == f"{landing}/clip.mp4" and got["redirectStatus"] == 307 and got["publicStats"]
+    expect(page.get_by_label("clicks-hook")).to_be_checked()
+    expect(page.get_by_label("Tenant id")).to_have_value("tenant-7")
 
     # Follow the short link as a person; the local landing page gets the visit with the UTM tags.
     visitor = context.new_page()
@@ -174,6 +204,13 @@ def test_link_life_cycle(context, live, landing):
     # A second visitor arrives from a referer carrying markup (a browser would percent-encode it).
     r = httpx.get(short, headers={"user-agent": DESKTOP_UA + " other", "referer": MARKUP_REFERER})
     assert r.status_code == 307
+    # The link's webhook gets its clicks (delivered by the server in the background).
+    for _ in range(100):
+        if any(p[1].get("event") == "link.clicked" for p in Landing.posted):
+            break
+        page.wait_for_timeout(100)
+    clicked = [p for p in Landing.posted if p[1].get("event") == "link.clicked"]
+    assert clicked and clicked[0][0] == "/hook" and clicked[0][1]["data"]["link"]["key"] == "spring"
 
     # The clicks show in the table and in the events list, with the markup as text.
     for _ in range(50):
@@ -271,12 +308,13 @@ def test_conversion_pages(context, live):
     page.close()
 
 
-def test_phone_viewport_has_no_horizontal_scroll(browser, context, live):
+def test_phone_viewport_has_no_horizontal_scroll(browser, context, live, landing):
     phone = browser.new_context(user_agent=DESKTOP_UA, viewport={"width": 375, "height": 740}, base_url=live.url,
                                 storage_state=context.storage_state(), is_mobile=True, has_touch=True)
+    phone.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
     page = phone.new_page()
     httpx.post(f"{live.url}/api/links", headers={"authorization": f"Bearer {live_key(live)}"},
-               json={"url": "https://example.com/" + "very-long-path-segment/" * 8, "key": "phone",
+               json={"url": f"{landing}/" + "very-long-path-segment/" * 8, "key": "phone",
                      "title": "A title long enough to wrap on a small screen", "tagNames": ["mobile"]})
     for path, name in (("/_/links", "links-phone"), ("/_/links/new", "link-form-phone"),
                        ("/_/settings", "settings-phone"), ("/_/events?event=clicks", "events-phone"), ("/_/analytics", "analytics-phone")):
