@@ -1,40 +1,80 @@
-"""Analytics benchmark: GET /analytics query times on a large click table, per groupBy.
+"""Analytics benchmark: issue 10's figures on a large click table (queries, writer, size, API writes).
 
-    .venv/bin/python bench/bench_analytics.py [--clicks 1000000] [--links 1000] [--runs 5]
-        [--group-by countries,timeseries,...] [--data-dir DIR]
+    .venv/bin/python bench/bench_analytics.py --data-dir /tmp/bench-analytics-10m      # 10M clicks
+    .venv/bin/python bench/bench_analytics.py --clicks 1000000                          # a quicker 1M
+    .venv/bin/python bench/bench_analytics.py --parts load                              # API writes only
 
-Seeds --links links and --clicks clicks spread over the last 400 days (time-ordered, random
-country/device/browser/OS/referer/link), plus leads for 1 % and sales for 0.2 % of them, straight
-through the store (store.record_click_batch, store.record_lead, store.record_sale: the seeding is
-not measured), then asks the analytics service (shortener/analytics.py, the code behind the API,
-without HTTP) for every groupBy over `30d` and `all`, without and with a link filter, --runs times
-each, and prints p50 and p95 in milliseconds. Also prints the database's bytes per stored click.
---data-dir reuses a seeded folder (seeding 10M clicks takes a while).
+    options: [--clicks 10000000] [--links 1000] [--runs 10] [--case-budget 3] [--group-by a,b]
+        [--events clicks] [--writer-batches 20] [--parts seed,writer,queries,size,load]
+        [--data-dir DIR] [--load-seconds 20] [--load-connections 64] [--load-links 10000]
 
-These are the queries on today's tables (clicks, lead_events, sale_events with their indexes);
-issue 10's storage item (rollups) is what is meant to bring them under 100 ms.
+Parts (all by default; each prints its own table):
+- seed: --links links and --clicks clicks spread over the last 400 days (time-ordered, random
+  country/device/browser/OS/referer, skewed link popularity), plus leads for 1 % and sales for
+  0.2 % of them, straight through the store (store.record_click_batch, record_lead, record_sale:
+  the same calls, and so the same tables and rollups, as the server's writers), 50,000 clicks a
+  transaction, the next batch built while the store writes the last one, and `synchronous=normal`
+  (the least the store allows; in WAL mode it syncs only at checkpoints, not at each COMMIT).
+  Prints the seeding rate. --data-dir keeps the seeded folder: run again with the same
+  --data-dir to skip seeding (seed and writer are then skipped).
+- writer: the writer's cost per click at 0, 10 %, 50 % and 100 % of --clicks stored clicks
+  (0, 1M, 5M and 10M by default), measured while seeding: --writer-batches transactions of 5,000
+  fresh clicks (the server's SHORTENER_CLICK_BATCH_SIZE; time "now", new time-ordered ids, random
+  links) through store.record_click_batch, with the server's settings (synchronous=full).
+  Each one alternates with a transaction of the same size on a fresh copy of the same links
+  holding no clicks, so every size also has a reference measured in the same seconds (the
+  machine is shared and noisy): `vs empty now` is that ratio, `vs 0` the ratio to the first
+  size's figure. Goal: flat within 20 %. Only the store's call is timed (not building rows).
+- queries: the analytics service (shortener/analytics.py, the code behind GET /api/analytics,
+  without HTTP) for every groupBy over `30d` and `all`, without and with a link filter (the
+  busiest link), --runs times each (fewer once a case has used --case-budget seconds, at least
+  3), p50 and p95 in ms. Goal: p95 < 100 ms. A query stopped by the server's 10 s query
+  timeout shows as `timeout`.
+- size: bytes per stored click (database + WAL file size / clicks).
+- load: API write latency under a saturating redirect load. Starts `shortener serve` on a free
+  127.0.0.1 port with its own data dir (--load-links links, server settings at their defaults
+  except SHORTENER_TRUSTED_PROXIES=127.0.0.1/32, so that the X-Forwarded-For that wrk sends,
+  different on every request, is the visitor's address and every redirect records a click, as
+  the default 1 h dedup window allows). A client in this process does, every 50 ms, a
+  POST /api/links, a PATCH of the link it made and a GET of it (the GET is a control: it waits
+  for the event loop like the writes, but for no write lock). First alone (the baseline), then
+  while wrk (Debian package `wrk`, pinned to CPU 0; the server is pinned to CPU 1)
+  saturates redirects with --load-connections connections. Prints p50/p95/p99/max of each and
+  the ratio to the baseline, the redirect rate and the click rows written. Goal: p99 < 50 ms.
+
+Measured on this 2-core machine (shared with other work): seeding 10M clicks takes ~N min
+(see the commit that last changed this line and the figures printed).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import itertools
+import json
 import os
 import random
+import re
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
-from common import seed_links
+from common import create_key, free_port, seed_links, server_env, start_shortener
 
 from shortener.analytics import GROUP_BYS
+from shortener.clicks import fast_click_id
 from shortener.config import Settings
 from shortener.core import Core
+from shortener.errors import StoreUnavailable
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
-from shortener.timeutil import iso, utcnow
+from shortener.timeutil import utcnow
 
 DOMAIN = "bench.test"
 DAYS = 400
@@ -45,128 +85,468 @@ DEVICES = ["Desktop", "Mobile", "Tablet"]
 BROWSERS = ["Chrome", "Safari", "Firefox", "Edge", "Mobile Safari", "Samsung Internet"]
 OSES = ["Windows", "Mac OS X", "iOS", "Android", "Linux"]
 REFERERS = ["(direct)", "google.com", "twitter.com", "news.ycombinator.com", "reddit.com", "bing.com"]
-SEED_BATCH = 20_000
+SEED_BATCH = 50_000
+WRITER_BATCH = 5000  # the server's SHORTENER_CLICK_BATCH_SIZE default: a batch's size under load
+USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0.0.0 Safari/537.36")
+SERVER_CPU, CLIENT_CPU = "1", "0"
 
 
-def _id(ms: int, rnd: random.Random) -> str:
+def _base62(n: int, width: int) -> str:
     out = []
-    for _ in range(7):
-        ms, r = divmod(ms, 62)
+    for _ in range(width):
+        n, r = divmod(n, 62)
         out.append(ALPHANUM[r])
-    return "".join(reversed(out)) + "".join(rnd.choice(ALPHANUM) for _ in range(9))
+    return "".join(reversed(out))
 
 
-async def seed(data_dir: str, n_links: int, n_clicks: int) -> None:
-    keys = await seed_links(data_dir, DOMAIN, n_links, key=lambda i: f"k{i}", url=lambda i: f"https://dest.example/{i}")
-    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN, sqlite_synchronous="normal"))
+class ClickRows:
+    """Click row tuples (CLICK_COLUMNS order) on a store's links, cheap enough for 10M."""
+
+    def __init__(self, links: list[dict], seed: int) -> None:
+        self.links = links
+        self.rnd = random.Random(seed)
+        # Skewed popularity, as real traffic is: link i is int(paretovariate(1.2)) - 1, the tail
+        # on the last link (what the first version of this bench drew row by row).
+        weights = [(i + 1) ** -1.2 - (i + 2) ** -1.2 for i in range(len(links))]
+        weights[-1] += (len(links) + 1) ** -1.2
+        self.cum = list(itertools.accumulate(weights))
+        self.serial = itertools.count()
+        self.second = (-1, "")
+
+    def _iso(self, ms: int) -> str:
+        sec = ms // 1000
+        if sec != self.second[0]:
+            self.second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+        return f"{self.second[1]}.{ms % 1000:03d}Z"
+
+    def rows(self, stamps_ms: list[int], *, fresh_ids: bool = False) -> tuple[list[tuple], list[tuple]]:
+        """Rows stamped at the given epoch milliseconds (ascending); and (id, link, timestamp) of ~1 %
+        of them, for leads."""
+        rnd, k = self.rnd, len(stamps_ms)
+        links = rnd.choices(self.links, cum_weights=self.cum, k=k)
+        countries = rnd.choices(COUNTRIES, k=k)
+        devices, browsers, oses = rnd.choices(DEVICES, k=k), rnd.choices(BROWSERS, k=k), rnd.choices(OSES, k=k)
+        referers = rnd.choices(REFERERS, k=k)
+        qrs = [1 if x < 0.05 else 0 for x in (rnd.random() for _ in range(k))]
+        rows, picked = [], []
+        for i, ms in enumerate(stamps_ms):
+            link, country, referer, qr = links[i], countries[i], referers[i], qrs[i]
+            cid = fast_click_id() if fresh_ids else _base62(ms, 7) + _base62(next(self.serial), 9)
+            at = self._iso(ms)
+            rows.append((
+                cid, link["id"], DOMAIN, link["key"], link["url"], at, country, devices[i], "Unknown", "Unknown",
+                browsers[i], "120.0", oses[i], "10", "Blink", "Mozilla/5.0", referer,
+                referer if referer == "(direct)" else f"https://{referer}/x", qr, "qr" if qr else "link",
+                "81.2.69.0", cid, CONTINENTS.get(country), None, None,
+            ))
+            if i % 100 == 37:
+                picked.append((cid, link, at))
+        return rows, picked
+
+
+# -- seed and writer -------------------------------------------------------------------------
+
+def _settings(data_dir: str, synchronous: str) -> Settings:
+    return Settings.from_env({}, data_dir=data_dir, domain=DOMAIN, sqlite_synchronous=synchronous)
+
+
+async def _links(core: Core, keys: list[str]) -> list[dict]:
+    return [await core.store.get_link_by_key(DOMAIN, k) for k in keys]
+
+
+async def writer_cost(data_dir: str, big_keys: list[str], ref_template: str, ref_keys: list[str],
+                      batches: int) -> tuple[float, float]:
+    """Median us per click of `batches` fresh transactions on data_dir, and on a fresh copy of
+    ref_template (same links, no clicks), alternating; both with the server's settings."""
+    ref_dir = tempfile.mkdtemp(prefix="bench-writer-ref-")
+    shutil.rmtree(ref_dir)
+    shutil.copytree(ref_template, ref_dir)
+    big = await Core.open(_settings(data_dir, "full"), migrate=False)
+    ref = await Core.open(_settings(ref_dir, "full"), migrate=False)
     try:
-        links = [await core.store.get_link_by_key(DOMAIN, k) for k in keys]
-        rnd = random.Random(7)
-        now = utcnow()
-        start = now - timedelta(days=DAYS)
+        stores = [(big, ClickRows(await _links(big, big_keys), 11), []),
+                  (ref, ClickRows(await _links(ref, ref_keys), 11), [])]
+        for i in range(batches + 1):  # the first of each is a warm-up (cold page cache)
+            for core, gen, times in stores:
+                now = int(time.time() * 1000)
+                rows, _ = gen.rows([now] * WRITER_BATCH, fresh_ids=True)
+                t = time.perf_counter()
+                await core.store.record_click_batch(rows)
+                if i:
+                    times.append((time.perf_counter() - t) * 1e6 / len(rows))
+        return statistics.median(stores[0][2]), statistics.median(stores[1][2])
+    finally:
+        await big.close()
+        await ref.close()
+        shutil.rmtree(ref_dir, ignore_errors=True)
+
+
+async def seed(data_dir: str, n_links: int, n_clicks: int, writer_at: list[int], writer_batches: int) -> None:
+    t_links = time.perf_counter()
+    keys = await seed_links(data_dir, DOMAIN, n_links, key=lambda i: f"k{i}", url=lambda i: f"https://dest.test/{i}")
+    ref_template = tempfile.mkdtemp(prefix="bench-writer-empty-")
+    ref_keys = await seed_links(ref_template, DOMAIN, n_links, key=lambda i: f"k{i}",
+                                url=lambda i: f"https://dest.test/{i}")
+    print(f"  seeded {n_links:,} links ({time.perf_counter() - t_links:.1f} s)", file=sys.stderr)
+    writer: list[tuple[int, float, float]] = []
+
+    async def measure_writer(stored: int) -> None:
+        big_us, ref_us = await writer_cost(data_dir, keys, ref_template, ref_keys, writer_batches)
+        writer.append((stored, big_us, ref_us))
+        print(f"  writer at {stored:,} stored clicks: {big_us:.1f} us/click (empty database now: {ref_us:.1f})",
+              file=sys.stderr)
+
+    core = await Core.open(_settings(data_dir, "normal"))
+    try:
+        gen = ClickRows(await _links(core, keys), 7)
+        now_ms = int(utcnow().timestamp() * 1000)
+        start_ms = now_ms - DAYS * 86_400_000
         span_ms = DAYS * 86_400_000
-        t0 = time.perf_counter()
         picked: list[tuple[str, dict, str]] = []
+        todo = sorted(set(writer_at))
+        written_before = 0  # the writer measurements' own clicks
+        seed_seconds = 0.0
+        pending: asyncio.Future | None = None
+        t_report = time.perf_counter()
         for base in range(0, n_clicks, SEED_BATCH):
+            if todo and todo[0] <= base:
+                if pending is not None:
+                    await pending
+                    pending = None
+                await measure_writer(base + written_before)
+                written_before += (writer_batches + 1) * WRITER_BATCH
+                todo.pop(0)
+            t = time.perf_counter()
             count = min(SEED_BATCH, n_clicks - base)
-            offsets = sorted(rnd.randrange(span_ms) for _ in range(count))
-            rows = []
-            for off in offsets:
-                # skewed link popularity, as real traffic is
-                link = links[min(len(links) - 1, int(rnd.paretovariate(1.2)) - 1)]
-                at = start + timedelta(milliseconds=off)
-                country = rnd.choice(COUNTRIES)
-                referer = rnd.choice(REFERERS)
-                cid = _id(int(at.timestamp() * 1000), rnd)
-                row = {
-                    "id": cid, "link_id": link["id"], "domain": DOMAIN, "key": link["key"], "url": link["url"],
-                    "timestamp": iso(at), "country": country, "device": rnd.choice(DEVICES),
-                    "device_vendor": "Unknown", "device_model": "Unknown", "browser": rnd.choice(BROWSERS),
-                    "browser_version": "120.0", "os": rnd.choice(OSES), "os_version": "10", "engine": "Blink",
-                    "ua": "Mozilla/5.0", "referer": referer,
-                    "referer_url": referer if referer == "(direct)" else f"https://{referer}/x",
-                    "qr": 1 if rnd.random() < 0.05 else 0, "trigger": "link", "ip": "81.2.69.0",
-                    "identity_hash": cid, "continent": CONTINENTS.get(country), "region": None, "city": None,
-                }
-                row["trigger"] = "qr" if row["qr"] else "link"
-                rows.append(tuple(row[c] for c in CLICK_COLUMNS))
-                if rnd.random() < 0.01:
-                    picked.append((cid, link, row["timestamp"]))
-            await core.store.record_click_batch(rows)
+            # Evenly spaced over the 400 days, so ids and timestamps only grow.
+            rows, chosen = gen.rows([start_ms + (base + i) * span_ms // n_clicks for i in range(count)])
+            picked += chosen
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(core.store.record_click_batch(rows))
+            seed_seconds += time.perf_counter() - t
             done = base + count
-            if done % 200_000 < SEED_BATCH or done == n_clicks:
-                print(f"  seeded {done:,} clicks ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        # leads for 1 % of the clicks (100 customers' worth per transaction), sales for a fifth of those
-        for i in range(0, len(picked), 100):
-            chunk = picked[i:i + 100]
-            who = f"cust{i}"
-            cid, link, at = chunk[0]
-            customer = {"id": f"cus_bench{i:020d}", "external_id": who, "name": who, "email": None, "avatar": None,
-                        "stripe_customer_id": None, "country": None, "click_id": cid, "link_id": link["id"],
-                        "clicked_at": at, "created_at": at, "updated_at": at}
-            events = [{"id": f"ld{i:08d}{j:06d}", "customer_id": None, "click_id": c, "link_id": link["id"],
-                       "event_name": "Sign up" if j % 3 else "Demo", "metadata": None, "timestamp": t}
-                      for j, (c, _l, t) in enumerate(chunk)]
-            await core.store.record_lead(customer=customer, event_key=f"bench{i}", key_since=at, events=events,
-                                         link_id=link["id"], now=at)
-            for j, (c, _l, t) in enumerate(chunk[::5]):
-                sale = {"id": f"sl{i:08d}{j:06d}", "customer_id": customer["id"], "click_id": c,
-                        "link_id": link["id"], "event_name": "Purchase", "amount": 1000 + j, "currency": "usd",
-                        "payment_processor": "stripe", "invoice_id": None, "metadata": None, "timestamp": t}
-                await core.store.record_sale(sale=sale, invoice_since=t, new_customer=None, direct_lead=None,
-                                             now=t, respond=lambda c: {})
-        print(f"  seeded {len(picked):,} leads and {sum(len(picked[i:i + 100][::5]) for i in range(0, len(picked), 100)):,}"
-              f" sales ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            if time.perf_counter() - t_report > 30 or done == n_clicks:
+                t_report = time.perf_counter()
+                print(f"  seeded {done:,} clicks ({seed_seconds:.0f} s, {done / seed_seconds:,.0f} clicks/s)",
+                      file=sys.stderr)
+        if pending is not None:
+            t = time.perf_counter()
+            await pending
+            seed_seconds += time.perf_counter() - t
+        t_conv = time.perf_counter()
+        n_sales = await seed_conversions(core, picked)
+        conv_seconds = time.perf_counter() - t_conv
     finally:
         await core.close()
+    for stored in todo:  # sizes at or past the end of the seeding
+        await measure_writer(n_clicks + written_before)
+        written_before += (writer_batches + 1) * WRITER_BATCH
+    shutil.rmtree(ref_template, ignore_errors=True)
+
+    print(f"\nseeding: {n_clicks:,} clicks in {seed_seconds:.0f} s ({n_clicks / max(seed_seconds, 1e-9):,.0f} clicks/s, "
+          f"transactions of {SEED_BATCH:,}); {len(picked):,} leads and {n_sales:,} sales in {conv_seconds:.0f} s")
+    if writer:
+        base_us = writer[0][1]
+        print(f"\nwriter cost per click: transactions of {WRITER_BATCH:,} fresh clicks through store.record_click_batch, "
+              f"median of {writer_batches}, synchronous=full")
+        print(f"{'stored clicks':>14}{'us/click':>10}{'vs 0':>7}{'empty now':>11}{'vs empty now':>14}")
+        for stored, big_us, ref_us in writer:
+            print(f"{stored:>14,}{big_us:>10.1f}{big_us / base_us:>7.2f}{ref_us:>11.1f}{big_us / ref_us:>14.2f}")
 
 
-async def measure(data_dir: str, runs: int, group_bys: list[str]) -> None:
-    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN), migrate=False)
+async def seed_conversions(core: Core, picked: list[tuple[str, dict, str]]) -> int:
+    """A lead for each picked click (100 per transaction, one customer each), a sale for every fifth."""
+    sales = 0
+    for i in range(0, len(picked), 100):
+        chunk = picked[i:i + 100]
+        who = f"cust{i}"
+        cid, link, at = chunk[0]
+        customer = {"id": f"cus_bench{i:020d}", "external_id": who, "name": who, "email": None, "avatar": None,
+                    "stripe_customer_id": None, "country": None, "click_id": cid, "link_id": link["id"],
+                    "clicked_at": at, "created_at": at, "updated_at": at}
+        events = [{"id": f"ld{i:08d}{j:06d}", "customer_id": None, "click_id": c, "link_id": link["id"],
+                   "event_name": "Sign up" if j % 3 else "Demo", "metadata": None, "timestamp": t}
+                  for j, (c, _l, t) in enumerate(chunk)]
+        await core.store.record_lead(customer=customer, event_key=f"bench{i}", key_since=at, events=events,
+                                     link_id=link["id"], now=at)
+        for j, (c, _l, t) in enumerate(chunk[::5]):
+            sale = {"id": f"sl{i:08d}{j:06d}", "customer_id": customer["id"], "click_id": c,
+                    "link_id": link["id"], "event_name": "Purchase", "amount": 1000 + j, "currency": "usd",
+                    "payment_processor": "stripe", "invoice_id": None, "metadata": None, "timestamp": t}
+            await core.store.record_sale(sale=sale, invoice_since=t, new_customer=None, direct_lead=None,
+                                         now=t, respond=lambda c: {})
+            sales += 1
+    return sales
+
+
+# -- queries and size ------------------------------------------------------------------------
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p * (len(values) - 1))))]
+
+
+async def queries(data_dir: str, runs: int, budget: float, group_bys: list[str], events: list[str],
+                  show_size: bool, show_queries: bool) -> None:
+    core = await Core.open(_settings(data_dir, "full"), migrate=False)
     try:
         total = await core.store.count_all_clicks()
-        db = Path(data_dir) / "shortener.db"
-        size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob("shortener.db-*"))
+        if show_size:
+            db = Path(data_dir) / "shortener.db"
+            size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob("shortener.db-*"))
+            print(f"\nsize: {total:,} clicks, {size / 2**20:,.0f} MiB (database + WAL), "
+                  f"{size / max(1, total):,.0f} bytes per stored click (whole database: links, leads, sales, indexes)")
+        if not show_queries:
+            return
         top = await core.analytics.retrieve({"groupBy": "top_links", "interval": "all"})
         link_id = top[0]["id"]
-        print(f"{total:,} clicks, {size / 2**20:,.0f} MiB, {size / max(1, total):,.0f} bytes per stored click "
-              f"(whole database); link filter: the busiest link ({top[0]['clicks']:,} clicks)")
-        print(f"{'groupBy':<16} {'interval':<8} {'link':<5} {'p50 ms':>9} {'p95 ms':>9}")
-        for group_by in group_bys:
-            for interval in ("30d", "all"):
-                for with_link in (False, True):
-                    params = {"groupBy": group_by, "interval": interval, "event": "clicks"}
-                    if with_link:
-                        params["linkId"] = link_id
-                    times = []
-                    for _ in range(runs):
-                        t = time.perf_counter()
-                        await core.analytics.retrieve(params)
-                        times.append((time.perf_counter() - t) * 1000)
-                    times.sort()
-                    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-                    print(f"{group_by:<16} {interval:<8} {'yes' if with_link else 'no':<5} "
-                          f"{statistics.median(times):>9.1f} {p95:>9.1f}", flush=True)
+        print(f"\nqueries: the analytics service on {total:,} clicks; link filter: the busiest link "
+              f"({top[0]['clicks']:,} clicks); goal p95 < 100 ms")
+        print(f"{'event':<10}{'groupBy':<16}{'interval':<9}{'link':<5}{'runs':>5}{'p50 ms':>10}{'p95 ms':>10}")
+        over = []
+        for event in events:
+            for group_by in group_bys:
+                for interval in ("30d", "all"):
+                    for with_link in (False, True):
+                        params = {"groupBy": group_by, "interval": interval, "event": event}
+                        if with_link:
+                            params["linkId"] = link_id
+                        times: list[float] = []
+                        failed = ""
+                        spent = time.perf_counter()
+                        for n in range(runs):
+                            if n >= 3 and time.perf_counter() - spent > budget:
+                                break
+                            t = time.perf_counter()
+                            try:
+                                await core.analytics.retrieve(params)
+                            except StoreUnavailable:
+                                failed = "timeout"
+                                break
+                            except Exception as exc:  # noqa: BLE001 - a groupBy this event does not take
+                                failed = type(exc).__name__
+                                break
+                            times.append((time.perf_counter() - t) * 1000)
+                        label = f"{event:<10}{group_by:<16}{interval:<9}{'yes' if with_link else 'no':<5}"
+                        if failed:
+                            print(f"{label}{len(times):>5}{failed:>20}", flush=True)
+                            over.append(label)
+                            continue
+                        p95 = pct(times, 0.95)
+                        if p95 >= 100:
+                            over.append(label)
+                        print(f"{label}{len(times):>5}{statistics.median(times):>10.1f}{p95:>10.1f}", flush=True)
+        print(f"cases with p95 >= 100 ms (or failed): {len(over)} of "
+              f"{len(events) * len(group_bys) * 4}")
     finally:
         await core.close()
+
+
+# -- API writes under a redirect load ----------------------------------------------------------
+
+WRK_LUA = """
+local keys = {}
+for line in io.lines("%(keys)s") do keys[#keys + 1] = line end
+math.randomseed(%(seed)d)
+local n = %(first)d
+request = function()
+  n = n + 1
+  local ip = string.format("81.%%d.%%d.%%d", math.floor(n / 65536) %% 256, math.floor(n / 256) %% 256, n %% 256)
+  return wrk.format("GET", "/" .. keys[math.random(#keys)],
+                    {["Host"] = "%(domain)s", ["User-Agent"] = "%(ua)s", ["X-Forwarded-For"] = ip})
+end
+"""
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def run_wrk(port: int, script: Path, seconds: float, connections: int) -> dict:
+    out = subprocess.run(
+        ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+    }
+
+
+class ApiClient:
+    """POST /api/links, PATCH it, GET it, every `every` seconds, on one keep-alive connection."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Host": DOMAIN}
+        self.serial = itertools.count()
+
+    def _call(self, method: str, path: str, body: dict | None) -> tuple[float, dict]:
+        payload = None if body is None else json.dumps(body)
+        t = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=payload, headers=self.headers)
+            r = self.conn.getresponse()
+        except (ConnectionError, http.client.RemoteDisconnected):  # the server closed an idle keep-alive
+            self.conn.close()
+            t = time.perf_counter()
+            self.conn.request(method, path, body=payload, headers=self.headers)
+            r = self.conn.getresponse()
+        data = r.read()
+        elapsed = (time.perf_counter() - t) * 1000
+        if r.status >= 300:
+            raise SystemExit(f"{method} {path}: {r.status} {data[:300]!r}")
+        return elapsed, json.loads(data)
+
+    def run(self, seconds: float, every: float, stop: threading.Event | None = None) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {"POST": [], "PATCH": [], "GET": []}
+        end = time.perf_counter() + seconds
+        nxt = time.perf_counter()
+        while time.perf_counter() < end and not (stop and stop.is_set()):
+            n = next(self.serial)
+            ms, link = self._call("POST", "/api/links", {"url": f"https://dest.test/api/{n}", "key": f"api{n}"})
+            out["POST"].append(ms)
+            ms, _ = self._call("PATCH", f"/api/links/{link['id']}", {"url": f"https://dest.test/api/{n}/b"})
+            out["PATCH"].append(ms)
+            ms, _ = self._call("GET", f"/api/links/{link['id']}", None)
+            out["GET"].append(ms)
+            nxt += every
+            time.sleep(max(0.0, nxt - time.perf_counter()))
+        return out
+
+
+async def _count_clicks(data_dir: str) -> int:
+    core = await Core.open(_settings(data_dir, "full"), migrate=False)
+    try:
+        return await core.store.count_all_clicks()
+    finally:
+        await core.close()
+
+
+def _settled_clicks(data_dir: str) -> int:
+    """The click row count once the server's writer has caught up (two equal reads)."""
+    last = -1
+    while True:
+        n = asyncio.run(_count_clicks(data_dir))
+        if n == last:
+            return n
+        last = n
+        time.sleep(0.5)
+
+
+def load(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        raise SystemExit("the load part needs wrk and taskset: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-load-"))
+    data_dir = str(tmp / "data")
+    proc = None
+    try:
+        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.load_links, key=lambda i: f"k{i}",
+                                      url=lambda i: f"https://dest.test/{i}"))
+        env = server_env(DOMAIN, trusted_proxies="127.0.0.1/32")
+        api_key = create_key(data_dir, env)
+        (tmp / "keys.txt").write_text("\n".join(keys) + "\n")
+        scripts = []
+        for run in range(2):
+            script = tmp / f"load{run}.lua"
+            script.write_text(WRK_LUA % {"keys": tmp / "keys.txt", "seed": 42 + run, "first": run * 4_000_000,
+                                         "domain": DOMAIN, "ua": USER_AGENT})
+            scripts.append(script)
+        port = free_port()
+        proc = start_shortener(data_dir, port, env, cpu=SERVER_CPU, quiet=True)
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})
+        client = ApiClient(port, api_key)
+        every = 0.05
+        client.run(2, every)  # warm-up: connection, key cache, first links
+        baseline = client.run(args.load_seconds, every)
+        # The warm-up run fills the link cache and starts the writer; then the measured run.
+        run_wrk(port, scripts[0], 5, args.load_connections)
+        clicks_before = _settled_clicks(data_dir)
+        result: dict = {}
+
+        def redirect_load() -> None:
+            result["wrk"] = run_wrk(port, scripts[1], args.load_seconds + 2, args.load_connections)
+
+        loader = threading.Thread(target=redirect_load)
+        loader.start()
+        time.sleep(1)  # wrk at full speed before the first API write
+        loaded = client.run(args.load_seconds, every)
+        loader.join()
+        proc.send_signal(signal.SIGTERM)  # flushes the click queue
+        proc.wait(timeout=120)
+        proc = None
+        clicks_after = asyncio.run(_count_clicks(data_dir))
+    finally:
+        if proc is not None:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    w = result["wrk"]
+    written = clicks_after - clicks_before
+    print(f"\nAPI writes under a saturating redirect load: `shortener serve` (CPU {SERVER_CPU}), {args.load_links:,} "
+          f"links; wrk (CPU {CLIENT_CPU}) {args.load_connections} connections, a new X-Forwarded-For each request; "
+          f"one POST + PATCH + GET every {every * 1000:.0f} ms, {args.load_seconds:g} s each phase; goal p99 < 50 ms")
+    print(f"{'request':<26}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'p99 / alone':>13}")
+    for name in ("POST", "PATCH", "GET"):
+        for label, data in (("alone", baseline), ("under redirect load", loaded)):
+            v = data[name]
+            print(f"{name + ' ' + label:<26}{len(v):>6}{statistics.median(v):>9.1f}{pct(v, 0.95):>9.1f}"
+                  f"{pct(v, 0.99):>9.1f}{max(v):>9.1f}{pct(v, 0.99) / pct(baseline[name], 0.99):>13.1f}")
+    writes = loaded["POST"] + loaded["PATCH"]
+    print(f"API writes (POST + PATCH) under load: p50 {statistics.median(writes):.1f}, p95 {pct(writes, 0.95):.1f}, "
+          f"p99 {pct(writes, 0.99):.1f}, max {max(writes):.1f} ms (alone: p99 "
+          f"{pct(baseline['POST'] + baseline['PATCH'], 0.99):.1f} ms)")
+    print(f"redirects: {w['rps']:,.0f}/s ({w['requests']:,} in the measured run, p50 {w['p50']:.1f} ms, "
+          f"p99 {w['p99']:.1f} ms, non-3xx {w['bad']}); click rows written for them: {written:,} "
+          f"({written / max(1, w['requests']):.3f} per redirect)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clicks", type=int, default=1_000_000, help="clicks to seed (10000000 for 10M)")
+    parser.add_argument("--clicks", type=int, default=10_000_000, help="clicks to seed")
     parser.add_argument("--links", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5, help="times each query runs")
+    parser.add_argument("--runs", type=int, default=10, help="times each query runs (at most)")
+    parser.add_argument("--case-budget", type=float, default=3.0, help="seconds per query case before fewer runs")
     parser.add_argument("--group-by", default="", help="comma-separated groupBys (default: all)")
+    parser.add_argument("--events", default="clicks", help="comma-separated events (clicks,leads,sales,composite)")
+    parser.add_argument("--writer-at", default="", help="stored-click counts to time the writer at "
+                        "(default: 0 and 10, 50, 100 %% of --clicks)")
+    parser.add_argument("--writer-batches", type=int, default=20)
+    parser.add_argument("--parts", default="seed,writer,queries,size,load")
     parser.add_argument("--data-dir", help="a folder to seed into, or an already seeded one to reuse")
+    parser.add_argument("--load-seconds", type=float, default=20)
+    parser.add_argument("--load-connections", type=int, default=64)
+    parser.add_argument("--load-links", type=int, default=10_000)
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     group_bys = [g for g in args.group_by.split(",") if g] or list(GROUP_BYS)
+    needs_data = parts & {"seed", "writer", "queries", "size"}
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="bench-analytics-")
-    if not (Path(data_dir) / "shortener.db").exists():
-        print(f"seeding {args.clicks:,} clicks on {args.links:,} links into {data_dir}", file=sys.stderr)
-        asyncio.run(seed(data_dir, args.links, args.clicks))
-    asyncio.run(measure(data_dir, args.runs, group_bys))
-    if not args.data_dir:
-        print(f"(data left in {data_dir}; pass --data-dir to reuse it)", file=sys.stderr)
+    try:
+        if needs_data:
+            if not (Path(data_dir) / "shortener.db").exists():
+                writer_at = ([int(x) for x in args.writer_at.split(",") if x] if args.writer_at else
+                             [0, args.clicks // 10, args.clicks // 2, args.clicks])
+                if "writer" not in parts:
+                    writer_at = []
+                print(f"seeding {args.clicks:,} clicks on {args.links:,} links into {data_dir}", file=sys.stderr)
+                asyncio.run(seed(data_dir, args.links, args.clicks, writer_at, args.writer_batches))
+            elif parts & {"seed", "writer"} and args.data_dir:
+                print(f"{data_dir} is already seeded: seeding and the writer figures are skipped", file=sys.stderr)
+            if parts & {"queries", "size"}:
+                asyncio.run(queries(data_dir, args.runs, args.case_budget, group_bys,
+                                    [e for e in args.events.split(",") if e], "size" in parts, "queries" in parts))
+        if "load" in parts:
+            load(args)
+    finally:
+        if needs_data and not args.data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
