@@ -100,7 +100,8 @@ def _form_fields(form: Any) -> dict:
     """Every field of the form as the API names and types it; None where left empty."""
     body: dict[str, Any] = {}
     for name in TEXT_FIELDS:
-        body[name] = str(form.get(name, "")).strip() or None
+        # Browsers send a textarea's line breaks as CRLF; the API stores what it was sent (LF).
+        body[name] = str(form.get(name, "")).replace("\r\n", "\n").strip() or None
     for name in FLAGS:
         body[name] = form.get(name) == "on"
     body["tagNames"] = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()]
