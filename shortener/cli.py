@@ -144,6 +144,14 @@ _print_json = print_json
 Column = tuple[str, Callable[[dict], Any]]
 
 
+def report(args: argparse.Namespace, message: str, result: Any) -> int:
+    """A command's outcome: a line for people on stderr, and the data as JSON on stdout with --json."""
+    print(message, file=sys.stderr)
+    if args.json:
+        print_json(result)
+    return 0
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -418,10 +426,7 @@ def add_keys_commands(sub) -> None:
     @with_core
     async def revoke(core, args) -> int:
         await core.api_keys.revoke(args.key)
-        print(f"revoked {args.key}", file=sys.stderr)
-        if args.json:
-            print_json({"revoked": args.key})
-        return 0
+        return report(args, f"revoked {args.key}", {"revoked": args.key})
 
     keys = group(sub, "keys", "API keys")
     p = command(keys, "create", create, "create a key; prints it alone on stdout")

@@ -7,10 +7,71 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from shortener.cli import command, fetch_pages, group, output, parse_json_option, print_json, with_core
+from shortener.cli import (command, fetch_pages, group, output, parse_json_option, print_json, report,
+                           with_core)
 from shortener.errors import ApiError
+
+# -- what every group's commands share --------------------------------------------------------
+
+def _fields(args: argparse.Namespace, pairs) -> dict[str, Any]:
+    """A request body from the options given, as `(attribute, API field)` pairs: an option left out
+    (None) is not sent, so an update changes only what was asked for."""
+    return {field: value for attr, field in pairs if (value := getattr(args, attr, None)) is not None}
+
+
+Call = Callable[[Any, argparse.Namespace], Awaitable[Any]]
+
+
+def _shows(call: Call):
+    """A command printing what the service answers, `call(core, args)`, as JSON (the API's answer)."""
+
+    @with_core
+    async def run(core, args) -> int:
+        print_json(await call(core, args))
+        return 0
+
+    return run
+
+
+def _reports(call: Call, message: Callable[[argparse.Namespace, Any], str]):
+    """A command that says what it did in a line on stderr, with the result as JSON under --json."""
+
+    @with_core
+    async def run(core, args) -> int:
+        result = await call(core, args)
+        return report(args, message(args, result), result)
+
+    return run
+
+
+def _lists(fetch: Callable[[Any, argparse.Namespace, int, int], Awaitable[list]], columns, *, empty: str,
+           page_size: int = 100):
+    """A command paging through `fetch(core, args, page, size)` up to --limit: a table, or JSON."""
+
+    @with_core
+    async def run(core, args) -> int:
+        rows = await fetch_pages(lambda page, size: fetch(core, args, page, size), args.limit, page_size=page_size)
+        output(args, rows, columns, empty=empty)
+        return 0
+
+    return run
+
+
+def _on(parent, name: str, fn, help: str, *positionals: str) -> argparse.ArgumentParser:
+    """A sub-command taking the given positional arguments (an id, a slug...)."""
+    p = command(parent, name, fn, help)
+    for positional in positionals:
+        p.add_argument(positional)
+    return p
+
+
+def _searchable(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--search")
+    p.add_argument("--limit", type=int, default=100)
+    return p
+
 
 # -- links -----------------------------------------------------------------------------------
 
@@ -131,38 +192,25 @@ def add_links_commands(sub) -> None:
             print_json(link)
         return 0
 
-    @with_core
-    async def get(core, args) -> int:
+    async def get(core, args):
         if args.id:
-            link = await core.links.get(args.id)
-        else:
-            if not (args.domain and args.key):
-                raise ApiError("give a link id (or ext_<externalId>), or --domain and --key")
-            link = await core.links.info(domain=args.domain, key=args.key)
-        print_json(link)
-        return 0
+            return await core.links.get(args.id)
+        if not (args.domain and args.key):
+            raise ApiError("give a link id (or ext_<externalId>), or --domain and --key")
+        return await core.links.info(domain=args.domain, key=args.key)
 
-    @with_core
-    async def update(core, args) -> int:
+    async def update(core, args):
         body = _link_body(args)
         if not body:
             raise ApiError("nothing to change: give at least one option (see --help)")
         await core.links.get(args.id)
-        print_json(await core.links.update(args.id, body))
-        return 0
+        return await core.links.update(args.id, body)
 
-    @with_core
-    async def list_(core, args) -> int:
+    def fetch(core, args, page, size):
         filters = {"domain": args.domain.lower() if args.domain else None, "search": args.search,
                    "tag_names": args.tags or [], "tag_ids": args.tag_ids or [], "show_archived": args.archived,
                    "tenant_id": args.tenant_id}
-        links = await fetch_pages(
-            lambda page, size: core.links.list(filters, sort=args.sort, descending=args.order == "desc",
-                                               page=page, page_size=size),
-            args.limit,
-        )
-        output(args, links, LINK_COLUMNS, empty=NO_LINKS)
-        return 0
+        return core.links.list(filters, sort=args.sort, descending=args.order == "desc", page=page, page_size=size)
 
     @with_core
     async def count(core, args) -> int:
@@ -198,16 +246,16 @@ def add_links_commands(sub) -> None:
     _add_link_options(p, creating=True)
     p.add_argument("--short", action="store_true", help="print only the short link")
 
-    p = command(links, "get", get, "one link as JSON, by id, ext_<externalId>, or --domain and --key")
+    p = command(links, "get", _shows(get), "one link as JSON, by id, ext_<externalId>, or --domain and --key")
     p.add_argument("id", nargs="?")
     p.add_argument("--domain")
     p.add_argument("--key")
 
-    p = command(links, "update", update, "change a link (only the options given); prints it as JSON")
+    p = command(links, "update", _shows(update), "change a link (only the options given); prints it as JSON")
     p.add_argument("id", help="link id or ext_<externalId>")
     _add_link_options(p, creating=False)
 
-    p = command(links, "list", list_, "list links, newest first")
+    p = command(links, "list", _lists(fetch, LINK_COLUMNS, empty=NO_LINKS), "list links, newest first")
     p.add_argument("--domain")
     p.add_argument("--search", help="substring of the key or destination")
     p.add_argument("--tag", action="append", dest="tags", help="tag name; repeatable (any of them)")
@@ -231,124 +279,57 @@ def add_links_commands(sub) -> None:
 
 # -- tags ------------------------------------------------------------------------------------
 
+_TAG_FIELDS = (("name", "name"), ("new_name", "name"), ("color", "color"))  # update's --name is new_name
+
+
 def add_tags_commands(sub) -> None:
-    @with_core
-    async def list_(core, args) -> int:
-        tags = await fetch_pages(lambda page, size: core.tags.list(search=args.search, page=page, page_size=size),
-                                 args.limit)
-        output(args, tags, [("ID", lambda t: t["id"]), ("NAME", lambda t: t["name"]), ("COLOR", lambda t: t["color"])],
-               empty="no tags yet; create one with `shortener tags create NAME`")
-        return 0
-
-    def _body(args) -> dict:
-        body = {}
-        if getattr(args, "name", None) is not None:
-            body["name"] = args.name
-        if args.color is not None:
-            body["color"] = args.color
-        return body
-
-    @with_core
-    async def create(core, args) -> int:
-        print_json(await core.tags.create(_body(args)))
-        return 0
-
-    @with_core
-    async def update(core, args) -> int:
-        body = _body(args)
-        if args.new_name is not None:
-            body["name"] = args.new_name
-        print_json(await core.tags.update(args.id, body))
-        return 0
-
-    @with_core
-    async def delete(core, args) -> int:
-        result = await core.tags.delete(args.id)
-        print(f"deleted {args.id}", file=sys.stderr)
-        if args.json:
-            print_json(result)
-        return 0
-
     colors = ("red", "yellow", "green", "blue", "purple", "brown", "gray", "pink")
     tags = group(sub, "tags", "tags")
-    p = command(tags, "list", list_, "list tags")
-    p.add_argument("--search")
-    p.add_argument("--limit", type=int, default=100)
-    p = command(tags, "create", create, "create a tag; prints it as JSON")
-    p.add_argument("name")
+    _searchable(command(tags, "list", _lists(
+        lambda core, args, page, size: core.tags.list(search=args.search, page=page, page_size=size),
+        [("ID", lambda t: t["id"]), ("NAME", lambda t: t["name"]), ("COLOR", lambda t: t["color"])],
+        empty="no tags yet; create one with `shortener tags create NAME`"), "list tags"))
+    p = _on(tags, "create", _shows(lambda core, args: core.tags.create(_fields(args, _TAG_FIELDS))),
+            "create a tag; prints it as JSON", "name")
     p.add_argument("--color", choices=colors)
-    p = command(tags, "update", update, "rename or recolour a tag; prints it as JSON")
-    p.add_argument("id")
+    p = _on(tags, "update", _shows(lambda core, args: core.tags.update(args.id, _fields(args, _TAG_FIELDS))),
+            "rename or recolour a tag; prints it as JSON", "id")
     p.add_argument("--name", dest="new_name")
     p.add_argument("--color", choices=colors)
-    p = command(tags, "delete", delete, "delete a tag (links keep existing, untagged)")
-    p.add_argument("id")
+    _on(tags, "delete", _reports(lambda core, args: core.tags.delete(args.id), lambda args, _: f"deleted {args.id}"),
+        "delete a tag (links keep existing, untagged)", "id")
 
 
 # -- folders ---------------------------------------------------------------------------------
 
+_FOLDER_FIELDS = (("name", "name"), ("new_name", "name"), ("description", "description"),
+                  ("access_level", "accessLevel"))
+
+
 def add_folders_commands(sub) -> None:
-    def _body(args) -> dict:
-        body: dict[str, Any] = {}
-        for attr, field in (("name", "name"), ("description", "description"), ("access_level", "accessLevel")):
-            value = getattr(args, attr, None)
-            if value is not None:
-                body[field] = value
-        return body
-
-    @with_core
-    async def list_(core, args) -> int:
-        folders = await fetch_pages(lambda page, size: core.folders.list(search=args.search, page=page, page_size=size),
-                                    args.limit, page_size=50)
-        output(args, folders, [("ID", lambda f: f["id"]), ("NAME", lambda f: f["name"]),
-                               ("ACCESS", lambda f: f["accessLevel"]), ("DESCRIPTION", lambda f: f["description"])],
-               empty="no folders yet; create one with `shortener folders create NAME`")
-        return 0
-
-    @with_core
-    async def create(core, args) -> int:
-        print_json(await core.folders.create(_body(args)))
-        return 0
-
-    @with_core
-    async def get(core, args) -> int:
-        print_json(await core.folders.get(args.id))
-        return 0
-
-    @with_core
-    async def update(core, args) -> int:
-        body = _body(args)
-        if args.new_name is not None:
-            body["name"] = args.new_name
+    async def update(core, args):
         await core.folders.get(args.id)
-        print_json(await core.folders.update(args.id, body))
-        return 0
+        return await core.folders.update(args.id, _fields(args, _FOLDER_FIELDS))
 
-    @with_core
-    async def delete(core, args) -> int:
-        result = await core.folders.delete(args.id)
-        print(f"deleted {args.id} (its links stay, outside any folder)", file=sys.stderr)
-        if args.json:
-            print_json(result)
-        return 0
+    def _options(p) -> None:
+        p.add_argument("--description")
+        p.add_argument("--access-level", choices=("write", "read"))
 
     folders = group(sub, "folders", "folders")
-    p = command(folders, "list", list_, "list folders")
-    p.add_argument("--search")
-    p.add_argument("--limit", type=int, default=100)
-    p = command(folders, "create", create, "create a folder; prints it as JSON")
-    p.add_argument("name")
-    p.add_argument("--description")
-    p.add_argument("--access-level", choices=("write", "read"))
-    p = command(folders, "get", get, "one folder as JSON")
-    p.add_argument("id")
-    p = command(folders, "update", update, "rename or describe a folder; prints it as JSON")
-    p.add_argument("id")
+    _searchable(command(folders, "list", _lists(
+        lambda core, args, page, size: core.folders.list(search=args.search, page=page, page_size=size),
+        [("ID", lambda f: f["id"]), ("NAME", lambda f: f["name"]), ("ACCESS", lambda f: f["accessLevel"]),
+         ("DESCRIPTION", lambda f: f["description"])],
+        empty="no folders yet; create one with `shortener folders create NAME`", page_size=50), "list folders"))
+    _options(_on(folders, "create", _shows(lambda core, args: core.folders.create(_fields(args, _FOLDER_FIELDS))),
+                 "create a folder; prints it as JSON", "name"))
+    _on(folders, "get", _shows(lambda core, args: core.folders.get(args.id)), "one folder as JSON", "id")
+    p = _on(folders, "update", _shows(update), "rename or describe a folder; prints it as JSON", "id")
     p.add_argument("--name", dest="new_name")
-    p.add_argument("--description")
-    p.add_argument("--access-level", choices=("write", "read"))
-    p = command(folders, "delete", delete, "delete a folder (its links are kept)")
-    p.add_argument("id")
+    _options(p)
+    _on(folders, "delete", _reports(lambda core, args: core.folders.delete(args.id),
+                                    lambda args, _: f"deleted {args.id} (its links stay, outside any folder)"),
+        "delete a folder (its links are kept)", "id")
 
 
 # -- domains ---------------------------------------------------------------------------------
@@ -360,19 +341,10 @@ _DOMAIN_OPTIONS = (
     ("--cookie-domain", "cookieDomain", "Domain of the dub_id cookie (the domain or a parent)"),
     ("--logo", "logo", "logo URL"),
 )
+_DOMAIN_FIELDS = (*(("opt_" + field, field) for _, field, _ in _DOMAIN_OPTIONS), ("archived", "archived"))
 
 
 def add_domains_commands(sub) -> None:
-    def _body(args) -> dict:
-        body: dict[str, Any] = {}
-        for _, field, _ in _DOMAIN_OPTIONS:
-            value = getattr(args, "opt_" + field)
-            if value is not None:
-                body[field] = value
-        if args.archived is not None:
-            body["archived"] = args.archived
-        return body
-
     def _options(p) -> None:
         for flag, field, help_ in _DOMAIN_OPTIONS:
             p.add_argument(flag, dest="opt_" + field, help=help_ + " ('' clears it)")
@@ -394,126 +366,78 @@ def add_domains_commands(sub) -> None:
         ], empty="no domains yet")
         return 0
 
-    @with_core
-    async def create(core, args) -> int:
-        print_json(await core.domains.create({"slug": args.slug, **_body(args)}))
-        return 0
-
-    @with_core
-    async def update(core, args) -> int:
-        body = _body(args)
+    async def update(core, args):
+        body = _fields(args, _DOMAIN_FIELDS)
         if not body:
             raise ApiError("nothing to change: give at least one option (to move links, use `domains rename`)")
-        print_json(await core.domains.update(args.slug, body))
-        return 0
+        return await core.domains.update(args.slug, body)
 
-    @with_core
-    async def rename(core, args) -> int:
-        result = await core.domains.rename(args.old, args.new)
+    def renamed(args, result) -> str:
         verb = "merged into" if result["merged"] else "renamed to"
-        print(f"{result['from']} {verb} {result['to']}: {result['moved']} link(s) moved", file=sys.stderr)
-        if args.json:
-            print_json(result)
-        return 0
-
-    @with_core
-    async def delete(core, args) -> int:
-        result = await core.domains.delete(args.slug)
-        print(f"deleted {args.slug} and its links", file=sys.stderr)
-        if args.json:
-            print_json(result)
-        return 0
+        return f"{result['from']} {verb} {result['to']}: {result['moved']} link(s) moved"
 
     domains = group(sub, "domains", "short domains")
     p = command(domains, "list", list_, "list domains with their link counts")
     p.add_argument("--search")
     p.add_argument("--all", action="store_true", help="include archived domains")
     p.add_argument("--limit", type=int, default=100)
-    p = command(domains, "create", create, "add a short domain; prints it as JSON")
-    p.add_argument("slug")
-    _options(p)
-    p = command(domains, "update", update, "change a domain's settings; prints it as JSON")
-    p.add_argument("slug")
-    _options(p)
-    p = command(domains, "rename", rename,
-                "move a domain and all its links to a new name; merges into NEW if it exists "
-                "(refused, with the list, when a key is on both)")
-    p.add_argument("old")
-    p.add_argument("new")
-    p = command(domains, "delete", delete, "delete a domain AND every link on it")
-    p.add_argument("slug")
+    _options(_on(domains, "create", _shows(
+        lambda core, args: core.domains.create({"slug": args.slug, **_fields(args, _DOMAIN_FIELDS)})),
+        "add a short domain; prints it as JSON", "slug"))
+    _options(_on(domains, "update", _shows(update), "change a domain's settings; prints it as JSON", "slug"))
+    _on(domains, "rename", _reports(lambda core, args: core.domains.rename(args.old, args.new), renamed),
+        "move a domain and all its links to a new name; merges into NEW if it exists "
+        "(refused, with the list, when a key is on both)", "old", "new")
+    _on(domains, "delete", _reports(lambda core, args: core.domains.delete(args.slug),
+                                    lambda args, _: f"deleted {args.slug} and its links"),
+        "delete a domain AND every link on it", "slug")
+
 
 
 # -- customers and events --------------------------------------------------------------------
 
 def add_customers_commands(sub) -> None:
-    @with_core
-    async def list_(core, args) -> int:
+    from shortener.store.sqlite.conversions import CUSTOMER_SORTS
+
+    def fetch(core, args, page, size):
         filters = {"email": args.email, "external_id": args.external_id, "country": args.country,
                    "link_id": args.link_id, "search": args.search}
-        customers = await fetch_pages(
-            lambda page, size: core.conversions.list_customers(
-                filters=filters, sort_by=args.sort, desc=args.order == "desc", page=page, page_size=size,
-                starting_after=None, ending_before=None, expanded=args.expanded),
-            args.limit,
-        )
-        output(args, customers, [
-            ("ID", lambda c: c["id"]), ("EXTERNAL ID", lambda c: c["externalId"]), ("NAME", lambda c: c["name"]),
-            ("EMAIL", lambda c: c["email"]), ("SALES", lambda c: c.get("sales")),
-            ("SALE AMOUNT", lambda c: c.get("saleAmount")), ("CREATED", lambda c: c["createdAt"]),
-        ], empty="no customers yet (they are created by POST /api/track/lead)")
-        return 0
+        return core.conversions.list_customers(
+            filters=filters, sort_by=args.sort, desc=args.order == "desc", page=page, page_size=size,
+            starting_after=None, ending_before=None, expanded=args.expanded)
 
-    @with_core
-    async def get(core, args) -> int:
-        print_json(await core.conversions.get_customer(args.id, expanded=args.expanded))
-        return 0
-
-    @with_core
-    async def update(core, args) -> int:
-        body: dict[str, Any] = {}
-        for field in ("name", "email", "avatar", "country"):
-            value = getattr(args, field)
-            if value is not None:
-                body[field] = value
-        if args.external_id is not None:
-            body["externalId"] = args.external_id
+    async def update(core, args):
+        body = _fields(args, (("name", "name"), ("email", "email"), ("avatar", "avatar"), ("country", "country"),
+                              ("external_id", "externalId")))
         if args.data:
             body.update(parse_json_option(args.data))
         if not body:
             raise ApiError("nothing to change: give at least one option")
-        print_json(await core.conversions.update_customer(args.id, body, expanded=args.expanded))
-        return 0
-
-    @with_core
-    async def delete(core, args) -> int:
-        result = await core.conversions.delete_customer(args.id)
-        print(f"deleted {args.id} and its events", file=sys.stderr)
-        if args.json:
-            print_json(result)
-        return 0
-
-    from shortener.store.sqlite.conversions import CUSTOMER_SORTS
+        return await core.conversions.update_customer(args.id, body, expanded=args.expanded)
 
     customers = group(sub, "customers", "customers (from lead and sale tracking)")
-    p = command(customers, "list", list_, "list customers")
+    p = command(customers, "list", _lists(fetch, [
+        ("ID", lambda c: c["id"]), ("EXTERNAL ID", lambda c: c["externalId"]), ("NAME", lambda c: c["name"]),
+        ("EMAIL", lambda c: c["email"]), ("SALES", lambda c: c.get("sales")),
+        ("SALE AMOUNT", lambda c: c.get("saleAmount")), ("CREATED", lambda c: c["createdAt"]),
+    ], empty="no customers yet (they are created by POST /api/track/lead)"), "list customers")
     for name in ("email", "external-id", "country", "link-id", "search"):
         p.add_argument(f"--{name}")
     p.add_argument("--sort", choices=tuple(CUSTOMER_SORTS), default="createdAt")
     p.add_argument("--order", choices=("asc", "desc"), default="desc")
     p.add_argument("--expanded", action="store_true", help="include the customer's link")
     p.add_argument("--limit", type=int, default=100)
-    p = command(customers, "get", get, "one customer as JSON (cus_... or ext_<externalId>)")
-    p.add_argument("id")
+    p = _on(customers, "get", _shows(lambda core, args: core.conversions.get_customer(args.id, expanded=args.expanded)),
+            "one customer as JSON (cus_... or ext_<externalId>)", "id")
     p.add_argument("--expanded", action="store_true")
-    p = command(customers, "update", update, "change a customer; prints it as JSON")
-    p.add_argument("id")
+    p = _on(customers, "update", _shows(update), "change a customer; prints it as JSON", "id")
     for name in ("name", "email", "avatar", "country", "external-id"):
         p.add_argument(f"--{name}")
     p.add_argument("--data", help="more fields as a JSON object")
     p.add_argument("--expanded", action="store_true")
-    p = command(customers, "delete", delete, "delete a customer and its events")
-    p.add_argument("id")
+    _on(customers, "delete", _reports(lambda core, args: core.conversions.delete_customer(args.id),
+                                      lambda args, _: f"deleted {args.id} and its events"),
+        "delete a customer and its events", "id")
 
 
 def add_track_commands(sub) -> None:
@@ -521,32 +445,20 @@ def add_track_commands(sub) -> None:
     backfills and tests; your app normally calls the API)."""
 
     def _body(args, fields) -> dict:
-        body: dict[str, Any] = {}
-        for attr, field in fields:
-            value = getattr(args, attr)
-            if value is not None:
-                body[field] = value
+        body = _fields(args, fields)
         if args.metadata is not None:
             body["metadata"] = parse_json_option(args.metadata, "--metadata")
         return body
 
     customer = (("customer_external_id", "customerExternalId"), ("customer_name", "customerName"),
                 ("customer_email", "customerEmail"), ("customer_avatar", "customerAvatar"))
-
-    @with_core
-    async def lead(core, args) -> int:
-        body = _body(args, (("click_id", "clickId"), ("event_name", "eventName"), *customer, ("mode", "mode"),
-                            ("event_quantity", "eventQuantity")))
-        print_json(await core.conversions.track_lead(body))
-        return 0
-
-    @with_core
-    async def sale(core, args) -> int:
-        body = _body(args, (*customer, ("amount", "amount"), ("currency", "currency"), ("event_name", "eventName"),
-                            ("payment_processor", "paymentProcessor"), ("invoice_id", "invoiceId"),
-                            ("lead_event_name", "leadEventName"), ("click_id", "clickId")))
-        print_json(await core.conversions.track_sale(body))
-        return 0
+    lead = _shows(lambda core, args: core.conversions.track_lead(_body(args, (
+        ("click_id", "clickId"), ("event_name", "eventName"), *customer, ("mode", "mode"),
+        ("event_quantity", "eventQuantity")))))
+    sale = _shows(lambda core, args: core.conversions.track_sale(_body(args, (
+        *customer, ("amount", "amount"), ("currency", "currency"), ("event_name", "eventName"),
+        ("payment_processor", "paymentProcessor"), ("invoice_id", "invoiceId"),
+        ("lead_event_name", "leadEventName"), ("click_id", "clickId")))))
 
     def _customer_options(p) -> None:
         p.add_argument("--customer-external-id", required=True, help="your id for the customer")
@@ -656,21 +568,8 @@ def add_webhook_commands(sub) -> None:
                empty="no webhooks yet; create one with `shortener webhooks create URL --name N --trigger EVENT`")
         return 0
 
-    @with_core
-    async def get(core, args) -> int:
-        print_json(await core.webhooks.get(args.id))
-        return 0
-
-    async def _update(core, webhook_id: str, body: dict) -> int:
-        print_json(await core.webhooks.update(webhook_id, body))
-        return 0
-
-    @with_core
-    async def update(core, args) -> int:
-        body: dict[str, Any] = {}
-        for field in ("name", "url", "secret"):
-            if getattr(args, field) is not None:
-                body[field] = getattr(args, field)
+    async def update(core, args):
+        body = _fields(args, (("name", "name"), ("url", "url"), ("secret", "secret")))
         if args.triggers:
             body["triggers"] = args.triggers
         if args.link_ids is not None:
@@ -679,15 +578,7 @@ def add_webhook_commands(sub) -> None:
             body["disabled"] = args.disabled
         if not body:
             raise ApiError("nothing to change: give at least one option")
-        return await _update(core, args.id, body)
-
-    @with_core
-    async def enable(core, args) -> int:
-        return await _update(core, args.id, {"disabled": False})
-
-    @with_core
-    async def disable(core, args) -> int:
-        return await _update(core, args.id, {"disabled": True})
+        return await core.webhooks.update(args.id, body)
 
     @with_core
     async def delete(core, args) -> int:
@@ -727,24 +618,20 @@ def add_webhook_commands(sub) -> None:
     p.add_argument("--secret", help="signing secret (16-128 chars; generated when omitted)")
     p.add_argument("--link-id", action="append", dest="link_ids", help="link whose clicks are delivered; repeatable")
     command(hooks, "list", list_, "list webhooks")
-    p = command(hooks, "get", get, "one webhook as JSON")
-    p.add_argument("id")
-    p = command(hooks, "update", update, "change a webhook; prints it as JSON")
-    p.add_argument("id")
+    _on(hooks, "get", _shows(lambda core, args: core.webhooks.get(args.id)), "one webhook as JSON", "id")
+    p = _on(hooks, "update", _shows(update), "change a webhook; prints it as JSON", "id")
     p.add_argument("--name")
     p.add_argument("--url")
     p.add_argument("--secret")
     p.add_argument("--trigger", action="append", dest="triggers", help="replaces the triggers; repeatable")
     p.add_argument("--link-id", action="append", dest="link_ids", help="replaces the links ('' for none); repeatable")
     p.add_argument("--disabled", action=argparse.BooleanOptionalAction, default=None)
-    p = command(hooks, "enable", enable, "re-enable a webhook (what waited is delivered)")
-    p.add_argument("id")
-    p = command(hooks, "disable", disable, "stop delivering to a webhook")
-    p.add_argument("id")
+    _on(hooks, "enable", _shows(lambda core, args: core.webhooks.update(args.id, {"disabled": False})),
+        "re-enable a webhook (what waited is delivered)", "id")
+    _on(hooks, "disable", _shows(lambda core, args: core.webhooks.update(args.id, {"disabled": True})),
+        "stop delivering to a webhook", "id")
     p = command(hooks, "delete", delete, "delete webhooks by id")
     p.add_argument("ids", nargs="+")
-    p = command(hooks, "rotate-secret", rotate, "replace a webhook's secret; prints the new one")
-    p.add_argument("id")
-    p = command(hooks, "deliveries", deliveries, "a webhook's deliveries, newest first")
-    p.add_argument("id")
+    _on(hooks, "rotate-secret", rotate, "replace a webhook's secret; prints the new one", "id")
+    p = _on(hooks, "deliveries", deliveries, "a webhook's deliveries, newest first", "id")
     p.add_argument("--limit", type=int, default=20)

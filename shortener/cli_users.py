@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from shortener.cli import command, group, output, print_json, with_core
+from shortener.cli import command, group, output, report, with_core
 
 
 def _read_password() -> str | None:
@@ -35,10 +35,8 @@ async def _create(core, args) -> int:
         return 1
     user, created = await core.users.set(args.email, password)
     verb = "created owner" if created else "set a new password for"
-    print(f"{verb} {user['email']}; sign in at {core.settings.scheme}://{core.settings.domain}/_/", file=sys.stderr)
-    if args.json:
-        print_json({**_public(user), "created": created})
-    return 0
+    return report(args, f"{verb} {user['email']}; sign in at {core.settings.scheme}://{core.settings.domain}/_/",
+                  {**_public(user), "created": created})
 
 
 @with_core
@@ -53,10 +51,7 @@ async def _list(core, args) -> int:
 @with_core
 async def _delete(core, args) -> int:
     await core.users.delete(args.email)
-    print(f"deleted owner {args.email}", file=sys.stderr)
-    if args.json:
-        print_json({"deleted": args.email})
-    return 0
+    return report(args, f"deleted owner {args.email}", {"deleted": args.email})
 
 
 def add_users_commands(sub) -> None:
