@@ -28,6 +28,7 @@ import functools
 import logging
 import sqlite3
 import threading
+import traceback
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -213,7 +214,13 @@ class ConnectionThread:
         self._deadline = None if timeout is None else time.monotonic() + timeout
         try:
             return fn(conn, *args)
-        except BaseException:
+        except BaseException as exc:
+            # The failed job's frames can hold its cursors, and a statement stopped mid-fetch holds
+            # the WAL snapshot: closing the connection does not finalize it (sqlite3_close_v2
+            # waits for the statement), and the exception that holds the frames lives on in the
+            # future and the caller until the garbage collector's next pass. Cleared here, the
+            # statements are finalized now.
+            traceback.clear_frames(exc.__traceback__)
             self._repair()
             raise
         finally:
