@@ -180,7 +180,7 @@ def _query_params_read(fn, seen: set | None = None) -> set[str]:
         names |= set(TIME_PARAMS) | set(FIELDS)
     if ".analytics.retrieve(" in source:
         names |= {"event", "groupBy"}
-    for helper in re.findall(r"\b(_[a-z_]+)\(", source):
+    for helper in re.findall(r"\b(_[a-z_]+|query_[a-z_]+)\(", source):  # query_page reads page, pageSize
         obj = fn.__globals__.get(helper)
         if inspect.isfunction(obj):
             names |= _query_params_read(obj, seen)

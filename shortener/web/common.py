@@ -163,3 +163,29 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
     if raw.lower() in ("false", "0"):
         return False
     raise Unprocessable(f"Expected boolean, received '{echo(raw)}'.", field=name, issue="invalid_type")
+
+
+def query_text(request: Request, name: str, max_len: int = 255) -> str | None:
+    """A text query parameter; absent or empty is None, longer than `max_len` a 422."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > max_len:
+        raise Unprocessable(f"Too big: expected string to have <={max_len} characters", field=name, issue="too_big")
+    return value
+
+
+def query_choice(request: Request, name: str, choices: tuple, default):
+    """One of `choices`; absent or empty is `default`, anything else a 422."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        raise Unprocessable(f"Invalid option: expected one of {'|'.join(choices)}", field=name, issue="invalid_value")
+    return value
+
+
+def query_page(request: Request, *, size: int, max_size: int) -> dict[str, int]:
+    """`page` and `pageSize` as the list endpoints take them, for the service's page/page_size."""
+    return {"page": query_int(request, "page", 1, lo=1, hi=1_000_000),
+            "page_size": query_int(request, "pageSize", size, lo=1, hi=max_size)}

@@ -8,7 +8,8 @@ from starlette.routing import Route
 from shortener.errors import Unprocessable, echo
 from shortener.store.sqlite.conversions import CUSTOMER_SORTS
 
-from ..common import JSONResponse, api, core_of, query_bool, query_int, read_json
+from ..common import JSONResponse, api, core_of, query_bool, query_page, read_json
+from .handlers import on_id
 
 
 def _choice(request: Request, name: str, allowed, default: str) -> str:
@@ -34,8 +35,7 @@ async def list_customers(request: Request) -> Response:
         filters=filters,
         sort_by=_choice(request, "sortBy", tuple(CUSTOMER_SORTS), "createdAt"),
         desc=_choice(request, "sortOrder", ("asc", "desc"), "desc") == "desc",
-        page=query_int(request, "page", 1, lo=1, hi=1_000_000),
-        page_size=query_int(request, "pageSize", 100, lo=1, hi=100),
+        **query_page(request, size=100, max_size=100),
         starting_after=q.get("startingAfter") or None,
         ending_before=q.get("endingBefore") or None,
         expanded=query_bool(request, "includeExpandedFields"),
@@ -56,9 +56,8 @@ async def update_customer(request: Request) -> Response:
         request.path_params["id"], body, expanded=query_bool(request, "includeExpandedFields")))
 
 
-@api(scope="customers.write")
-async def delete_customer(request: Request) -> Response:
-    return JSONResponse(await core_of(request).conversions.delete_customer(request.path_params["id"]))
+delete_customer = on_id("customers.write", "id", lambda core, customer_id: core.conversions.delete_customer(
+    customer_id))
 
 
 routes = [

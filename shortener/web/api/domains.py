@@ -4,21 +4,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from shortener.errors import Unprocessable
-
-from ..common import JSONResponse, api, core_of, query_bool, query_int, read_json
+from ..common import JSONResponse, api, core_of, query_bool, query_page, query_text
+from .handlers import on_body, on_id, on_id_and_body
 
 
 @api(scope="domains.read")
 async def list_domains(request: Request) -> JSONResponse:
-    search = request.query_params.get("search") or None
-    if search is not None and len(search) > 190:
-        raise Unprocessable("Too big: expected string to have <=190 characters", field="search", issue="too_big")
     domains = await core_of(request).domains.list(
+        search=query_text(request, "search", 190),  # checked first, as it always was
         archived=query_bool(request, "archived", False),
-        search=search,
-        page=query_int(request, "page", 1, lo=1, hi=1_000_000),
-        page_size=query_int(request, "pageSize", 50, lo=1, hi=100),
+        **query_page(request, size=50, max_size=100),
     )
     return JSONResponse(domains)
 
@@ -30,23 +25,10 @@ async def domain_status(request: Request) -> JSONResponse:
     return JSONResponse(await core_of(request).domains.status(list(dict.fromkeys(names))))
 
 
-@api(scope="domains.write")
-async def create_domain(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).domains.create(await read_json(request)), status_code=201)
-
-
-@api(scope="domains.write")
-async def update_domain(request: Request) -> JSONResponse:
-    core = core_of(request)
-    slug = request.path_params["slug"]
-    await core.domains.get(slug)
-    return JSONResponse(await core.domains.update(slug, await read_json(request)))
-
-
-@api(scope="domains.write")
-async def delete_domain(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).domains.delete(request.path_params["slug"]))
-
+create_domain = on_body("domains.write", lambda core, body: core.domains.create(body), status_code=201)
+update_domain = on_id_and_body("domains.write", "slug", lambda core, slug, body: core.domains.update(slug, body),
+                               exists=lambda core, slug: core.domains.get(slug))
+delete_domain = on_id("domains.write", "slug", lambda core, slug: core.domains.delete(slug))
 
 routes = [
     Route("/domains", list_domains, methods=["GET"]),

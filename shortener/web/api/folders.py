@@ -4,42 +4,22 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..common import JSONResponse, api, core_of, query_int, read_json
-from .links import _text_param
+from ..common import JSONResponse, api, core_of, query_page, query_text
+from .handlers import on_body, on_id, on_id_and_body
 
 
 @api(scope="folders.read")
 async def list_folders(request: Request) -> JSONResponse:
-    folders = await core_of(request).folders.list(
-        search=_text_param(request, "search", 190),
-        page=query_int(request, "page", 1, lo=1, hi=1_000_000),
-        page_size=query_int(request, "pageSize", 50, lo=1, hi=50),
-    )
+    folders = await core_of(request).folders.list(search=query_text(request, "search", 190),
+                                                  **query_page(request, size=50, max_size=50))
     return JSONResponse(folders)
 
 
-@api(scope="folders.write")
-async def create_folder(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).folders.create(await read_json(request)), status_code=201)
-
-
-@api(scope="folders.read")
-async def get_folder(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).folders.get(request.path_params["folder_id"]))
-
-
-@api(scope="folders.write")
-async def update_folder(request: Request) -> JSONResponse:
-    core = core_of(request)
-    folder_id = request.path_params["folder_id"]
-    await core.folders.get(folder_id)  # 404 before reading the body
-    return JSONResponse(await core.folders.update(folder_id, await read_json(request)))
-
-
-@api(scope="folders.write")
-async def delete_folder(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).folders.delete(request.path_params["folder_id"]))
-
+create_folder = on_body("folders.write", lambda core, body: core.folders.create(body), status_code=201)
+get_folder = on_id("folders.read", "folder_id", lambda core, folder_id: core.folders.get(folder_id))
+update_folder = on_id_and_body("folders.write", "folder_id", lambda core, folder_id, body: core.folders.update(
+    folder_id, body), exists=lambda core, folder_id: core.folders.get(folder_id))
+delete_folder = on_id("folders.write", "folder_id", lambda core, folder_id: core.folders.delete(folder_id))
 
 routes = [
     Route("/folders", list_folders, methods=["GET"]),

@@ -6,7 +6,8 @@ from starlette.routing import Route
 
 from shortener.errors import Unprocessable
 
-from ..common import JSONResponse, api, core_of, query_bool, query_int, read_json
+from ..common import JSONResponse, api, core_of, query_bool, query_choice, query_page, query_text
+from .handlers import on_body, on_id, on_id_and_body
 
 SORTS = ("createdAt", "clicks", "saleAmount", "lastClicked")
 GROUPS = ("domain", "tagId", "userId", "folderId")
@@ -25,66 +26,45 @@ def _list_param(request: Request, name: str) -> list[str]:
     return out
 
 
-def _text_param(request: Request, name: str, max_len: int = 255) -> str | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    if len(value) > max_len:
-        raise Unprocessable(f"Too big: expected string to have <={max_len} characters", field=name, issue="too_big")
-    return value
-
-
 def _filters(request: Request) -> dict:
-    tag_id = _text_param(request, "tagId")
+    tag_id = query_text(request, "tagId")
     tag_ids = _list_param(request, "tagIds") + ([tag_id] if tag_id else [])
-    domain = _text_param(request, "domain", 190)
+    domain = query_text(request, "domain", 190)
     return {
         "domain": domain.lower() if domain else None,
         "tag_ids": tag_ids,
         "tag_names": _list_param(request, "tagNames"),
-        "search": _text_param(request, "search", 1000),
+        "search": query_text(request, "search", 1000),
         "show_archived": query_bool(request, "showArchived"),
         "with_tags": query_bool(request, "withTags"),
-        "tenant_id": _text_param(request, "tenantId"),
-        "user_id": _text_param(request, "userId"),
-        "folder_id": _text_param(request, "folderId"),
+        "tenant_id": query_text(request, "tenantId"),
+        "user_id": query_text(request, "userId"),
+        "folder_id": query_text(request, "folderId"),
     }
 
 
-def _choice(request: Request, name: str, choices: tuple, default):
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    if value not in choices:
-        raise Unprocessable(f"Invalid option: expected one of {'|'.join(choices)}", field=name, issue="invalid_value")
-    return value
-
-
-@api(scope="links.write")
-async def create_link(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.create(await read_json(request)))
+create_link = on_body("links.write", lambda core, body: core.links.create(body))
 
 
 @api(scope="links.read")
 async def list_links(request: Request) -> JSONResponse:
     # `sort` is Dub's older name for `sortBy`.
-    sort = _choice(request, "sortBy", SORTS, None) or _choice(request, "sort", SORTS, "createdAt")
-    order = _choice(request, "sortOrder", ("asc", "desc"), "desc")
+    sort = query_choice(request, "sortBy", SORTS, None) or query_choice(request, "sort", SORTS, "createdAt")
+    order = query_choice(request, "sortOrder", ("asc", "desc"), "desc")
     links = await core_of(request).links.list(
         _filters(request),
         sort=sort,
         descending=order == "desc",
-        page=query_int(request, "page", 1, lo=1, hi=1_000_000),
-        page_size=query_int(request, "pageSize", 100, lo=1, hi=100),
-        starting_after=_text_param(request, "startingAfter"),
-        ending_before=_text_param(request, "endingBefore"),
+        **query_page(request, size=100, max_size=100),
+        starting_after=query_text(request, "startingAfter"),
+        ending_before=query_text(request, "endingBefore"),
     )
     return JSONResponse(links)
 
 
 @api(scope="links.read")
 async def count_links(request: Request) -> JSONResponse:
-    group_by = _choice(request, "groupBy", GROUPS, None)
+    group_by = query_choice(request, "groupBy", GROUPS, None)
     return JSONResponse(await core_of(request).links.count(_filters(request), group_by))
 
 
@@ -98,37 +78,14 @@ async def link_info(request: Request) -> JSONResponse:
     return JSONResponse(link)
 
 
-@api(scope="links.read")
-async def get_link(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.get(request.path_params["link_id"]))
-
-
-@api(scope="links.write")
-async def update_link(request: Request) -> JSONResponse:
-    core = core_of(request)
-    link_id = request.path_params["link_id"]
-    await core.links.get(link_id)  # 404 before reading a body for a link that does not exist
-    return JSONResponse(await core.links.update(link_id, await read_json(request)))
-
-
-@api(scope="links.write")
-async def delete_link(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.delete(request.path_params["link_id"]))
-
-
-@api(scope="links.write")
-async def upsert_link(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.upsert(await read_json(request)))
-
-
-@api(scope="links.write")
-async def bulk_create(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.create_many(await read_json(request, expect=list)))
-
-
-@api(scope="links.write")
-async def bulk_update(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).links.update_many(await read_json(request)))
+get_link = on_id("links.read", "link_id", lambda core, link_id: core.links.get(link_id))
+# a link that does not exist is a 404 before its body is read
+update_link = on_id_and_body("links.write", "link_id", lambda core, link_id, body: core.links.update(link_id, body),
+                             exists=lambda core, link_id: core.links.get(link_id))
+delete_link = on_id("links.write", "link_id", lambda core, link_id: core.links.delete(link_id))
+upsert_link = on_body("links.write", lambda core, body: core.links.upsert(body))
+bulk_create = on_body("links.write", lambda core, body: core.links.create_many(body), expect=list)
+bulk_update = on_body("links.write", lambda core, body: core.links.update_many(body))
 
 
 @api(scope="links.write")

@@ -4,16 +4,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from shortener.errors import Unprocessable
-
-from ..common import JSONResponse, api, core_of, query_int, read_json
-
-
-def _choice(request: Request, name: str, choices: tuple, default: str) -> str:
-    value = request.query_params.get(name) or default
-    if value not in choices:
-        raise Unprocessable(f"Invalid option: expected one of {'|'.join(choices)}", field=name, issue="invalid_value")
-    return value
+from ..common import JSONResponse, api, core_of, query_choice, query_page, query_text
+from .handlers import on_body, on_id, on_id_and_body
 
 
 @api(scope="tags.read")
@@ -21,34 +13,19 @@ async def list_tags(request: Request) -> JSONResponse:
     ids: list[str] = []
     for raw in request.query_params.getlist("ids"):
         ids += [i.strip() for i in raw.split(",") if i.strip()]
-    search = request.query_params.get("search") or None
-    if search is not None and len(search) > 255:
-        raise Unprocessable("Too big: expected string to have <=255 characters", field="search", issue="too_big")
     tags = await core_of(request).tags.list(
-        search=search,
+        search=query_text(request, "search", 255),
         ids=ids[:100] or None,
-        sort_by=_choice(request, "sortBy", ("name", "createdAt"), "name"),
-        descending=_choice(request, "sortOrder", ("asc", "desc"), "asc") == "desc",
-        page=query_int(request, "page", 1, lo=1, hi=1_000_000),
-        page_size=query_int(request, "pageSize", 100, lo=1, hi=100),
+        sort_by=query_choice(request, "sortBy", ("name", "createdAt"), "name"),
+        descending=query_choice(request, "sortOrder", ("asc", "desc"), "asc") == "desc",
+        **query_page(request, size=100, max_size=100),
     )
     return JSONResponse(tags)
 
 
-@api(scope="tags.write")
-async def create_tag(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).tags.create(await read_json(request)), status_code=201)
-
-
-@api(scope="tags.write")
-async def update_tag(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).tags.update(request.path_params["tag_id"], await read_json(request)))
-
-
-@api(scope="tags.write")
-async def delete_tag(request: Request) -> JSONResponse:
-    return JSONResponse(await core_of(request).tags.delete(request.path_params["tag_id"]))
-
+create_tag = on_body("tags.write", lambda core, body: core.tags.create(body), status_code=201)
+update_tag = on_id_and_body("tags.write", "tag_id", lambda core, tag_id, body: core.tags.update(tag_id, body))
+delete_tag = on_id("tags.write", "tag_id", lambda core, tag_id: core.tags.delete(tag_id))
 
 routes = [
     Route("/tags", list_tags, methods=["GET"]),

@@ -5,13 +5,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..common import JSONResponse, api, core_of, query_int, read_json
+from ..common import JSONResponse, api, core_of, query_int
+from .handlers import on_body, on_id, on_id_and_body
 
 
-@api(scope="webhooks.write")
-async def create_webhook(request: Request) -> Response:
-    body = await read_json(request)
-    return JSONResponse(await core_of(request).webhooks.create(body), status_code=201)
+create_webhook = on_body("webhooks.write", lambda core, body: core.webhooks.create(body), status_code=201)
 
 
 @api(scope="webhooks.read")
@@ -19,25 +17,12 @@ async def list_webhooks(request: Request) -> Response:
     return JSONResponse(await core_of(request).webhooks.list())
 
 
-@api(scope="webhooks.read")
-async def get_webhook(request: Request) -> Response:
-    return JSONResponse(await core_of(request).webhooks.get(request.path_params["webhook_id"]))
-
-
-@api(scope="webhooks.write")
-async def update_webhook(request: Request) -> Response:
-    body = await read_json(request)
-    return JSONResponse(await core_of(request).webhooks.update(request.path_params["webhook_id"], body))
-
-
-@api(scope="webhooks.write")
-async def delete_webhook(request: Request) -> Response:
-    return JSONResponse(await core_of(request).webhooks.delete(request.path_params["webhook_id"]))
-
-
-@api(scope="webhooks.write")
-async def rotate_secret(request: Request) -> Response:
-    return JSONResponse(await core_of(request).webhooks.rotate_secret(request.path_params["webhook_id"]))
+get_webhook = on_id("webhooks.read", "webhook_id", lambda core, webhook_id: core.webhooks.get(webhook_id))
+update_webhook = on_id_and_body("webhooks.write", "webhook_id",
+                                lambda core, webhook_id, body: core.webhooks.update(webhook_id, body))
+delete_webhook = on_id("webhooks.write", "webhook_id", lambda core, webhook_id: core.webhooks.delete(webhook_id))
+rotate_secret = on_id("webhooks.write", "webhook_id",
+                      lambda core, webhook_id: core.webhooks.rotate_secret(webhook_id))
 
 
 @api(scope="webhooks.read")
