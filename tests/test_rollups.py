@@ -254,7 +254,10 @@ def test_rollups_answer_exactly_as_the_raw_rows(world, span):
 
     client, core, _, info, _ = world
     asked = []
-    for filters in _filters(info):
+    filters_ = _filters(info)
+    if span is not RANGES[0]:  # every filter on one range, a few on the others (test time)
+        filters_ = [filters_[i] for i in (0, 1, 4, 5, 8)]
+    for filters in filters_:
         # composite carries every source's figures per group; the single events add their totals
         for group_by in GROUP_BYS:
             asked.append({**span, **filters, "event": "composite", "groupBy": group_by})

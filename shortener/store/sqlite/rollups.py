@@ -29,6 +29,7 @@ import calendar
 import functools
 import itertools
 import json
+import sqlite3
 from typing import Callable, Iterable, Sequence
 
 from .base import SQLiteBase, Tx, log, with_tx
@@ -259,7 +260,10 @@ class RollupQueries(SQLiteBase):
     async def rollups_ready(self) -> bool:
         """True once every row stored before the rollups existed is in them."""
         if not self._rollups_ready:
-            row = await self.read_one("SELECT COUNT(*) AS n FROM rollup_backfill WHERE next_rowid < last_rowid")
+            try:
+                row = await self.read_one("SELECT COUNT(*) AS n FROM rollup_backfill WHERE next_rowid < last_rowid")
+            except sqlite3.OperationalError:  # a database opened without migrating: no rollups yet
+                return False
             self._rollups_ready = row is not None and row["n"] == 0
         return self._rollups_ready
 
