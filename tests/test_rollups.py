@@ -184,7 +184,7 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
         try:
             # the migration alone, then two small chunks, as if the process died after them
             applied = await super(rollups_module.RollupQueries, store).migrate()
-            assert applied == ["010_rollups.sql", "011_click_references.sql"]
+            assert applied == ["010_rollups.sql", "011_click_references.sql", "012_rollup_months.sql"]
             for _ in range(2):
                 assert await store.run_in_transaction(with_tx(lambda tx: rollups_module.backfill_step(tx, 100)))
             assert not await store.rollups_ready()
@@ -203,6 +203,22 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
     assert seen and seen[-1][0] == seen[-1][1] > 0
     assert rollup_rows(copy / "shortener.db") == want_rollups
     assert counters(copy / "shortener.db") == want_counters
+
+
+def test_month_rows_built_from_day_rows(tmp_path, world):
+    """Migration 012 on a database whose rollups had no month rows yet builds the same ones."""
+    _, core, run, _, db = world
+    copy = tmp_path / "data"
+    copy.mkdir()
+    run(lambda: __import__("asyncio").to_thread(core.store.backup_to, copy / "shortener.db"))
+    want = rollup_rows(copy / "shortener.db")
+    assert any(r[1] == "m" for r in want)
+    conn = sqlite3.connect(copy / "shortener.db")
+    conn.executescript("DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.close()
+    with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
+        pass
+    assert rollup_rows(copy / "shortener.db") == want
 
 
 def test_cli_migrate_draws_progress(tmp_path, world, capsys):
@@ -228,6 +244,7 @@ RANGES = [
     {"start": "2026-03-01", "end": "2026-03-31", "timezone": "America/New_York"},
     {"start": "2026-03-06T00:10:00+05:30", "end": "2026-03-13", "timezone": "Asia/Kolkata"},
     {"interval": "all", "timezone": "Asia/Kolkata"},
+    {"start": "2026-02-20", "end": "2026-04-10", "timezone": "UTC"},  # March whole: month rows
 ]
 
 

@@ -383,6 +383,7 @@ class AnalyticsQueries(SQLiteBase):
     async def _rollup_buckets(self, source: str, conditions: Sequence[Condition],
                               bounds: Sequence[str]) -> list[tuple[int, int]]:
         buckets = len(bounds) - 1
+        months: list[tuple[int, int, int]] = []
         days: list[tuple[int, int, int]] = []
         hours: list[tuple[int, int, int]] = []
         raw: list[tuple[int, str, str]] = []
@@ -391,11 +392,12 @@ class AnalyticsQueries(SQLiteBase):
             if bounds[i] >= bounds[i + 1]:
                 continue
             part = ar.split(bounds[i], bounds[i + 1], hours_ok)
+            months += [(i, s, e) for s, e in part.months]
             days += [(i, s, e) for s, e in part.days]
             hours += [(i, s, e) for s, e in part.hours]
             raw += [(i, s, e) for s, e in part.raw]
         out = [[0, 0] for _ in range(buckets)]
-        for level, ranges in (("d", days), ("h", hours)):
+        for level, ranges in (("m", months), ("d", days), ("h", hours)):
             for first in range(0, len(ranges), _BUCKETS_PER_QUERY):
                 sql, params = self._rollup_sql(_RollupQuery(source, conditions), None, level,
                                                ranges[first:first + _BUCKETS_PER_QUERY], grouped=False)
@@ -424,7 +426,7 @@ class AnalyticsQueries(SQLiteBase):
                 entry[0] += n
                 entry[1] += amount
 
-        for level, spans in (("d", part.days), ("h", part.hours)):
+        for level, spans in (("m", part.months), ("d", part.days), ("h", part.hours)):
             if not spans:
                 continue
             sql, params = self._rollup_sql(_RollupQuery(source, conditions), dimension, level,

@@ -2,9 +2,10 @@
 
 Analytics over raw rows cost their row count (a grouped `all` query took seconds at 1M clicks);
 these rows cost the number of (period, value) pairs. Two families share the table:
-- workspace (link_id ''): levels 'h' and 'd' of `total`, `geo`, `ua`, `ref`, `trigger` and
-  (events) `event_name`;
-- per link: level 'd' of `geo`, `ua`, `ref`, `hit`, `event_name`, level 'h' of `hit` only.
+- workspace (link_id ''): levels 'h' (UTC hour), 'd' (UTC day) and 'm' (UTC month) of `total`,
+  `geo`, `ua`, `ref`, `trigger` and (events) `event_name`;
+- per link: level 'd' of `geo`, `ua`, `ref`, `hit`, `event_name`, levels 'h' and 'm' of `hit`
+  only (months: `all` over a year of top links read 12 rows per link and URL, not 365).
 
 Values keep the click's columns as stored (JSON arrays, null for NULL), so a reader can apply
 exactly the raw queries' COALESCEs (shortener/store/sqlite/analytics.py DIMENSIONS) and the
@@ -52,6 +53,11 @@ def hour_of(timestamp: str) -> int:
     return _hour(timestamp[:13])
 
 
+@functools.lru_cache(maxsize=512)
+def _month(t: str) -> int:
+    return calendar.timegm((int(t[0:4]), int(t[5:7]), 1, 0, 0, 0, 0, 0, 0))
+
+
 @functools.lru_cache(maxsize=4096)
 def _hour(t: str) -> int:
     return calendar.timegm((int(t[0:4]), int(t[5:7]), int(t[8:10]), int(t[11:13]), 0, 0, 0, 0, 0))
@@ -76,6 +82,7 @@ class Rollup:
         """One event: `dims` are its click's DIM_COLUMNS values (None: no click on disk)."""
         hour = _hour(timestamp[:13])
         day = hour - hour % 86400
+        month = _month(timestamp[:7])
         country, continent, region, city, device, browser, os_, trigger, referer, referer_url, url = dims or _NO_CLICK
         geo = encode(country, continent, region, city)
         ua = encode(device, browser, os_)
@@ -91,9 +98,14 @@ class Rollup:
             (source, "d", "geo", link_id, day, geo), (source, "d", "ua", link_id, day, ua),
             (source, "d", "ref", link_id, day, ref), (source, "d", "hit", link_id, day, hit),
             (source, "h", "hit", link_id, hour, hit),
+            (source, "m", "total", "", month, ""), (source, "m", "geo", "", month, geo),
+            (source, "m", "ua", "", month, ua), (source, "m", "ref", "", month, ref),
+            (source, "m", "trigger", "", month, trigger if trigger is not None else "link"),
+            (source, "m", "hit", link_id, month, hit),
         ]
         if event_name is not None:
             keys += [(source, "h", "event_name", "", hour, event_name), (source, "d", "event_name", "", day, event_name),
+                     (source, "m", "event_name", "", month, event_name),
                      (source, "d", "event_name", link_id, day, event_name)]
         rows = self.rows
         for key in keys:

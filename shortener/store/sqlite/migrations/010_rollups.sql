@@ -1,5 +1,5 @@
--- Pre-aggregated analytics (see shortener/store/sqlite/rollups.py): counts per UTC hour ('h') or
--- UTC day ('d'), per dimension value, for the whole workspace (link_id '') and per link.
+-- Pre-aggregated analytics (see shortener/store/sqlite/rollups.py): counts per UTC hour (h), day (d)
+-- or month (m, from migration 012), per dimension value, for the workspace (link_id '') and per link.
 -- The writers of clicks, lead events and sale events add to it in their own transactions.
 -- `period` is the UTC start in epoch seconds; `value` the dimension's value (encodings in
 -- rollups.py); `amount` sums sale amounts (cents).
