@@ -184,7 +184,8 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
         try:
             # the migration alone, then two small chunks, as if the process died after them
             applied = await super(rollups_module.RollupQueries, store).migrate()
-            assert applied == ["010_rollups.sql", "011_click_references.sql", "012_rollup_months.sql"]
+            assert applied == ["010_rollups.sql", "011_click_references.sql", "012_rollup_months.sql",
+                               "013_link_rollup_months.sql"]
             for _ in range(2):
                 assert await store.run_in_transaction(with_tx(lambda tx: rollups_module.backfill_step(tx, 100)))
             assert not await store.rollups_ready()

@@ -4,8 +4,8 @@ A query can use the rollups when every condition is about the link (link id, dom
 folder, UTM, external and tenant ids, root, and the fields no link has); any click or event
 field (country, device, customer, metadata, qr ...) needs the rows, and the whole query stays on
 the raw path. A time range [s, e) is cut into whole UTC months (level 'm'), days ('d') and hours
-('h') around them (months and hours where the family has them for that dimension, else days and
-raw) and the sub-hour edges, read from the raw rows with the same compiler as the raw path. Counts and amounts add up,
+('h') around them (where the family has hours for that dimension, else raw) and the sub-hour
+edges, read from the raw rows with the same compiler as the raw path. Counts and amounts add up,
 so the parts are summed here by group key; values are decoded with the raw queries' COALESCEs,
 so the answers are the raw path's, to the row (tests/test_rollups.py compares them).
 
@@ -42,7 +42,7 @@ _ROLLUP_DIM: dict[str | None, tuple[str | None, str]] = {
     "tag": (None, "hit"), "folder": (None, "hit"), "utm_source": (None, "hit"), "utm_medium": (None, "hit"),
     "utm_campaign": (None, "hit"), "utm_term": (None, "hit"), "utm_content": (None, "hit"),
 }
-# Rollup dims with hourly and monthly rows (besides daily): HOURLY[workspace family?]
+# Rollup dims with hourly rows (all have daily and monthly ones): HOURLY[workspace family?]
 HOURLY = {True: {"total", "geo", "ua", "ref", "trigger", "event_name"}, False: {"hit"}}
 # Dimensions only the per-link rows have (they need the link).
 LINK_DIMENSIONS = frozenset(d for d, (w, _) in _ROLLUP_DIM.items() if w is None)
@@ -85,9 +85,9 @@ def _month_start(epoch: int, up: bool) -> int:
     return start
 
 
-def split(start: str, end: str, all_levels: bool) -> Split:
-    """[start, end) as whole UTC months, days, hours and raw edges. Without `all_levels` (the
-    rollup rows have days only) just days, and raw for the rest."""
+def split(start: str, end: str, hours_ok: bool) -> Split:
+    """[start, end) as whole UTC months, days, hours and raw edges; without `hours_ok` (no hourly
+    rollup rows for it) months, days and raw for the rest."""
     (s, s_ms), (e, _e_ms) = _epoch(start), _epoch(end)
     hs = s if (s % HOUR == 0 and s_ms == 0) else (s // HOUR + 1) * HOUR
     he = e // HOUR * HOUR
@@ -99,17 +99,16 @@ def split(start: str, end: str, all_levels: bool) -> Split:
     if ds < de:
         out.days.append((ds, de))
         hour_parts = [(hs, ds), (de, he)]
-        if all_levels:
-            ms, me = _month_start(ds, True), _month_start(de, False)
-            if ms < me:
-                out.months.append((ms, me))
-                out.days = [(a, b) for a, b in ((ds, ms), (me, de)) if a < b]
+        ms, me = _month_start(ds, True), _month_start(de, False)
+        if ms < me:
+            out.months.append((ms, me))
+            out.days = [(a, b) for a, b in ((ds, ms), (me, de)) if a < b]
     else:
         hour_parts = [(hs, he)]
-    if all_levels:
+    if hours_ok:
         out.hours = [(a, b) for a, b in hour_parts if a < b]
         lo, hi = hs, he
-    elif out.days:  # no hourly rows for this dimension: all but the days is raw
+    elif ds < de:  # no hourly rows for this dimension: all but the days (and months) is raw
         lo, hi = ds, de
     else:
         out.raw.append((start, end))

@@ -4,8 +4,8 @@ Analytics over raw rows cost their row count (a grouped `all` query took seconds
 these rows cost the number of (period, value) pairs. Two families share the table:
 - workspace (link_id ''): levels 'h' (UTC hour), 'd' (UTC day) and 'm' (UTC month) of `total`,
   `geo`, `ua`, `ref`, `trigger` and (events) `event_name`;
-- per link: level 'd' of `geo`, `ua`, `ref`, `hit`, `event_name`, levels 'h' and 'm' of `hit`
-  only (months: `all` over a year of top links read 12 rows per link and URL, not 365).
+- per link: levels 'd' and 'm' of `geo`, `ua`, `ref`, `hit`, `event_name`, level 'h' of `hit`
+  only (months: `all` over a year reads 12 rows per link and value, not 365).
 
 Values keep the click's columns as stored (JSON arrays, null for NULL), so a reader can apply
 exactly the raw queries' COALESCEs (shortener/store/sqlite/analytics.py DIMENSIONS) and the
@@ -40,8 +40,8 @@ SOURCES = ("clicks", "leads", "sales")
 DIM_COLUMNS = ("country", "continent", "region", "city", "device", "browser", "os", "trigger", "referer",
                "referer_url", "url")
 # Rollup dimensions; `value` encodings in the module doc.
-WORKSPACE_DIMS = ("total", "geo", "ua", "ref", "trigger", "event_name")  # levels h and d
-LINK_DAY_DIMS = ("geo", "ua", "ref", "hit", "event_name")  # per link, level d
+WORKSPACE_DIMS = ("total", "geo", "ua", "ref", "trigger", "event_name")  # levels h, d, m
+LINK_DAY_DIMS = ("geo", "ua", "ref", "hit", "event_name")  # per link, levels d and m
 LINK_HOUR_DIMS = ("hit",)  # per link, level h
 _KEYS_PER_STATEMENT = 1000  # 8 parameters each
 _COLUMNS = "source, level, dim, link_id, period, value, n, amount"
@@ -101,11 +101,13 @@ class Rollup:
             (source, "m", "total", "", month, ""), (source, "m", "geo", "", month, geo),
             (source, "m", "ua", "", month, ua), (source, "m", "ref", "", month, ref),
             (source, "m", "trigger", "", month, trigger if trigger is not None else "link"),
-            (source, "m", "hit", link_id, month, hit),
+            (source, "m", "geo", link_id, month, geo), (source, "m", "ua", link_id, month, ua),
+            (source, "m", "ref", link_id, month, ref), (source, "m", "hit", link_id, month, hit),
         ]
         if event_name is not None:
             keys += [(source, "h", "event_name", "", hour, event_name), (source, "d", "event_name", "", day, event_name),
                      (source, "m", "event_name", "", month, event_name),
+                     (source, "m", "event_name", link_id, month, event_name),
                      (source, "d", "event_name", link_id, day, event_name)]
         rows = self.rows
         for key in keys:
