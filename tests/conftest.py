@@ -28,6 +28,36 @@ from shortener.config import Settings
 from shortener.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+RAM_TMP = Path("/dev/shm")
+
+
+def pytest_configure(config):
+    """Test data folders on a RAM disk (/dev/shm) where there is one and no --basetemp was given.
+
+    Every test opens a fresh database, and on a disk each open paid ~50-150 ms of fsyncs (the
+    secret key, SQLite turning on WAL): most of the suite's time. fsync is still called, only
+    free; no test pulls the power, and the full-disk test mounts a tmpfs of its own anyway.
+    Set TESTS_TMP_ON_DISK=1 to keep them on disk. The folder is removed after a run that
+    passed, and named at the end of one that did not."""
+    if config.option.basetemp or os.environ.get("TESTS_TMP_ON_DISK") or not (
+            RAM_TMP.is_dir() and os.access(RAM_TMP, os.W_OK)):
+        return
+    import tempfile
+
+    config.option.basetemp = tempfile.mkdtemp(prefix="shortener-tests-", dir=RAM_TMP)
+    config._ram_basetemp = config.option.basetemp
+
+
+def pytest_sessionfinish(session, exitstatus):
+    basetemp = getattr(session.config, "_ram_basetemp", None)
+    if basetemp is None:
+        return
+    if exitstatus == 0:
+        import shutil
+
+        shutil.rmtree(basetemp, ignore_errors=True)
+    else:
+        session.config.get_terminal_writer().line(f"test data folders kept in {basetemp} (RAM: remove when done)")
 
 
 @pytest.fixture
