@@ -1,10 +1,12 @@
 """What the fault tests share: a webhook receiver on loopback, reading every event back through the
-API, the database's integrity check, and the test for a clean error answer."""
+API, the acknowledged writes and looking for them afterwards, the database's integrity check, and
+the test for a clean error answer."""
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -68,6 +70,33 @@ def all_events(server, kind: str) -> list[dict]:
         if len(batch) < 1000:
             return events
         page += 1
+
+
+@dataclass
+class Acknowledged:
+    """The writes a server answered 2xx for during a fault: every one must be found afterwards."""
+
+    links: list[str] = field(default_factory=list)  # link ids
+    leads: list[str] = field(default_factory=list)  # customer external ids
+    clicks: list[str] = field(default_factory=list)  # click ids (the dub_id cookie)
+
+    def missing(self, server) -> dict[str, list[str]]:
+        """Those not found through the API: links by GET /links/{id}, leads and clicks in /events."""
+        with httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {server.key}"},
+                          timeout=60) as c:
+            links = [i for i in self.links if c.get(f"/links/{i}").status_code != 200]
+        lead_customers = {e["customer"]["externalId"] for e in all_events(server, "leads")}
+        stored_clicks = {e["click"]["id"] for e in all_events(server, "clicks")}
+        return {"links": links, "leads": [x for x in self.leads if x not in lead_customers],
+                "clicks": [x for x in self.clicks if x not in stored_clicks]}
+
+    def summary(self, missing: dict[str, list[str]]) -> str:
+        checked = len(self.links) + len(self.leads) + len(self.clicks)
+        return (f"{checked} acknowledged writes checked ({len(self.links)} links, {len(self.leads)} leads, "
+                f"{len(self.clicks)} clicks), {checked - sum(map(len, missing.values()))} found")
+
+
+NONE_MISSING = {"links": [], "leads": [], "clicks": []}
 
 
 def integrity(server) -> str:

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from fault_support import DESKTOP, all_events, integrity, is_dub_error
+from fault_support import DESKTOP, NONE_MISSING, Acknowledged, integrity, is_dub_error
 
 HOLD_SECONDS = 8
 HANG = 30  # a request still unanswered after this long counts as a hang
@@ -31,9 +31,7 @@ conn.close()
 def test_database_locked_by_another_process_gives_clean_answers_and_recovers(live_server):
     server = live_server(SHORTENER_CLICK_DEDUP_SECONDS="0", SHORTENER_LOG_LEVEL="warning")
     auth = {"Authorization": f"Bearer {server.key}"}
-    acked_links: list[str] = []
-    acked_leads: list[str] = []
-    acked_clicks: list[str] = []
+    acked = Acknowledged()
     answers: list[tuple[str, int, float]] = []
     unclean: list[str] = []
 
@@ -66,19 +64,19 @@ def test_database_locked_by_another_process_gives_clean_answers_and_recovers(liv
             async def link(n: int) -> None:
                 r = await call(f"link-{n}", "POST", "/links", json={"url": f"https://example.com/{n}", "key": f"lock-{n}"})
                 if r is not None and r.status_code == 200:
-                    acked_links.append(r.json()["id"])
+                    acked.links.append(r.json()["id"])
 
             async def lead(n: int) -> None:
                 r = await call(f"lead-{n}", "POST", "/track/lead", json={
                     "clickId": first_click, "eventName": "Sign up", "customerExternalId": f"lock-{n}"})
                 if r is not None and r.status_code == 200:
-                    acked_leads.append(f"lock-{n}")
+                    acked.leads.append(f"lock-{n}")
 
             async def click(n: int) -> None:
                 r = await call(f"click-{n}", "GET", f"{server.url}/lock")
                 if r is not None:
                     if r.status_code == 302:
-                        acked_clicks.append(r.cookies["dub_id"])
+                        acked.clicks.append(r.cookies["dub_id"])
                     else:
                         unclean.append(f"click-{n}: redirect answered {r.status_code}")
 
@@ -99,21 +97,13 @@ def test_database_locked_by_another_process_gives_clean_answers_and_recovers(liv
         after_lead = c.post("/track/lead", json={"clickId": first_click, "eventName": "Sign up",
                                                  "customerExternalId": "lock-after"})
         time.sleep(0.5)  # one click flush
-        missing_links = [i for i in acked_links if c.get(f"/links/{i}").status_code != 200]
-    lead_customers = {e["customer"]["externalId"] for e in all_events(server, "leads")}
-    stored_clicks = {e["click"]["id"] for e in all_events(server, "clicks")}
+    missing = acked.missing(server)
     server.stop()
     check = integrity(server)
-    missing_leads = [x for x in acked_leads if x not in lead_customers]
-    missing_clicks = [x for x in acked_clicks if x not in stored_clicks]
-    acknowledged = len(acked_links) + len(acked_leads) + len(acked_clicks)
     print(f"\ndatabase locked {HOLD_SECONDS} s by another process: answers while locked "
-          f"{sorted(answers)}; {acknowledged} acknowledged writes checked ({len(acked_links)} links, "
-          f"{len(acked_leads)} leads, {len(acked_clicks)} clicks), "
-          f"{acknowledged - len(missing_links) - len(missing_leads) - len(missing_clicks)} found; "
-          f"after: link {after.status_code}, lead {after_lead.status_code}; integrity: {check}")
+          f"{sorted(answers)}; {acked.summary(missing)}; after: link {after.status_code}, lead {after_lead.status_code}; integrity: {check}")
     assert lock_phase < HOLD_SECONDS + HANG
     assert unclean == []
     assert after.status_code == 200 and after_lead.status_code == 200
     assert check == "ok"
-    assert missing_links == [] and missing_leads == [] and missing_clicks == []
+    assert missing == NONE_MISSING
