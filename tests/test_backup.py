@@ -6,13 +6,11 @@ import os
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
-from conftest import ROOT
 from conversion_support import DESKTOP
 from shortener.store.sqlite.maintenance import integrity_errors
 
@@ -134,13 +132,9 @@ def test_restore_round_trips_and_keeps_the_old_database(live_server, tmp_path):
     old.close()
 
 
-def test_backup_refuses_a_missing_database_and_an_existing_file(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env["PYTHONPATH"] = str(ROOT)
-
+def test_backup_refuses_a_missing_database_and_an_existing_file(tmp_path, shortener_cli):
     def cli(data: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", data, *args], env=env,
-                              capture_output=True, text=True, timeout=60)
+        return shortener_cli(data)(*args)
 
     assert cli(str(tmp_path / "data"), "init").returncode == 0
     target = tmp_path / "exists.db"

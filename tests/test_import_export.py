@@ -8,12 +8,10 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import ROOT
 from shortener import importformats
 from shortener.config import Settings
 from shortener.web.app import create_app
@@ -22,16 +20,13 @@ DOMAIN = "go.test"
 
 
 @pytest.fixture
-def cli(tmp_path):
+def cli(tmp_path, shortener_cli):
     """Run the CLI on one data folder (domain go.test plus dub.sh, s.test and kutt.it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": DOMAIN, "SHORTENER_EXTRA_DOMAINS": "dub.sh,s.test,kutt.it",
-                "SHORTENER_SQLITE_SYNCHRONOUS": "normal", "PYTHONPATH": str(ROOT)})
-    data = tmp_path / "data"
+    shortener = shortener_cli(tmp_path / "data", SHORTENER_DOMAIN=DOMAIN,
+                              SHORTENER_EXTRA_DOMAINS="dub.sh,s.test,kutt.it", SHORTENER_SQLITE_SYNCHRONOUS="normal")
 
     def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([sys.executable, "-m", "shortener", "--data-dir", str(data), *args], env=env,
-                           capture_output=True, text=True, timeout=120, input=stdin)
+        r = shortener(*args, stdin=stdin)
         if check and r.returncode != 0:
             raise AssertionError(f"{args}: {r.returncode}\n{r.stdout}\n{r.stderr}")
         return r

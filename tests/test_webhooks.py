@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +16,7 @@ import pytest
 from dub.models import components
 from starlette.testclient import TestClient
 
-from conftest import ROOT, free_port
+from conftest import free_port
 from conversion_support import lead, new_link, sale, visit
 from shortener.webhooks import Blocked, check_address
 from shortener.web.app import create_app
@@ -319,10 +318,14 @@ def test_deliveries_survive_a_restart_when_the_receiver_was_down(live_server):
         receiver.stop()
 
 
-def test_cli_manages_webhooks(tmp_path):
+def test_cli_manages_webhooks(tmp_path, shortener_cli):
+    shortener = shortener_cli(tmp_path / "d")
+
     def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "shortener", "--data-dir", str(tmp_path / "d"), *args],
-                              capture_output=True, text=True, cwd=str(ROOT), check=check, timeout=60)
+        r = shortener(*args)
+        if check:
+            r.check_returncode()
+        return r
 
     cli("init")
     created = json.loads(cli("webhooks", "create", "https://hooks.example.com/in", "--name", "cli",
