@@ -7,7 +7,9 @@
 - `api`: the same client with a valid API key in its Authorization header; `api_key` is that key.
 - `live_server`: a factory starting `python -m shortener serve` on a free loopback port, for
   tests that need a real server (SDK, concurrency, crash tests); `server` is one such server
-  with defaults and `dub` the official SDK pointed at it.
+  with defaults and `dub` the official SDK pointed at it. `module_server` is one for a whole
+  module, for tests that do not need an empty database (a module overrides `server` with it).
+- `shortener_cli`: the CLI's `main` in this process, answering like subprocess.run.
 """
 from __future__ import annotations
 
@@ -218,6 +220,22 @@ def _prepare_data_dir(settings: Settings) -> str:
     return asyncio.run(prepare())
 
 
+def prepared_server(data_dir: Path, port: int | None = None, **env_overrides: str) -> LiveServer:
+    """A LiveServer on `data_dir` with these SHORTENER_* settings (none from this process's
+    environment), its database made and an API key in `.key`; not started."""
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
+    env.update({
+        "SHORTENER_DOMAIN": f"127.0.0.1:{port}",
+        "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
+        "PYTHONPATH": str(ROOT),
+    })
+    env.update({k: str(v) for k, v in env_overrides.items()})
+    server = LiveServer(data_dir=Path(data_dir), port=port, env=env)
+    server.key = _prepare_data_dir(Settings.from_env(env, data_dir=str(data_dir), port=port))
+    return server
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """Factory: `live_server(**env)` starts a server with SHORTENER_* overrides and an API key."""
@@ -225,22 +243,23 @@ def live_server(tmp_path):
 
     def start(**env_overrides: str) -> LiveServer:
         port = free_port()
-        data_dir = tmp_path / f"live-{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-        env.update({
-            "SHORTENER_DOMAIN": f"127.0.0.1:{port}",
-            "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
-            "PYTHONPATH": str(ROOT),
-        })
-        env.update({k: str(v) for k, v in env_overrides.items()})
-        server = LiveServer(data_dir=data_dir, port=port, env=env)
-        server.key = _prepare_data_dir(Settings.from_env(env, data_dir=str(data_dir), port=port))
+        server = prepared_server(tmp_path / f"live-{port}", port, **env_overrides)
         servers.append(server)
         return server.start()
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """One live server with default settings for a whole module (starting one costs about a
+    second), for tests that need no empty database: each works on its own links, keys, customers
+    and folders. A module opts in by overriding `server` with it."""
+    server = prepared_server(tmp_path_factory.mktemp("module-server") / "data").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -122,17 +122,7 @@ def is_dub_error(response: httpx.Response) -> bool:
 
 def make_server(data_dir, **env_overrides: str):
     """A LiveServer (tests/conftest.py) on a data dir of the caller's choosing, prepared and with an
-    API key; not started. The log goes beside the data dir."""
-    import os
+    API key, logging warnings and up; not started. The log goes beside the data dir."""
+    from conftest import prepared_server
 
-    from conftest import ROOT, LiveServer, _prepare_data_dir
-    from shortener.config import Settings
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTENER_")}
-    env.update({"SHORTENER_DOMAIN": f"127.0.0.1:{port}", "SHORTENER_SQLITE_SYNCHRONOUS": "normal",
-                "SHORTENER_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)})
-    env.update({k: str(v) for k, v in env_overrides.items()})
-    server = LiveServer(data_dir=data_dir, port=port, env=env)
-    server.key = _prepare_data_dir(Settings.from_env(env, data_dir=str(data_dir), port=port))
-    return server
+    return prepared_server(data_dir, **{"SHORTENER_LOG_LEVEL": "warning", **env_overrides})

@@ -5,6 +5,12 @@ import pytest
 from dub.models import errors
 
 
+@pytest.fixture(scope="module")
+def server(module_server):
+    """One server for the module: each test works on its own folders and links."""
+    return module_server
+
+
 def test_folders_and_domain_status_through_the_sdk(server, dub):
     domain = f"127.0.0.1:{server.port}"
     folder = dub.folders.create(request={"name": "Launch", "description": "for the launch"})

@@ -1,6 +1,8 @@
 """The unmodified official Dub Python SDK against a real server on loopback.
 
-One server per test (starting one costs about a second), so each test walks a whole area.
+One server per test (starting one costs about a second), so each test walks a whole area: unlike
+test_sdk_track and test_sdk_folders these tests check whole-workspace lists and counts (every
+link, tag and domain), which need an empty database each.
 """
 from __future__ import annotations
 

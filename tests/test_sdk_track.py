@@ -15,6 +15,12 @@ from conversion_support import DESKTOP
 _visitor = itertools.count(1)
 
 
+@pytest.fixture(scope="module")
+def server(module_server):
+    """One server for the module: each test works on its own link, customers and invoices."""
+    return module_server
+
+
 def click(server, key: str) -> str:
     """A real redirect by a new visitor; the click id is its dub_id cookie."""
     r = httpx.get(f"{server.url}/{key}", headers={"user-agent": f"{DESKTOP} sdk/{next(_visitor)}"})
