@@ -27,10 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_redirect import DOMAIN, LUA, SERVER_CPU, URL, WARM_LUA, need_tools, stop, wrk
-from common import ROOT, free_port, seed_links, server_env, shortener_cmd, wait_ready
+from bench_redirect import DOMAIN, SERVER_CPU, URL, need_tools, stop, wrk
+from common import ROOT, free_port, seed_links, seed_wrk_keys, server_env, shortener_cmd, wait_ready
 
-from shortener.ids import nanoid
 
 CONFIGS = {
     "default (both off)": {},
@@ -134,16 +133,8 @@ def main() -> None:
     results: dict[str, list[dict]] = {name: [] for name in CONFIGS}
     try:
         data_dir = str(tmp / "data")
-        t0 = time.perf_counter()
-        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.links, key=lambda i: nanoid(7),
-                                      url=lambda i: URL.format(i=i)))
-        print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        keys_file = tmp / "keys.txt"
-        keys_file.write_text("\n".join(keys) + "\n")
-        script = tmp / "random_keys.lua"
-        script.write_text(LUA % (keys_file, 42))
-        warm_script = tmp / "all_keys.lua"
-        warm_script.write_text(WARM_LUA % keys_file)
+        seeded = seed_wrk_keys(tmp, data_dir, DOMAIN, args.links, URL)
+        script, warm_script = seeded.random_script, seeded.walk_script
         for round_ in range(args.runs):
             for name, extra in CONFIGS.items():
                 port = free_port()

@@ -54,11 +54,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, free_port, seed_links, server_env, start_shortener, wait_ready
+from common import ROOT, free_port, seed_wrk_keys, server_env, start_shortener, wait_ready
 
 from shortener.config import Settings
 from shortener.core import Core
-from shortener.ids import nanoid
 
 DOMAIN = "bench.test"
 # A real browser's user agent, so the request path's bot check and the writer's parse do their work.
@@ -66,27 +65,6 @@ USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHT
               "Chrome/124.0.0.0 Safari/537.36")
 SERVER_CPU, CLIENT_CPU = "1", "0"
 URL = "https://example.com/page/{i}?utm_source=bench"
-
-LUA = """
-local keys = {}
-for line in io.lines("%s") do keys[#keys + 1] = line end
-math.randomseed(%d)
-request = function()
-  return wrk.format("GET", "/" .. keys[math.random(#keys)])
-end
-"""
-# The warm-up walks every key once (then wraps), so the measured run finds the whole working set
-# in the link cache, as a long-running server would.
-WARM_LUA = """
-local keys = {}
-for line in io.lines("%s") do keys[#keys + 1] = line end
-local i = 0
-request = function()
-  i = i %% #keys + 1
-  return wrk.format("GET", "/" .. keys[i])
-end
-"""
-
 
 def need_tools() -> None:
     if shutil.which("taskset") is None:
@@ -218,16 +196,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-redirect-"))
     data_dir = str(tmp / "data")
     try:
-        t0 = time.perf_counter()
-        keys = asyncio.run(seed_links(data_dir, DOMAIN, args.links, key=lambda i: nanoid(7),
-                                      url=lambda i: URL.format(i=i)))
-        print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        keys_file = tmp / "keys.txt"
-        keys_file.write_text("\n".join(keys) + "\n")
-        script = tmp / "random_keys.lua"
-        script.write_text(LUA % (keys_file, 42))
-        warm_script = tmp / "all_keys.lua"
-        warm_script.write_text(WARM_LUA % keys_file)
+        seeded = seed_wrk_keys(tmp, data_dir, DOMAIN, args.links, URL)
+        keys, keys_file, script, warm_script = (seeded.keys, seeded.keys_file, seeded.random_script,
+                                                seeded.walk_script)
 
         port = free_port()
         proc = start_shortener(data_dir, port, server_env(DOMAIN, click_dedup_seconds=0), cpu=SERVER_CPU)

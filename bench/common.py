@@ -5,11 +5,13 @@ beside them (a script's own folder is first on sys.path).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -105,3 +107,50 @@ async def seed_links(data_dir: str, domain: str, count: int, *, key: Callable[[i
     finally:
         await core.close()
     return keys
+
+
+# wrk scripts over a file of keys, one a line: random keys (a fixed seed), and a walk over every key
+# once, then again (a warm-up that puts the whole working set in the link cache, as a long-running
+# server would have it).
+RANDOM_KEYS_LUA = """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+math.randomseed(%d)
+request = function()
+  return wrk.format("GET", "/" .. keys[math.random(#keys)])
+end
+"""
+ALL_KEYS_LUA = """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+local i = 0
+request = function()
+  i = i %% #keys + 1
+  return wrk.format("GET", "/" .. keys[i])
+end
+"""
+
+
+@dataclass
+class WrkKeys:
+    keys: list[str]
+    keys_file: Path
+    random_script: Path  # RANDOM_KEYS_LUA, seed 42
+    walk_script: Path  # ALL_KEYS_LUA
+
+
+def seed_wrk_keys(folder: Path, data_dir: str, domain: str, count: int, url: str) -> WrkKeys:
+    """`count` links with random 7-character keys (destination `url` formatted with i), their keys in
+    folder/keys.txt and the two wrk scripts over them beside it."""
+    from shortener.ids import nanoid
+
+    t0 = time.perf_counter()
+    keys = asyncio.run(seed_links(data_dir, domain, count, key=lambda i: nanoid(7), url=lambda i: url.format(i=i)))
+    print(f"seeded {len(keys)} links in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    keys_file = folder / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n")
+    random_script = folder / "random_keys.lua"
+    random_script.write_text(RANDOM_KEYS_LUA % (keys_file, 42))
+    walk_script = folder / "all_keys.lua"
+    walk_script.write_text(ALL_KEYS_LUA % keys_file)
+    return WrkKeys(keys, keys_file, random_script, walk_script)
