@@ -95,23 +95,26 @@ def test_a_reader_that_raised_mid_fetch_is_reset_before_its_next_read(settings, 
 
 # -- 2. a cancelled transaction leaves the writer clean ------------------------------------------
 
+async def _cancelled_after(start, steps: int) -> None:
+    """Start `start()` as a task, let the event loop turn `steps` times, then cancel it and wait
+    for it to end (the cancellation can land at any await of the job)."""
+    task = asyncio.ensure_future(start())
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
 def test_cancelling_a_write_at_any_point_never_leaves_a_transaction_open(settings, core, run):
     store = core.store
 
-    async def cancel_after(steps: int) -> None:
-        task = asyncio.ensure_future(store.write(
-            "INSERT INTO tags (id, name, color, created_at, updated_at) VALUES (?, ?, 'red', 'x', 'x')",
-            (f"tag_c{steps}", f"c{steps}")))
-        for _ in range(steps):
-            await asyncio.sleep(0)
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
     for steps in range(8):
-        run(cancel_after, steps)
+        run(_cancelled_after, lambda: store.write(
+            "INSERT INTO tags (id, name, color, created_at, updated_at) VALUES (?, ?, 'red', 'x', 'x')",
+            (f"tag_c{steps}", f"c{steps}")), steps)
         # The next write works: no "cannot start a transaction within a transaction".
         assert run(store.write, "UPDATE tags SET color = 'blue' WHERE 0") == 0
     assert run(store.connections_idle)
@@ -185,18 +188,7 @@ def test_a_cancelled_flush_neither_loses_nor_double_counts_clicks(settings):
             for i in range(50):
                 c.get("/cf", headers={"user-agent": f"{DESKTOP} {steps}-{i}"})
                 sent += 1
-
-            async def cancel_flush(steps=steps):
-                task = asyncio.ensure_future(core.clicks.flush())
-                for _ in range(steps):
-                    await asyncio.sleep(0)
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-
-            run(cancel_flush)
+            run(_cancelled_after, core.clicks.flush, steps)
         t = totals(run, core, link)
         assert (t["rows"], t["clicks"]) == (sent, sent)
         assert core.clicks.queued == 0 and not core.clicks._pending
