@@ -141,6 +141,20 @@ def shortener_cli(monkeypatch, capsys):
     return runner
 
 
+def record_link_changes(core, monkeypatch, field: str) -> list[tuple]:
+    """From now on, every core.link_changed call as (event, link id, link[field], the previous
+    link's field or None)."""
+    seen: list[tuple] = []
+    original = core.link_changed
+
+    async def record(event, link, previous=None):
+        seen.append((event, link["id"], link[field], previous[field] if previous else None))
+        await original(event, link, previous)
+
+    monkeypatch.setattr(core, "link_changed", record)
+    return seen
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from conftest import record_link_changes
 from shortener.passwords import verify_password
 
 LINK_KEYS = {
@@ -25,15 +26,7 @@ ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 @pytest.fixture
 def events(core, monkeypatch):
     """Every core.link_changed call as (event, link id, key, previous key)."""
-    seen: list[tuple] = []
-    original = core.link_changed
-
-    async def record(event, link, previous=None):
-        seen.append((event, link["id"], link["key"], previous["key"] if previous else None))
-        await original(event, link, previous)
-
-    monkeypatch.setattr(core, "link_changed", record)
-    return seen
+    return record_link_changes(core, monkeypatch, "key")
 
 
 def create(api, **body):

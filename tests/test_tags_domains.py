@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import record_link_changes
+
 COLORS = {"red", "yellow", "green", "blue", "purple", "brown", "gray", "pink"}
 DOMAIN_KEYS = {
     "id", "slug", "verified", "primary", "archived", "placeholder", "expiredUrl", "notFoundUrl", "logo",
@@ -12,15 +14,8 @@ DOMAIN_KEYS = {
 
 @pytest.fixture
 def events(core, monkeypatch):
-    seen: list[tuple] = []
-    original = core.link_changed
-
-    async def record(event, link, previous=None):
-        seen.append((event, link["id"], link["domain"], previous["domain"] if previous else None))
-        await original(event, link, previous)
-
-    monkeypatch.setattr(core, "link_changed", record)
-    return seen
+    """Every core.link_changed call as (event, link id, domain, previous domain)."""
+    return record_link_changes(core, monkeypatch, "domain")
 
 
 def code(r, status):
