@@ -301,10 +301,13 @@ async def queries(data_dir: str, runs: int, budget: float, group_bys: list[str],
                   f"{size / max(1, total):,.0f} bytes per stored click (whole database: links, leads, sales, indexes)")
         if not show_queries:
             return
-        top = await core.analytics.retrieve({"groupBy": "top_links", "interval": "all"})
-        link_id = top[0]["id"]
-        print(f"\nqueries: the analytics service on {total:,} clicks; link filter: the busiest link "
-              f"({top[0]['clicks']:,} clicks); goal p95 < 100 ms")
+        try:
+            top = await core.analytics.retrieve({"groupBy": "top_links", "interval": "all"})
+            link_id, busiest = top[0]["id"], f"the busiest link ({top[0]['clicks']:,} clicks)"
+        except StoreUnavailable:  # too slow on raw rows: k0 is the busiest link the seeding made
+            link = await core.store.get_link_by_key(DOMAIN, "k0")
+            link_id, busiest = link["id"], f"k0, the busiest link seeded ({link['clicks']:,} clicks)"
+        print(f"\nqueries: the analytics service on {total:,} clicks; link filter: {busiest}; goal p95 < 100 ms")
         print(f"{'event':<10}{'groupBy':<16}{'interval':<9}{'link':<5}{'runs':>5}{'p50 ms':>10}{'p95 ms':>10}")
         over = []
         for event in events:
