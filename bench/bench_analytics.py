@@ -16,7 +16,7 @@ Parts (all by default; each prints its own table):
   transaction, the next batch built while the store writes the last one, and `synchronous=normal`
   (the least the store allows; in WAL mode it syncs only at checkpoints, not at each COMMIT).
   Prints the seeding rate. --data-dir keeps the seeded folder: run again with the same
-  --data-dir to skip seeding (seed and writer are then skipped).
+  --data-dir to skip seeding.
 - writer: the writer's cost per click at 0, 10 %, 50 % and 100 % of --clicks stored clicks
   (0, 1M, 5M and 10M by default), measured while seeding: --writer-batches transactions of 5,000
   fresh clicks (the server's SHORTENER_CLICK_BATCH_SIZE; time "now", new time-ordered ids, random
@@ -25,6 +25,8 @@ Parts (all by default; each prints its own table):
   holding no clicks, so every size also has a reference measured in the same seconds (the
   machine is shared and noisy): `vs empty now` is that ratio, `vs 0` the ratio to the first
   size's figure. Goal: flat within 20 %. Only the store's call is timed (not building rows).
+  With an already seeded --data-dir, `--parts writer` measures the same at its present size
+  (pass the --links it was seeded with).
 - queries: the analytics service (shortener/analytics.py, the code behind GET /api/analytics,
   without HTTP) for every groupBy over `30d` and `all`, without and with a link filter (the
   busiest link), --runs times each (fewer once a case has used --case-budget seconds, at least
@@ -255,6 +257,22 @@ async def seed(data_dir: str, n_links: int, n_clicks: int, writer_at: list[int],
         print(f"{'stored clicks':>14}{'us/click':>10}{'vs 0':>7}{'empty now':>11}{'vs empty now':>14}")
         for stored, big_us, ref_us in writer:
             print(f"{stored:>14,}{big_us:>10.1f}{big_us / base_us:>7.2f}{ref_us:>11.1f}{big_us / ref_us:>14.2f}")
+
+
+async def writer_again(data_dir: str, n_links: int, batches: int) -> None:
+    """The writer's cost at an already seeded folder's size, against an empty copy of its links."""
+    ref_template = tempfile.mkdtemp(prefix="bench-writer-empty-")
+    try:
+        ref_keys = await seed_links(ref_template, DOMAIN, n_links, key=lambda i: f"k{i}",
+                                    url=lambda i: f"https://dest.test/{i}")
+        stored = await _count_clicks(data_dir)
+        big_us, ref_us = await writer_cost(data_dir, [f"k{i}" for i in range(n_links)], ref_template, ref_keys,
+                                           batches)
+    finally:
+        shutil.rmtree(ref_template, ignore_errors=True)
+    print(f"\nwriter cost per click at {stored:,} stored clicks (transactions of {WRITER_BATCH:,}, median of "
+          f"{batches}, synchronous=full): {big_us:.1f} us/click; an empty copy of its links in the same seconds: "
+          f"{ref_us:.1f} us/click; ratio {big_us / ref_us:.2f}")
 
 
 async def seed_conversions(core: Core, picked: list[tuple[str, dict, str]]) -> int:
@@ -541,8 +559,8 @@ def main() -> None:
                     writer_at = []
                 print(f"seeding {args.clicks:,} clicks on {args.links:,} links into {data_dir}", file=sys.stderr)
                 asyncio.run(seed(data_dir, args.links, args.clicks, writer_at, args.writer_batches))
-            elif parts & {"seed", "writer"} and args.data_dir:
-                print(f"{data_dir} is already seeded: seeding and the writer figures are skipped", file=sys.stderr)
+            elif "writer" in parts:
+                asyncio.run(writer_again(data_dir, args.links, args.writer_batches))
             if parts & {"queries", "size"}:
                 asyncio.run(queries(data_dir, args.runs, args.case_budget, group_bys,
                                     [e for e in args.events.split(",") if e], "size" in parts, "queries" in parts))
