@@ -264,7 +264,6 @@ class WebhookService:
 
     async def start(self) -> None:
         await self.reload()
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self._task = asyncio.create_task(self._run(), name="webhook-delivery")
 
     async def stop(self) -> None:
@@ -373,7 +372,10 @@ class WebhookService:
         """Resolve, check and POST; returns the status. The body of the answer is never read, so a
         receiver cannot make us hold a large response."""
         url, host_header, sni = await self._target(row["url"])
-        assert self._client is not None
+        if self._client is None:
+            # Made at the first delivery, not at start: building its TLS context (reading the CA
+            # bundle) takes ~20 ms, paid by every start of a server that may never deliver one.
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         request = self._client.build_request(
             "POST", url, content=body, extensions={"sni_hostname": sni},
             headers={
