@@ -6,7 +6,7 @@ import itertools
 from typing import Iterable, Sequence
 
 from .base import Row, SQLiteBase, Tx, with_tx
-from .rollups import DIM_COLUMNS, Rollup
+from .rollups import roll_up_click_rows
 from .webhooks import insert_outbox
 
 # Only what a redirect needs; the link cache keeps these rows for the whole working set.
@@ -46,10 +46,9 @@ def _click_statements(clicks: Sequence[tuple]):
         yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
-# What the INSERT hands back per inserted row; _click_counters and the rollups read these
-# positions (only inserted rows: a click id already stored is ignored and must not count twice).
-_RETURNING = " RETURNING id, link_id, timestamp, " + ", ".join(DIM_COLUMNS)
-_ID, _LINK_ID, _TIMESTAMP, _DIMS = 0, 1, 2, 3
+# What the INSERT hands back per inserted row; _click_counters reads these positions.
+_RETURNING = " RETURNING id, link_id, timestamp"
+_ID, _LINK_ID, _TIMESTAMP = 0, 1, 2
 
 
 def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
@@ -83,15 +82,17 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
+        # The rows this batch inserts get the rowids after the largest (one writer at a time):
+        # the rollups are made from that range, so only inserted rows count (an id already
+        # stored is ignored and must not count twice).
+        first_rowid = cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM clicks").fetchone()[0]
         for sql, params in _click_statements(clicks):
             inserted += cur.execute(sql + _RETURNING, params).fetchall()
     finally:
         cur.close()
     tx.executemany(_COUNTERS, _click_counters(inserted))
-    rollup = Rollup()
-    for row in inserted:
-        rollup.add("clicks", row[_LINK_ID], row[_TIMESTAMP], row[_DIMS:])
-    rollup.write(tx)
+    if inserted:
+        roll_up_click_rows(tx, first_rowid, tx.fetchone("SELECT MAX(rowid) AS last FROM clicks")["last"])
     if outbox:
         insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
     return len(inserted)
