@@ -6,6 +6,7 @@ against; hashing runs off the event loop because it takes tens of milliseconds b
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 
@@ -17,8 +18,14 @@ from shortener.timeutil import now_iso
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1000
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = hash_password("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs as long as a wrong
+    password. Made at the first sign-in attempt, not at import: a scrypt hash there cost every
+    process ~70 ms, each CLI command included."""
+    return hash_password("not a password of anyone")
 
 
 def normalise_email(value: str) -> str:
@@ -54,7 +61,9 @@ class UserService:
         """The owner for this email and password, or None. Unknown emails take as long."""
         email = (email or "").strip()
         row = await self.store.find_user_by_email(email) if email and len(email) <= 254 else None
-        stored = row["password_hash"] if row else _DUMMY_HASH
+        # Asked for on both paths, so the first attempt costs the same for a known and an unknown email.
+        dummy = await asyncio.to_thread(_dummy_hash)
+        stored = row["password_hash"] if row else dummy
         ok = await asyncio.to_thread(verify_password, password or "", stored)
         if row is None or not ok:
             return None
