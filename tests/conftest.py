@@ -192,15 +192,17 @@ class LiveServer:
             env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/_/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        # One client for the polling: each httpx.get builds a client and its TLS context (~30 ms).
+        with httpx.Client(timeout=1) as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {self.log.read_text()}")
+                try:
+                    if http.get(f"{self.url}/_/health").status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
         raise RuntimeError(f"server did not start: {self.log.read_text()}")
 
     def stop(self) -> None:
