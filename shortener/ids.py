@@ -6,7 +6,9 @@
   plus one, so ids made in a row sort in the order they were made. Lists ordered by createdAt
   break ties on the id; with random low bits, a batch created in one millisecond came back in
   random order (and id cursors skipped around it).
-- Click ids, event ids, random keys: characters of [0-9A-Za-z] (nanoid's alphabet).
+- Event ids, random keys: characters of [0-9A-Za-z] (nanoid's alphabet). Click ids have the same
+  format but are time-ordered (shortener/clicks.py fast_click_id: 7 characters of base62
+  milliseconds, then 9 random ones, ~53 bits: the dub_id cookie stays unguessable).
 """
 from __future__ import annotations
 
@@ -57,6 +59,3 @@ def nanoid(size: int = 16) -> str:
             out.append(ALPHANUM[r])
     return "".join(out)
 
-
-def click_id() -> str:
-    return nanoid(16)
