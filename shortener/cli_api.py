@@ -24,39 +24,35 @@ def _fields(args: argparse.Namespace, pairs) -> dict[str, Any]:
 Call = Callable[[Any, argparse.Namespace], Awaitable[Any]]
 
 
-def _shows(call: Call):
-    """A command printing what the service answers, `call(core, args)`, as JSON (the API's answer)."""
+def _command(call: Call, answer: Callable[[argparse.Namespace, Any], Any]):
+    """A command: the service call `call(core, args)`, then `answer(args, result)` prints it."""
 
     @with_core
     async def run(core, args) -> int:
-        print_json(await call(core, args))
+        answer(args, await call(core, args))
         return 0
 
     return run
 
 
+def _shows(call: Call):
+    """A command printing what the service answers as JSON (the API's answer)."""
+    return _command(call, lambda args, result: print_json(result))
+
+
 def _reports(call: Call, message: Callable[[argparse.Namespace, Any], str]):
     """A command that says what it did in a line on stderr, with the result as JSON under --json."""
-
-    @with_core
-    async def run(core, args) -> int:
-        result = await call(core, args)
-        return report(args, message(args, result), result)
-
-    return run
+    return _command(call, lambda args, result: report(args, message(args, result), result))
 
 
 def _lists(fetch: Callable[[Any, argparse.Namespace, int, int], Awaitable[list]], columns, *, empty: str,
            page_size: int = 100):
     """A command paging through `fetch(core, args, page, size)` up to --limit: a table, or JSON."""
 
-    @with_core
-    async def run(core, args) -> int:
-        rows = await fetch_pages(lambda page, size: fetch(core, args, page, size), args.limit, page_size=page_size)
-        output(args, rows, columns, empty=empty)
-        return 0
+    async def rows(core, args) -> list:
+        return await fetch_pages(lambda page, size: fetch(core, args, page, size), args.limit, page_size=page_size)
 
-    return run
+    return _command(rows, lambda args, result: output(args, result, columns, empty=empty))
 
 
 def _on(parent, name: str, fn, help: str, *positionals: str) -> argparse.ArgumentParser:
