@@ -5,7 +5,7 @@ import json
 from typing import Any, Callable, Sequence
 
 from .base import Row, SQLiteBase, Tx, with_tx
-from .rollups import roll_up_events, unroll_events_where
+from .rollups import after_events_deleted, roll_up_events, unroll_events_where
 from .webhooks import insert_outbox
 
 _CUSTOMER_COLUMNS = (
@@ -312,5 +312,6 @@ class ConversionQueries(SQLiteBase):
             unroll_events_where(tx, "leads", "e.customer_id = ?", (customer_id,))
             unroll_events_where(tx, "sales", "e.customer_id = ?", (customer_id,))
             tx.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+            after_events_deleted(tx)
             return True
         return await self.run_in_transaction(work)

@@ -254,6 +254,18 @@ def unroll_events_where(tx: Tx, source: str, where: str, params: Sequence) -> No
     roll_up_events(tx, source, rows, sign=-1)
 
 
+def after_events_deleted(tx: Tx) -> None:
+    """After deleting events: while the backfill is pending, a deleted row at the top of a table
+    would let the next insert reuse its rowid inside the backfill's range (and be counted by both
+    the writer and the backfill); the range ends at the largest rowid left instead."""
+    for source, table in _EVENT_TABLES.items():
+        tx.execute(f"UPDATE rollup_backfill SET last_rowid = MIN(last_rowid, "
+                   f"(SELECT COALESCE(MAX(rowid), 0) FROM {table})) WHERE source = ? AND next_rowid < last_rowid",
+                   (source,))
+        tx.execute("UPDATE rollup_backfill SET next_rowid = last_rowid WHERE source = ? AND next_rowid > last_rowid",
+                   (source,))
+
+
 # -- backfill of rows stored before the rollups existed ------------------------------------------
 
 BACKFILL_CHUNK = 20_000
