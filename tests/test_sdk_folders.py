@@ -1,14 +1,51 @@
-"""The official Dub Python SDK against a real server: folders, domain status, A/B links."""
+"""The official Dub Python SDK against a real server: QR codes, folders, domain status, A/B links."""
 from __future__ import annotations
 
+import io
+
+import httpx
 import pytest
+import zxingcpp
+from dub import Dub
 from dub.models import errors
+from PIL import Image
 
 
 @pytest.fixture(scope="module")
 def server(module_server):
     """One server for the module: each test works on its own folders and links."""
     return module_server
+
+
+def _decode_qr(png: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [b.format for b in found] == [zxingcpp.BarcodeFormat.QRCode], found
+    return found[0].text
+
+
+def test_qr_codes_get_through_the_sdk_draws_the_short_link(server, dub):
+    """The SDK sends size=600.0&margin=2.0 (floats) and hands the PNG back as text, which loses
+    bytes: the bytes it received are read off its own HTTP client, then decoded as a QR code."""
+    link = dub.links.create(request={"url": "https://example.com/qr-target"})
+    received: list[bytes] = []
+
+    def keep_qr(response: httpx.Response) -> None:
+        if response.url.path.endswith("/qr"):
+            received.append(response.read())
+
+    with httpx.Client(event_hooks={"response": [keep_qr]}) as client:
+        sdk = Dub(token=server.key, server_url=server.api_url, client=client)
+        text = sdk.qr_codes.get(request={"url": link.short_link})
+        assert text[1:4] == "PNG"
+        assert _decode_qr(received[-1]) == link.short_link
+        # the link's own qrCode URL (Dub's ?qr=1 form), with every option the SDK has
+        sdk.qr_codes.get(request={"url": f"{link.short_link}?qr=1", "size": 300, "margin": 4, "level": "H",
+                                  "fg_color": "#112233", "bg_color": "#FFFFFF", "hide_logo": True})
+        assert _decode_qr(received[-1]) == f"{link.short_link}?qr=1"
+    assert len(received) == 2 and all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in received)
+    # what the code says is the short link: scanning it leads to the destination
+    scanned = httpx.get(_decode_qr(received[0]), headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    assert scanned.status_code == 302 and scanned.headers["location"] == "https://example.com/qr-target"
 
 
 def test_folders_and_domain_status_through_the_sdk(server, dub):
