@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html as htmllib
+import json
 import re
 import subprocess
 import sys
@@ -390,7 +391,7 @@ def test_customers_and_events_show_visitor_values_escaped(api, owner, core, run)
     api.cookies.clear()
     run(core.clicks.flush)
     assert lead(api, click, "cust-1", customerName=MARKUP, customerEmail="c@example.com",
-                metadata={"note": MARKUP}).status_code == 200
+                metadata={"note": MARKUP, "city": "Zürich"}).status_code == 200
     assert sale(api, "cust-1", 1999, invoiceId="inv-1").status_code == 200
     del api.headers["Authorization"]
     sign_in(api)
@@ -403,6 +404,10 @@ def test_customers_and_events_show_visitor_values_escaped(api, owner, core, run)
     assert "Sign up" in page and "19.99" in page and "<img src=x" not in page
     events = api.get("/_/events?event=leads&interval=all").text
     assert "Sign up" in events and "<img src=x" not in events and "&lt;img src=x" in events
+    # The metadata reads as it was sent (not \u003c or \u00fc escapes), HTML-escaped.
+    cell = re.search(r'data-label="Metadata" class="dest"><code>(.*?)</code>', events).group(1)
+    assert "<" not in cell and json.loads(htmllib.unescape(cell)) == {"note": MARKUP, "city": "Zürich"}
+    assert "Zürich" in cell and "\\u" not in cell
     clicks = api.get("/_/events?event=clicks&interval=all").text
     assert "ref.test" in clicks and "<script>x" not in clicks
     assert "Sign up" not in api.get("/_/events?event=leads&interval=all&country=ZZ").text

@@ -1,5 +1,7 @@
-"""Jinja filters for the dashboard's values: money in cents, ISO times."""
+"""Jinja filters for the dashboard's values: money in cents, ISO times, metadata as text."""
 from __future__ import annotations
+
+import json
 
 from markupsafe import Markup, escape
 
@@ -26,5 +28,12 @@ def when(value) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(value, text)
 
 
+def json_text(value) -> str:
+    """JSON as the sender wrote it, for HTML text: autoescaping escapes it. (Jinja's tojson is for
+    <script>: it writes < as \\u003c and every non-ASCII letter as \\uXXXX, unreadable on a page.)"""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 env.filters["cents"] = cents
+env.filters["json_text"] = json_text
 env.filters["when"] = when
