@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_write_contention.py [--links 10000] [--clicks 1000000]
         [--batch 5000] [--seconds 20] [--api-every-ms 20] [--synchronous full] [--options a,b,c,d]
+        [--dir /dev/shm]
 
 Plain sqlite3, no app: the question is what the storage layout does to an API write, not what
 the app around it does (bench/bench_analytics.py --parts load measures the app end to end). The
@@ -366,9 +367,11 @@ def main() -> None:
     parser.add_argument("--api-every-ms", type=float, default=20, help="mean time between API writes (POST + PATCH)")
     parser.add_argument("--synchronous", default="full", help="PRAGMA synchronous (the app's default: full)")
     parser.add_argument("--options", default="a,b,c,d", help="which options (the baseline always runs)")
+    parser.add_argument("--dir", help="where the databases go (default: the system's temp folder; /dev/shm "
+                        "takes the disk's fsyncs, and other processes' I/O, out of the figures)")
     args = parser.parse_args()
     options = ["base"] + [o for o in args.options.split(",") if o in LABELS and o != "base"]
-    folder = Path(tempfile.mkdtemp(prefix="bench-contention-"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-contention-", dir=args.dir))
     try:
         *files, link_ids = seed(folder, args.links, args.clicks, args.batch)
         results = {}
@@ -381,7 +384,7 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"\nAPI write (INSERT a link + UPDATE another, two transactions) every {args.api_every_ms:g} ms for "
           f"{args.seconds:g} s; clicks in transactions of {args.batch:,} flat out; {args.links:,} links, "
-          f"{args.clicks:,} clicks stored; synchronous={args.synchronous}")
+          f"{args.clicks:,} clicks stored; synchronous={args.synchronous}; in {folder.parent}")
     print(f"{'option':<36}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}{'p99/base':>9}"
           f"{'clicks/s':>10}{'batch p50':>10}{'batch max':>10}")
     base99 = pct(results["base"]["api"], 0.99)
