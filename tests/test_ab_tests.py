@@ -108,6 +108,10 @@ def test_ten_thousand_visitors_split_by_weight_and_repeat_visitors_stay(api, cli
     clicks, _ = run(core.store.ab_test_results, link["id"], "", "9999")
     assert sorted(clicks) == sorted(counts.items())
     assert api.get(f"/api/links/{link['id']}").json()["clicks"] == 10_000
+    # ... as the analytics API shows them: one top_urls row per variant
+    top = api.get("/api/analytics", params={"event": "clicks", "groupBy": "top_urls", "linkId": link["id"],
+                                            "interval": "all"}).json()
+    assert sorted((row["url"], row["clicks"]) for row in top) == sorted(counts.items())
 
 
 def test_the_winner_is_served_after_completion(api, client, core, run):
