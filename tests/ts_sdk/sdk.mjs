@@ -10,6 +10,7 @@
 // union (analytics, events), any member may match, so the answer is also checked against the
 // member its groupBy / event asks for.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 
 import { Dub } from "dub";
 import { HTTPClient } from "dub/lib/http.js";
@@ -269,6 +270,11 @@ await step("qrCodes.get (PNG bytes)", async () => {
   const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
   assert.equal(width, height);
   assert.ok(width >= 300 && width <= 1200, `size=600 (the SDK's default) gives a ${width}px image`);
+  // tests/test_ts_sdk.py decodes the code: it must read as the short link
+  if (process.env.SHORTENER_QR_OUT) {
+    writeFileSync(`${process.env.SHORTENER_QR_OUT}.png`, png);
+    writeFileSync(`${process.env.SHORTENER_QR_OUT}.txt`, bare.shortLink);
+  }
   // the SDK's explicit size, margin, colours and level
   await dub.qrCodes.get({ url: bare.shortLink, size: 200, margin: 0, fgColor: "#112233", bgColor: "#FFFFFF", level: "H", hideLogo: true });
   assert.ok(lastQrBytes.readUInt32BE(16) <= 400, "size=200 gives a smaller image");
