@@ -303,11 +303,26 @@ def test_cross_site_form_post_is_refused(context, live, landing):
     page.close()
 
 
-def test_conversion_pages(context, live):
+def test_conversion_pages(context, live, landing):
+    # A visitor signs up through a link: a customer with a lead (and its metadata) to search for.
+    auth = {"authorization": f"Bearer {live_key(live)}"}
+    httpx.post(f"{live.url}/api/links", headers=auth, json={"url": f"{landing}/signup", "key": "signup"})
+    click = httpx.get(f"{live.url}/signup", headers={"user-agent": DESKTOP_UA}).cookies["dub_id"]
+    r = httpx.post(f"{live.url}/api/track/lead", headers=auth, json={
+        "clickId": click, "eventName": "Sign up", "customerExternalId": "cus-ada", "customerName": "Ada <b>L</b>",
+        "customerEmail": "ada@example.com", "metadata": {"plan": "Grüne <i>pro</i>"}})
+    assert r.status_code == 200, r.text
     page = context.new_page()
     page.goto("/_/customers")
-    expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    page.get_by_role("searchbox", name="Search").fill("ada@")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("link", name="Ada <b>L</b>")).to_be_visible()
     shot(page, "customers")
+    page.get_by_role("link", name="Ada <b>L</b>").click()
+    expect(page.get_by_role("heading", name="Ada <b>L</b>")).to_be_visible()
+    expect(page.locator("td[data-label=Event]")).to_have_text("lead: Sign up")
+    expect(page.locator("td[data-label=Metadata]")).to_have_text('{"plan": "Grüne <i>pro</i>"}')
+    shot(page, "customer")
     page.close()
 
 
