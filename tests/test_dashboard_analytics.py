@@ -68,6 +68,17 @@ def test_workspace_and_link_analytics(api, core, run, owner):  # noqa: F811
     assert "Top links" not in page
     assert re.search(r"<dt>Leads</dt><dd>1</dd>", page)
 
+    # Leads (and sales, revenue) over time too: the chart picker keeps the period and filters.
+    href = unescape(re.search(r'<nav class="chart-pick"[^>]*>.*?<a href="([^"]*)">Leads</a>', html).group(1))
+    assert "chart=leads" in href and "interval=24h" in href
+    leads = api.get(href + "&device=Desktop").text
+    assert "Leads over time (1 in the period)" in leads
+    assert sum(int(n) for n in re.findall(r'<rect class="chart-hit"[^>]*><title>[^<]*: (\d+)</title>', leads)) == 1
+    row = unescape(re.search(r'<a href="([^"]*)" title="Filter by this">Chrome</a>', leads).group(1))
+    assert "chart=leads" in row and "device=Desktop" in row
+    assert "Revenue over time (0.00 in the period)" in api.get("/_/analytics?interval=24h&chart=saleAmount").text
+    assert "Clicks over time" in api.get("/_/analytics?interval=24h&chart=bogus").text
+
 
 def test_time_zone_from_the_browser_cookie(api, core, run, owner):  # noqa: F811
     del api.headers["Authorization"]

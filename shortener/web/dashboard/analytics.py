@@ -43,6 +43,8 @@ BREAKDOWNS = (
     ("UTM campaigns", "utm_campaigns", "utm_campaign", "utm_campaign"),
 )
 ROWS = 10
+# What the over-time chart can show (`chart` parameter): each is a field of a composite bucket.
+METRICS = {"clicks": "Clicks", "leads": "Leads", "sales": "Sales", "saleAmount": "Revenue"}
 
 
 def _zone(request: Request) -> str:
@@ -56,18 +58,24 @@ def _zone(request: Request) -> str:
     return "UTC"
 
 
-def _points(series: list[dict], zone: str) -> list[tuple[str, int]]:
-    """(bucket label in the browser's zone, clicks) for shortener/charts.py."""
+def _points(series: list[dict], zone: str, metric: str = "clicks") -> list[tuple[str, float]]:
+    """(bucket label in the browser's zone, the metric's value) for shortener/charts.py;
+    revenue in currency units, as the totals show it, not cents."""
     tz = ZoneInfo(zone)
     hourly = len(series) > 1 and (parse_iso(series[1]["start"]) - parse_iso(series[0]["start"])).total_seconds() <= 3600
     fmt = "%Y-%m-%d %H:%M" if hourly else "%Y-%m-%d"
-    return [(parse_iso(p["start"]).astimezone(tz).strftime(fmt), p["clicks"]) for p in series]
+
+    def value(p: dict) -> float:
+        return (p.get(metric) or 0) / 100 if metric == "saleAmount" else p.get(metric) or 0
+
+    return [(parse_iso(p["start"]).astimezone(tz).strftime(fmt), value(p)) for p in series]
 
 
 async def _analytics_page(request: Request, *, link: dict | None) -> Response:
     core = core_of(request)
     q = request.query_params
     interval = q.get("interval") if q.get("interval") in INTERVALS else "30d"
+    metric = q.get("chart") if q.get("chart") in METRICS else "clicks"
     zone = _zone(request)
     filters = {name: q.get(name, "").strip()[:500] for name in FILTERS if q.get(name, "").strip()}
     if link is not None:
@@ -91,14 +99,14 @@ async def _analytics_page(request: Request, *, link: dict | None) -> Response:
     shown = {k: v for k, v in filters.items() if not (link is not None and k == "linkId")}
 
     def url_with(**changes) -> str:
-        merged = {"interval": interval, **shown, **changes}
+        merged = {"interval": interval, **shown, "chart": "" if metric == "clicks" else metric, **changes}
         if q.get("timezone"):
             merged.setdefault("timezone", q["timezone"])
         return base + "?" + urlencode({k: v for k, v in merged.items() if v})
 
     return render("dashboard/analytics.html", context(
-        request, link=link, totals=totals, chart=timeseries_chart(_points(series, zone), label="Clicks"),
-        breakdowns=breakdowns,
+        request, link=link, totals=totals, chart=timeseries_chart(_points(series, zone, metric), label=METRICS[metric]),
+        metric=metric, metrics=METRICS, breakdowns=breakdowns,
         interval=interval, intervals=INTERVAL_LABELS, zone=zone, filters=shown, url_with=url_with, error=error,
         events_url="/_/events?" + urlencode({"event": "clicks", "interval": interval, **filters}),
     ), status_code=422 if error else 200)
