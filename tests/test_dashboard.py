@@ -409,6 +409,7 @@ def test_customers_and_events_show_visitor_values_escaped(api, owner, core, run)
     assert "<" not in cell and json.loads(htmllib.unescape(cell)) == {"note": MARKUP, "city": "Zürich"}
     assert "Zürich" in cell and "\\u" not in cell
     clicks = api.get("/_/events?event=clicks&interval=all").text
+    assert '<option value="all" selected>All time</option>' in clicks   # the period reads as on Analytics
     assert "ref.test" in clicks and "<script>x" not in clicks
     assert "Sign up" not in api.get("/_/events?event=leads&interval=all&country=ZZ").text
     assert link["id"] in api.get(f"/_/events?event=sales&interval=all&linkId={link['id']}").text

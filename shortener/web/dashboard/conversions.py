@@ -10,6 +10,7 @@ from shortener.conversions import EVENT_KINDS, INTERVALS
 
 from ..common import core_of
 from ..templating import render
+from .analytics import INTERVAL_LABELS
 from .links import _page_number
 from .session import context, page
 
@@ -63,7 +64,7 @@ async def list_events(request: Request, form) -> Response:
         return "/_/events?" + urlencode(params)
 
     return render("dashboard/events.html", context(
-        request, events=events, state=state, kinds=EVENT_KINDS, intervals=INTERVALS, page=number,
+        request, events=events, state=state, kinds=EVENT_KINDS, intervals=INTERVALS, interval_labels=INTERVAL_LABELS, page=number,
         more=len(events) == PAGE_SIZE, url_with=url_with, filter_url=lambda **kw: url_with(page=1, **kw),
         active={k: v for k, v in chosen.items() if v},
     ))
