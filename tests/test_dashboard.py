@@ -625,7 +625,19 @@ def test_api_key_is_shown_once_then_revoked(dash, client, core, run):
     key = re.search(r'<code id="new-key">([^<]+)</code>', r.text).group(1)
     assert client.get("/api/links", headers={"authorization": f"Bearer {key}"}).status_code == 200
     assert key not in dash.get("/_/settings").text
+    # The answer was shown at the form's address; loading that address again (a GET) goes back
+    # to the form's page, creating nothing and showing no key.
+    again = dash.get("/_/settings/keys")
+    assert again.status_code == 303 and again.headers["location"] == "/_/settings#keys"
+    assert len(run(core.api_keys.list)) == 1
     key_id = run(core.api_keys.list)[0]["id"]
+    hook = _hook(core, run)
+    for path, target in ((f"/_/settings/keys/{key_id}/revoke", "/_/settings#keys"),
+                         (f"/_/settings/webhooks/{hook}/rotate", f"/_/settings/webhooks/{hook}"),
+                         ("/_/links/link_x/archive", "/_/links/link_x"), ("/_/signout", "/_/")):
+        r = dash.get(path)
+        assert (r.status_code, r.headers["location"]) == (303, target), path
+    assert client.get("/api/links", headers={"authorization": f"Bearer {key}"}).status_code == 200
     post(dash, f"/_/settings/keys/{key_id}/revoke", {})
     assert client.get("/api/links", headers={"authorization": f"Bearer {key}"}).status_code == 401
 

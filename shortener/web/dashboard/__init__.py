@@ -5,11 +5,44 @@ Pages reach data only through the Core's services; see session.py for what every
 """
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import analytics, auth, conversions, filters, links, settings  # noqa: F401  (filters registers Jinja filters)
+from .session import page
 
 GET, POST, BOTH = ["GET", "HEAD"], ["POST"], ["GET", "HEAD", "POST"]
+
+
+def _back_to(target: str):
+    """GET of an address only a form posts to: some answers (a new API key, a new webhook
+    secret, an error) are shown at the form's address, and a browser asked to load it again
+    (Enter in the address bar, a bookmark) sends a GET. It goes to the form's page, not a 405."""
+
+    @page
+    async def endpoint(request: Request, form) -> Response:
+        return RedirectResponse(target.format(**request.path_params), status_code=303)
+
+    return endpoint
+
+
+# Each POST-only address and the page its form is on.
+_FORM_PAGES = {
+    "/signout": "/_/",
+    "/links/{id}/archive": "/_/links/{id}",
+    "/settings/domains": "/_/settings#domains",
+    "/settings/domains/{slug}": "/_/settings#domains",
+    "/settings/domains/{slug}/delete": "/_/settings#domains",
+    "/settings/tags": "/_/settings#tags",
+    "/settings/tags/{id}": "/_/settings#tags",
+    "/settings/tags/{id}/delete": "/_/settings#tags",
+    "/settings/keys": "/_/settings#keys",
+    "/settings/keys/{id}/revoke": "/_/settings#keys",
+    "/settings/webhooks": "/_/settings#webhooks",
+    "/settings/webhooks/{id}/rotate": "/_/settings/webhooks/{id}",
+    "/settings/webhooks/{id}/delete": "/_/settings#webhooks",
+}
 
 routes: list = [
     Route("/", auth.home, methods=GET),
@@ -39,4 +72,5 @@ routes: list = [
     Route("/settings/webhooks/{id}", settings.toggle_webhook, methods=POST),
     Route("/settings/webhooks/{id}/rotate", settings.rotate_webhook, methods=POST),
     Route("/settings/webhooks/{id}/delete", settings.delete_webhook, methods=POST),
+    *(Route(path, _back_to(target), methods=GET) for path, target in _FORM_PAGES.items()),
 ]
