@@ -95,6 +95,7 @@ def test_first_steps_run_verbatim(workdir):
         # The Python snippet: a second link, then the lead on the visitor's click.
         assert f"http://127.0.0.1:{port}/docs link_" in out
         assert f"lead on http://127.0.0.1:{port}/hello" in out
+        open_the_dashboard(workdir, env, port)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -105,3 +106,27 @@ def test_first_steps_run_verbatim(workdir):
     assert r.returncode == 0, r.stderr
     link = json.loads(r.stdout)
     assert (link["clicks"], link["leads"], link["sales"], link["saleAmount"]) == (1, 1, 1, 4900)
+
+
+def open_the_dashboard(workdir: Path, env: dict, port: int) -> None:
+    """The First steps' last paragraph: an owner made with its `users create` command (the
+    password on stdin, as a script would give it), then its URL, where the sign-in leads to the
+    links above with their clicks, and to the customer and the sale."""
+    text = section("First steps").split("**The dashboard**", 1)[1]
+    command = re.search(r"`(\.venv/bin/shortener users create [^`]+)`", text).group(1)
+    url = re.search(r"open (http://127\.0\.0\.1:8000/_/)", text).group(1).replace(":8000", f":{port}")
+    email = command.rsplit(" ", 1)[1]
+    r = subprocess.run(command.split(), input="first steps password\n", cwd=workdir, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with httpx.Client(follow_redirects=True, timeout=10) as browser:
+        form = browser.get(url)
+        assert "/_/signin" in str(form.url)
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        links = browser.post(form.url, data={"csrf": token, "email": email, "password": "first steps password"},
+                             headers={"origin": f"http://127.0.0.1:{port}"})
+        assert str(links.url).endswith("/_/links"), links.text[:500]
+        assert re.search(r'/hello</a>.*?data-label="Clicks"[^>]*>1<', links.text, re.S)
+        assert "/docs</a>" in links.text
+        customers = browser.get(f"http://127.0.0.1:{port}/_/customers").text
+        assert "ada@your-site.test" in customers and "user-42" in customers and "49.00" in customers
