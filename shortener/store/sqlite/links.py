@@ -301,20 +301,50 @@ class LinkQueries(SQLiteBase):
             "SELECT 1 AS x FROM links WHERE domain = ? AND key = ?", (domain, key)
         ) is not None
 
-    def _link_filters(self, f: dict) -> tuple[str, list]:
+    async def _search_by_index(self, search: str | None) -> bool:
+        """Whether the trigram index should find the search's candidates: for a term of 3+
+        characters (shorter ones have no trigram) that few enough links contain. A term many
+        links contain ("https") is cheaper to test row by row in the order the page reads: the
+        index pays a lookup per candidate, the row test stops after a page of matches."""
+        if not search or len(search) < 3 or "\x00" in search:
+            return False
+        # MAX(rid) approximates the number of links at the cost of one index seek.
+        row = await self.read_one(
+            "SELECT COUNT(*) AS n, (SELECT COALESCE(MAX(rid), 0) FROM links_search_rows) / :share AS most "
+            "FROM (SELECT 1 FROM links_search WHERE links_search MATCH :phrase "
+            "LIMIT (SELECT COALESCE(MAX(rid), 0) / :share + 1 FROM links_search_rows))",
+            {"phrase": _phrase(search), "share": _SEARCH_INDEX_SHARE},
+        )
+        return row is not None and row["n"] <= row["most"]
+
+    async def _where(self, f: dict) -> tuple[str, list]:
+        return self._link_filters(f, search_by_index=await self._search_by_index(f.get("search")))
+
+    def _link_filters(self, f: dict, *, search_by_index: bool = False) -> tuple[str, list]:
         where, params = [], []
+        # When the trigram index finds the candidates, the other terms get a unary + so that the
+        # planner reads those few links by id instead of walking an index over all of them (it
+        # takes `archived = 0` or `domain = ?` for selective, having no statistics).
+        plus = "+" if search_by_index else ""
         if f.get("domain"):
-            where.append("links.domain = ?")
+            where.append(f"{plus}links.domain = ?")
             params.append(f["domain"])
         if f.get("archived_only"):
-            where.append("links.archived = 1")
+            where.append(f"{plus}links.archived = 1")
         elif not f.get("show_archived"):
-            where.append("links.archived = 0")
+            where.append(f"{plus}links.archived = 0")
         for name, column in (("tenant_id", "tenant_id"), ("user_id", "user_id"), ("folder_id", "folder_id")):
             if f.get(name):
-                where.append(f"links.{column} = ?")
+                where.append(f"{plus}links.{column} = ?")
                 params.append(f[name])
         if f.get("search"):
+            if search_by_index:
+                where.append(
+                    "links.id IN (SELECT r.link_id FROM links_search "
+                    "JOIN links_search_rows r ON r.rid = links_search.rowid WHERE links_search MATCH ?)"
+                )
+                params.append(_phrase(f["search"]))
+            # Always applied: the index's matches are a superset (see 014_links_listing.sql).
             where.append("(links.url LIKE ? ESCAPE '\\' OR links.key LIKE ? ESCAPE '\\')")
             pattern = f"%{_like(f['search'])}%"
             params += [pattern, pattern]
@@ -341,7 +371,7 @@ class LinkQueries(SQLiteBase):
         """Links matching `filters` (domain, tag_ids, tag_names, search, show_archived, with_tags,
         tenant_id, user_id, folder_id). `starting_after`/`ending_before` are link-id cursors for
         the default newest-first order."""
-        where, params = self._link_filters(filters)
+        where, params = await self._where(filters)
         column = LINK_SORTS[sort]
         order = "DESC" if descending else "ASC"
         if starting_after or ending_before:
@@ -371,7 +401,7 @@ class LinkQueries(SQLiteBase):
     async def count_links(self, filters: dict, group_by: str | None = None) -> int | list[Row]:
         """The number of matching links, or [{group, count}] rows when grouped by
         domain, tag_id, user_id or folder_id."""
-        where, params = self._link_filters(filters)
+        where, params = await self._where(filters)
         if group_by is None and where == "links.archived = 0":
             # The unfiltered list hides archived links. Counting all rows (SQLite picks the
             # narrowest index) minus the few archived ones is ~3x faster than counting the
@@ -531,6 +561,16 @@ class LinkQueries(SQLiteBase):
                 "ON CONFLICT (link_id, tag_id) DO NOTHING",
                 rows,
             )
+
+
+# Search uses the trigram index when at most 1 link in this many is a candidate: at 100k links,
+# fetching ~10k candidates cost about what testing every row does (count and page together).
+_SEARCH_INDEX_SHARE = 10
+
+
+def _phrase(text: str) -> str:
+    """An FTS5 query matching `text` as one string (for trigrams: as a substring)."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _like(text: str) -> str:
