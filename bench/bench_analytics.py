@@ -545,9 +545,12 @@ def load(args: argparse.Namespace) -> None:
         time.sleep(1)  # wrk at full speed before the first API request
         loaded = client.run(args.load_seconds, every)
         loader.join()
-        proc.send_signal(signal.SIGTERM)  # flushes the click queue
-        proc.wait(timeout=120)
+        # SIGTERM flushes the click queue: a writer that fell behind takes a while.
+        queued_since = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=1800)
         proc = None
+        result["stop"] = time.perf_counter() - queued_since
         clicks_after = asyncio.run(_count_clicks(data_dir))
     finally:
         if proc is not None:
@@ -571,7 +574,8 @@ def load(args: argparse.Namespace) -> None:
           f"{pct(baseline['POST'] + baseline['PATCH'], 0.99):.1f} ms)")
     print(f"redirects: {w['rps']:,.0f}/s ({w['requests']:,} in the measured run, p50 {w['p50']:.1f} ms, "
           f"p99 {w['p99']:.1f} ms, non-3xx {w['bad']}); click rows written for them: {written:,} "
-          f"({written / max(1, w['requests']):.3f} per redirect)")
+          f"({written / max(1, w['requests']):.3f} per redirect); the server took {result['stop']:.0f} s to stop "
+          f"(writing the clicks still queued)")
 
 
 def main() -> None:
