@@ -599,7 +599,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     group_bys = [g for g in args.group_by.split(",") if g] or list(GROUP_BYS)
     needs_data = parts & {"seed", "writer", "queries", "size"}
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="bench-analytics-")
+    data_dir = args.data_dir or (tempfile.mkdtemp(prefix="bench-analytics-") if needs_data else "")
     try:
         if needs_data:
             if not (Path(data_dir) / "shortener.db").exists():
