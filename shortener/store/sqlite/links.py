@@ -317,14 +317,18 @@ class LinkQueries(SQLiteBase):
         )
         return row is not None and row["n"] <= row["most"]
 
-    async def _where(self, f: dict) -> tuple[str, list]:
-        return self._link_filters(f, search_by_index=await self._search_by_index(f.get("search")))
+    async def _where(self, f: dict, *, counting: bool = False) -> tuple[str, list]:
+        by_index = await self._search_by_index(f.get("search"))
+        return self._link_filters(f, search_by_index=by_index,
+                                  count_scan=counting and bool(f.get("search")) and not by_index)
 
-    def _link_filters(self, f: dict, *, search_by_index: bool = False) -> tuple[str, list]:
+    def _link_filters(self, f: dict, *, search_by_index: bool = False, count_scan: bool = False) -> tuple[str, list]:
         where, params = [], []
         # When the trigram index finds the candidates, the other terms get a unary + so that the
         # planner reads those few links by id instead of walking an index over all of them (it
-        # takes `archived = 0` or `domain = ?` for selective, having no statistics).
+        # takes `archived = 0` or `domain = ?` for selective, having no statistics). A count that
+        # tests every row is cheaper as a table scan than as a walk of an `archived` index with a
+        # row lookup per entry (~25 vs ~35 ms at 100k links), unless it counts the archived few.
         plus = "+" if search_by_index else ""
         if f.get("domain"):
             where.append(f"{plus}links.domain = ?")
@@ -332,7 +336,7 @@ class LinkQueries(SQLiteBase):
         if f.get("archived_only"):
             where.append(f"{plus}links.archived = 1")
         elif not f.get("show_archived"):
-            where.append(f"{plus}links.archived = 0")
+            where.append(f"{'+' if search_by_index or count_scan else ''}links.archived = 0")
         for name, column in (("tenant_id", "tenant_id"), ("user_id", "user_id"), ("folder_id", "folder_id")):
             if f.get(name):
                 where.append(f"{plus}links.{column} = ?")
@@ -401,7 +405,7 @@ class LinkQueries(SQLiteBase):
     async def count_links(self, filters: dict, group_by: str | None = None) -> int | list[Row]:
         """The number of matching links, or [{group, count}] rows when grouped by
         domain, tag_id, user_id or folder_id."""
-        where, params = await self._where(filters)
+        where, params = await self._where(filters, counting=True)
         if group_by is None and where == "links.archived = 0":
             # The unfiltered list hides archived links. Counting all rows (SQLite picks the
             # narrowest index) minus the few archived ones is ~3x faster than counting the
