@@ -405,3 +405,21 @@ def test_dedup_reinsert_moves_the_key_to_the_end_so_pruning_finds_expired_entrie
         rec._prune_dedup(clock[0])
         remaining = sorted(k[1] for k in rec._dedup)
         assert remaining == [hash(("203.0.113.9", "A"))]
+
+
+def test_a_sqlite_without_the_features_the_schema_needs_is_one_clear_error():
+    """Migration 014 needs FTS5's trigram tokenizer (SQLite 3.34+) and the rollups need the JSON
+    functions: an older library must fail at start with a message that says so, not halfway
+    through the migrations."""
+    import sqlite3
+
+    from shortener.store.sqlite.base import check_sqlite_features
+
+    check_sqlite_features()  # this machine's library has them
+
+    class Old:
+        def execute(self, sql):
+            raise sqlite3.OperationalError("no such tokenizer: trigram")
+
+    with pytest.raises(RuntimeError, match="lacks a feature shortener needs.*no such tokenizer: trigram"):
+        check_sqlite_features(Old())

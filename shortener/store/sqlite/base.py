@@ -63,6 +63,29 @@ def _dict_factory(cursor: sqlite3.Cursor, row: tuple) -> Row:
     return {d[0]: v for d, v in zip(cursor.description, row)}
 
 
+# The schema needs FTS5's trigram tokenizer (SQLite 3.34+, links search) and the JSON functions
+# (rollup values are json_array()s). Probed before migrating, so a library without them is one
+# clear start-up error instead of a migration failing partway through the list.
+_NEEDED_FEATURES = ("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')", "SELECT json_array(1)")
+
+
+def check_sqlite_features(conn: sqlite3.Connection | None = None) -> None:
+    probe = conn or sqlite3.connect(":memory:")
+    try:
+        for sql in _NEEDED_FEATURES:
+            try:
+                probe.execute(sql).close()
+            except sqlite3.OperationalError as exc:
+                raise RuntimeError(
+                    f"SQLite {sqlite3.sqlite_version} lacks a feature shortener needs ({exc}): it needs "
+                    "3.34 or newer with FTS5 and JSON (Python's sqlite3 uses the system library; "
+                    "Debian 12, Ubuntu 22.04 and python.org builds of Python 3.11 have them)"
+                ) from None
+    finally:
+        if conn is None:
+            probe.close()
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(number, name, sql) of every migration file, in order."""
     folder = resources.files(MIGRATIONS_PACKAGE).joinpath("migrations")
@@ -355,6 +378,7 @@ class SQLiteBase:
         lock (BEGIN IMMEDIATE) and only then reads the version, so the second process finds the
         work done; any error rolls the whole migration back.
         """
+        check_sqlite_features()
         applied: list[str] = []
         for number, name, sql in migrations():
             statements = split_statements(sql)
