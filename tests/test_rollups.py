@@ -116,11 +116,22 @@ def counters(db) -> list[tuple]:
         conn.close()
 
 
+# Undoes migration 014 (links listing indexes and search), which a test that winds the version
+# back below it will run again.
+UNDO_014 = (
+    "DROP TRIGGER links_search_insert; DROP TRIGGER links_search_delete; DROP TRIGGER links_search_update; "
+    "DROP TABLE links_search; DROP TABLE links_search_rows; DROP INDEX links_created_id; "
+    "DROP INDEX links_archived_created_id; DROP INDEX links_archived_clicks_id; "
+    "DROP INDEX links_archived_sale_amount_id; CREATE INDEX links_created ON links (created_at); "
+    "CREATE INDEX links_archived_created ON links (archived, created_at);"
+)
+
+
 def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript("DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+        conn.executescript(UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
                            "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
@@ -184,8 +195,8 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
         try:
             # the migration alone, then two small chunks, as if the process died after them
             applied = await super(rollups_module.RollupQueries, store).migrate()
-            assert applied == ["010_rollups.sql", "011_click_references.sql", "012_rollup_months.sql",
-                               "013_link_rollup_months.sql"]
+            assert applied[:4] == ["010_rollups.sql", "011_click_references.sql", "012_rollup_months.sql",
+                                   "013_link_rollup_months.sql"]
             for _ in range(2):
                 assert await store.run_in_transaction(with_tx(lambda tx: rollups_module.backfill_step(tx, 100)))
             assert not await store.rollups_ready()
@@ -275,7 +286,7 @@ def test_month_rows_built_from_day_rows(tmp_path, world):
     want = rollup_rows(copy / "shortener.db")
     assert any(r[1] == "m" for r in want)
     conn = sqlite3.connect(copy / "shortener.db")
-    conn.executescript("DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.executescript(UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
     conn.close()
     with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
         pass
