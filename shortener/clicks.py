@@ -30,7 +30,6 @@ from shortener.geo import continent_of, geo_fields
 from shortener.ids import ALPHANUM
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.visitor import MAX_URL, identity_hash, referer_fields, truncate_ip
-from shortener.tasks import cancel
 
 log = logging.getLogger("shortener.clicks")
 
@@ -238,6 +237,7 @@ class ClickRecorder:
         self._dedup: dict[tuple[str, int], tuple[str, float]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self._write_lock = asyncio.Lock()
         self._batch_done = asyncio.Event()  # set (and replaced) after each committed batch
         self._inflight: set[asyncio.Future] = set()  # batch writes not settled yet
@@ -293,15 +293,22 @@ class ClickRecorder:
     # -- writer ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="click-writer")
 
     async def _run(self) -> None:
-        while True:
+        # Stopped by a flag, not by cancelling: Python 3.11's wait_for can swallow a cancellation
+        # that arrives as the event fires (record() sets it on every click under load), and the
+        # task then waited for the write lock that stop() held while waiting for the task.
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
+            if self._stopping:
+                break
             try:
                 await self.flush()
             except Exception:  # keep the writer alive; the batch stays queued and is retried
@@ -449,8 +456,11 @@ class ClickRecorder:
     async def stop(self) -> None:
         # Never cancel a write in progress: its transaction goes on to commit on the connection's
         # thread while the cancelled batch would be queued again and its counters added twice.
-        async with self._write_lock:
-            await cancel(self._task)
+        # The writer finishes the flush it is in, sees the flag and returns.
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.shield(self._task)  # a cancelled stop() must not cancel a write
         self._task = None
         try:
             await self.flush()
