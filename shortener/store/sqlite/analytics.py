@@ -12,6 +12,7 @@ deleted link, so totals keep those clicks (top_links cannot list them).
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 from shortener.eventfilters import Condition
@@ -388,10 +389,11 @@ class AnalyticsQueries(SQLiteBase):
         hours: list[tuple[int, int, int]] = []
         raw: list[tuple[int, str, str]] = []
         hours_ok = self._hours_ok(conditions, None)
+        now = time.time()
         for i in range(buckets):
             if bounds[i] >= bounds[i + 1]:
                 continue
-            part = ar.split(bounds[i], bounds[i + 1], hours_ok)
+            part = ar.split(bounds[i], bounds[i + 1], hours_ok, now)
             months += [(i, s, e) for s, e in part.months]
             days += [(i, s, e) for s, e in part.days]
             hours += [(i, s, e) for s, e in part.hours]
@@ -413,7 +415,7 @@ class AnalyticsQueries(SQLiteBase):
     async def _rollup_grouped(self, source: str, dimension: str, conditions: Sequence[Condition], start: str,
                               end: str, order_by_amount: bool, limit: int) -> list[Row]:
         names = DIMENSIONS[dimension][1]
-        part = ar.split(start, end, self._hours_ok(conditions, dimension))
+        part = ar.split(start, end, self._hours_ok(conditions, dimension), time.time())
         groups: dict[tuple, list[int]] = {}
 
         def add(key: tuple | None, n: int, amount: int) -> None:
