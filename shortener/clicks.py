@@ -460,7 +460,12 @@ class ClickRecorder:
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            await asyncio.shield(self._task)  # a cancelled stop() must not cancel a write
+            try:
+                await asyncio.shield(self._task)  # a cancelled stop() must not cancel a write
+            except asyncio.CancelledError:
+                if not self._task.cancelled():  # stop() itself was cancelled
+                    raise
+                # the writer was cancelled from outside (a loop shutting down): flush below
         self._task = None
         try:
             await self.flush()
