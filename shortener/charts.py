@@ -3,7 +3,7 @@ them works offline and under a strict Content-Security-Policy (`default-src 'non
 
 Every function returns `markupsafe.Markup`; every label and value that comes from data is
 escaped, so a referer or city name cannot inject markup. Colours come from CSS classes
-(static/style.css: .chart-*), so the page's stylesheet themes them. Used by the public stats page
+(static/charts.css: .chart-*), so the page's stylesheet themes them. Used by the public stats page
 and meant for the dashboard.
 """
 from __future__ import annotations

@@ -40,6 +40,7 @@ def test_wheel_works_outside_the_checkout(tmp_path):
         zf.extractall(site)
     assert "shortener/templates/base.html" in names
     assert "shortener/static/style.css" in names
+    assert "shortener/static/charts.css" in names
     assert "shortener/store/sqlite/migrations/001_core.sql" in names
     assert "shortener/deploy/shortener.service" in names  # `shortener systemd-unit` prints it
     out = subprocess.run(
