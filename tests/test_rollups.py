@@ -9,6 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from schema_support import UNDO_014, UNDO_015
 from starlette.testclient import TestClient
 
 from shortener.config import Settings
@@ -103,7 +104,10 @@ def seed(api, core, run) -> dict:
 def rollup_rows(db) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT * FROM rollups WHERE n <> 0 OR amount <> 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+        return conn.execute(
+            "SELECT source, level, dim, link_id, period, value, n, amount FROM rollups WHERE n <> 0 OR amount <> 0 "
+            "UNION ALL SELECT source, level, dim, link_id, period, value, n, amount FROM link_rollups "
+            "WHERE n <> 0 OR amount <> 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
     finally:
         conn.close()
 
@@ -118,20 +122,12 @@ def counters(db) -> list[tuple]:
 
 # Undoes migration 014 (links listing indexes and search), which a test that winds the version
 # back below it will run again.
-UNDO_014 = (
-    "DROP TRIGGER links_search_insert; DROP TRIGGER links_search_delete; DROP TRIGGER links_search_update; "
-    "DROP TABLE links_search; DROP TABLE links_search_rows; DROP INDEX links_created_id; "
-    "DROP INDEX links_archived_created_id; DROP INDEX links_archived_clicks_id; "
-    "DROP INDEX links_archived_sale_amount_id; CREATE INDEX links_created ON links (created_at); "
-    "CREATE INDEX links_archived_created ON links (archived, created_at);"
-)
-
 
 def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript(UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+        conn.executescript(UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
                            "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
@@ -164,7 +160,7 @@ def test_writers_keep_rollups_equal_to_the_rows(world):
                                       "AND dim = 'total' AND link_id = ''", (source, level)).fetchone()
                 assert rolled == raw, (source, level)
             per_link = conn.execute(f"SELECT link_id, COUNT(*), {amount} FROM {table} GROUP BY 1 ORDER BY 1").fetchall()
-            rolled = conn.execute("SELECT link_id, SUM(n), SUM(amount) FROM rollups WHERE source = ? AND level = 'h' "
+            rolled = conn.execute("SELECT link_id, SUM(n), SUM(amount) FROM link_rollups WHERE source = ? AND level = 'h' "
                                   "AND dim = 'hit' AND link_id <> '' GROUP BY 1 HAVING SUM(n) <> 0 ORDER BY 1",
                                   (source,)).fetchall()
             assert rolled == per_link, source
@@ -286,7 +282,7 @@ def test_month_rows_built_from_day_rows(tmp_path, world):
     want = rollup_rows(copy / "shortener.db")
     assert any(r[1] == "m" for r in want)
     conn = sqlite3.connect(copy / "shortener.db")
-    conn.executescript(UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.executescript(UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
     conn.close()
     with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
         pass

@@ -336,44 +336,40 @@ class AnalyticsQueries(SQLiteBase):
         return await self.rollups_ready()  # type: ignore[attr-defined]
 
     def _rollup_sql(self, q: _RollupQuery, dimension: str | None, level: str,
-                    ranges: Sequence[tuple[int, int, int]], grouped: bool) -> tuple[str, list[Any]]:
-        """SUM(n), SUM(amount) of the rollup rows in the ranges (index, start, end in epoch
-        seconds), per range index, or per (value, link attribute) when `grouped`."""
+                    periods: Sequence[tuple[int, int]], grouped: bool) -> tuple[str, list[Any]]:
+        """SUM(n), SUM(amount) of the rollup rows of the given periods (index, period start in
+        epoch seconds), per index, or per (value, link attribute) when `grouped`.
+
+        Each period is named rather than given as a range: per-link rows are keyed by period
+        before link (migration 015), so `period = ?` and a link id (or a list of them) is a seek,
+        where a range of periods would read every link's rows in it."""
         workspace = not q.where and dimension not in ar.LINK_DIMENSIONS
         dim = ar.rollup_dim(dimension, workspace)
         extra = ar.LINK_COLUMN.get(dimension or "", "NULL")
         if extra.startswith("l."):
             q.need_links = True
-        values = ", ".join("(?, ?, ?)" for _ in ranges)
-        params: list[Any] = [v for r in ranges for v in r]
-        where = ["r.source = ?", "r.level = ?", "r.dim = ?"]
+        values = ", ".join("(?, ?)" for _ in periods)
+        params: list[Any] = [v for p in periods for v in p]
+        where = ["r.source = ?", "r.level = ?", "r.dim = ?", "r.period = p.period"]
         params += [q.source, level, dim]
         if workspace:
-            from_sql = "b CROSS JOIN rollups r"
+            from_sql = "p CROSS JOIN rollups r"
             where.append("r.link_id = ''")
-        elif dimension == "tag":  # one group per tag: read each tagged link's rows
-            from_sql = "b CROSS JOIN link_tags t CROSS JOIN rollups r"
-            where.append("r.link_id = t.link_id")
-            if q.need_links:
-                from_sql += " JOIN links l ON l.id = r.link_id"
-        elif not q.by_link and (q.need_links or q.by_tag or dimension == "link"):
-            # Link by link from `links` (a seek each) rather than a scan of every link's rows;
-            # these answers leave out deleted links as the raw ones do (their join or their tags),
-            # and top_links leaves them out anyway.
-            from_sql = "b CROSS JOIN links l CROSS JOIN rollups r"
-            where.append("r.link_id = l.id")
         else:
-            from_sql = "b CROSS JOIN rollups r"
-            where.append("r.link_id <> ''")
-            if q.need_links:
+            from_sql = "p CROSS JOIN link_rollups r"
+            if dimension == "tag":  # one group per tag of the link
+                from_sql += " JOIN link_tags t ON t.link_id = r.link_id"
+            # Answers that need the link leave out deleted links as the raw ones do (their
+            # join); top_links leaves them out anyway.
+            if q.need_links or dimension == "link":
                 from_sql += " JOIN links l ON l.id = r.link_id"
-        where += ["r.period >= b.s", "r.period < b.e", *q.where]
+        where += q.where
         params += q.params
         if grouped:
             select, group = f"r.value AS value, {extra} AS extra", " GROUP BY r.value, extra"
         else:
-            select, group = "b.i AS i", " GROUP BY b.i"
-        sql = (f"WITH b(i, s, e) AS (VALUES {values}) SELECT {select}, SUM(r.n) AS n, SUM(r.amount) AS amount "
+            select, group = "p.i AS i", " GROUP BY p.i"
+        sql = (f"WITH p(i, period) AS (VALUES {values}) SELECT {select}, SUM(r.n) AS n, SUM(r.amount) AS amount "
                f"FROM {from_sql} WHERE {' AND '.join(where)}{group}")
         return sql, params
 
@@ -400,9 +396,10 @@ class AnalyticsQueries(SQLiteBase):
             raw += [(i, s, e) for s, e in part.raw]
         out = [[0, 0] for _ in range(buckets)]
         for level, ranges in (("m", months), ("d", days), ("h", hours)):
-            for first in range(0, len(ranges), _BUCKETS_PER_QUERY):
+            periods = [(i, p) for i, s, e in ranges for p in ar.periods(level, s, e)]
+            for first in range(0, len(periods), _BUCKETS_PER_QUERY):
                 sql, params = self._rollup_sql(_RollupQuery(source, conditions), None, level,
-                                               ranges[first:first + _BUCKETS_PER_QUERY], grouped=False)
+                                               periods[first:first + _BUCKETS_PER_QUERY], grouped=False)
                 for row in await self.read(sql, params):
                     out[row["i"]][0] += row["n"]
                     out[row["i"]][1] += row["amount"]
@@ -431,10 +428,12 @@ class AnalyticsQueries(SQLiteBase):
         for level, spans in (("m", part.months), ("d", part.days), ("h", part.hours)):
             if not spans:
                 continue
-            sql, params = self._rollup_sql(_RollupQuery(source, conditions), dimension, level,
-                                           [(0, s, e) for s, e in spans], grouped=True)
-            for row in await self.read(sql, params):
-                add(ar.group_key(dimension, row["value"], row["extra"]), row["n"], row["amount"])
+            periods = [(0, p) for s, e in spans for p in ar.periods(level, s, e)]
+            for first in range(0, len(periods), _BUCKETS_PER_QUERY):
+                sql, params = self._rollup_sql(_RollupQuery(source, conditions), dimension, level,
+                                               periods[first:first + _BUCKETS_PER_QUERY], grouped=True)
+                for row in await self.read(sql, params):
+                    add(ar.group_key(dimension, row["value"], row["extra"]), row["n"], row["amount"])
         for s, e in part.raw:
             for row in await self._raw_grouped(source, dimension, conditions, s, e, limit=None):
                 add(tuple(row[name] for name in names), row["n"], row["amount"])

@@ -135,6 +135,20 @@ def split(start: str, end: str, hours_ok: bool, now: float | None = None) -> Spl
     return out
 
 
+def periods(level: str, start: int, end: int) -> list[int]:
+    """The starts of the `level` periods (h, d, m) in [start, end), which split() cut at their
+    edges."""
+    if level == "h":
+        return list(range(start, end, HOUR))
+    if level == "d":
+        return list(range(start, end, DAY))
+    out = []
+    while start < end:
+        out.append(start)
+        start = _month_start(start + 32 * DAY, False)
+    return out
+
+
 def _iso(epoch: int) -> str:
     return iso(datetime.fromtimestamp(epoch, timezone.utc))  # type: ignore[return-value]
 

@@ -48,6 +48,10 @@ LINK_DAY_DIMS = ("geo", "ua", "ref", "hit", "event_name")  # per link, levels d 
 LINK_HOUR_DIMS = ("hit",)  # per link, level h
 _KEYS_PER_STATEMENT = 1000  # 8 parameters each
 _COLUMNS = "source, level, dim, link_id, period, value, n, amount"
+# Workspace rows (link_id '') in `rollups`, per-link rows in `link_rollups` (migration 015: keyed
+# by period first, so a click batch touches the current periods' part of the table only).
+_KEY = {"rollups": "source, level, dim, link_id, period, value",
+        "link_rollups": "source, level, dim, period, link_id, value"}
 _NO_CLICK = (None,) * len(DIM_COLUMNS)
 
 
@@ -125,35 +129,38 @@ class Rollup:
         """Add the rows to the table (in the caller's transaction)."""
         if not self.rows:
             return
-        # In link order, so the upserts walk the primary key forwards (unsorted they cost 2-4x);
-        # sorting on the link id alone costs a fifth of sorting whole keys.
-        items = sorted(self.rows.items(), key=_link_of)
+        workspace = [item for item in self.rows.items() if not item[0][3]]
+        per_link = [item for item in self.rows.items() if item[0][3]]
+        # In each table's key order, so the upserts walk it forwards (unsorted they cost 2-4x).
+        workspace.sort()
+        per_link.sort(key=_link_key_order)
         cur = tx.conn.cursor()
         cur.row_factory = None
         try:
-            for start in range(0, len(items), _KEYS_PER_STATEMENT):
-                chunk = items[start:start + _KEYS_PER_STATEMENT]
-                params: list = []
-                extend = params.extend
-                for key, figures in chunk:
-                    extend(key)
-                    extend(figures)
-                cur.execute(_upsert(len(chunk)), params)
+            for table, part in (("rollups", workspace), ("link_rollups", per_link)):
+                for start in range(0, len(part), _KEYS_PER_STATEMENT):
+                    chunk = part[start:start + _KEYS_PER_STATEMENT]
+                    params: list = []
+                    extend = params.extend
+                    for key, figures in chunk:
+                        extend(key)
+                        extend(figures)
+                    cur.execute(_upsert(table, len(chunk)), params)
         finally:
             cur.close()
         self.rows = {}
 
 
-def _link_of(item: tuple) -> str:
-    return item[0][3]
+def _link_key_order(item: tuple) -> tuple:
+    source, level, dim, link_id, period, value = item[0]
+    return source, level, dim, period, link_id, value
 
 
-@functools.lru_cache(maxsize=8)
-def _upsert(rows: int) -> str:
+@functools.lru_cache(maxsize=16)
+def _upsert(table: str, rows: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
-    return (f"INSERT INTO rollups ({_COLUMNS}) VALUES {values} "
-            "ON CONFLICT (source, level, dim, link_id, period, value) "
-            "DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount")
+    return (f"INSERT INTO {table} ({_COLUMNS}) VALUES {values} "
+            f"ON CONFLICT ({_KEY[table]}) DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount")
 
 
 _CLICK_DIMS_SQL = ", ".join(f"c.{c}" for c in DIM_COLUMNS)
@@ -173,6 +180,9 @@ _VALUES = {
     "ua": "json_array(c.device, c.browser, c.os)", "ref": "json_array(c.referer, c.referer_url)",
     "trigger": "COALESCE(c.trigger, 'link')", "hit": "json_array(c.trigger, c.url)",
 }
+_TABLE = {"''": "rollups", "link_id": "link_rollups"}
+# Grouped in each table's key order (period, link, value), which the upserts then walk forwards.
+_GROUP = {"''": "5, 6", "link_id": "5, 4, 6"}
 _CLICK_FAMILIES = (
     [("''", level, dim) for level in ("h", "d", "m") for dim in ("total", "geo", "ua", "ref", "trigger")]
     + [("link_id", level, dim) for level in ("d", "m") for dim in ("geo", "ua", "ref", "hit")]
@@ -189,10 +199,9 @@ _FILL_BATCH = (
     + " FROM clicks c WHERE c.rowid > ? AND c.rowid <= ?"
 )
 CLICK_ROLLUP_SQL = tuple(
-    f"INSERT INTO rollups ({_COLUMNS}) SELECT 'clicks', '{level}', '{dim}', {link}, {level}, {dim}, COUNT(*), 0 "
-    f"FROM temp.rollup_batch WHERE true GROUP BY 4, 5, 6 "
-    "ON CONFLICT (source, level, dim, link_id, period, value) "
-    "DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount"
+    f"INSERT INTO {_TABLE[link]} ({_COLUMNS}) SELECT 'clicks', '{level}', '{dim}', {link}, {level}, {dim}, "
+    f"COUNT(*), 0 FROM temp.rollup_batch WHERE true GROUP BY {_GROUP[link]} "
+    f"ON CONFLICT ({_KEY[_TABLE[link]]}) DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount"
     for link, level, dim in _CLICK_FAMILIES
 )
 
