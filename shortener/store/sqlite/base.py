@@ -220,6 +220,21 @@ class ConnectionThread:
         self._conn: sqlite3.Connection | None = None
         self._deadline: float | None = None
         self.busy = False  # a job is running or queued (read by the pool on the loop thread)
+        # Jobs handed to the thread and jobs it has started: one writer each (the loop thread,
+        # the connection's thread), so neither count needs a lock; the difference is the queue.
+        # (A job cancelled before it started never starts: counted by the loop thread, which is
+        # where asyncio cancels it.)
+        self._submitted = 0
+        self._started = 0
+        self._cancelled = 0
+
+    def _count_cancelled(self, job: Any) -> None:
+        if job.cancelled():
+            self._cancelled += 1
+
+    def others_waiting(self) -> bool:
+        """True when a job is queued behind the running one (callable from the running job)."""
+        return self._submitted - self._started - self._cancelled > 0
 
     def _progress(self) -> int:
         deadline = self._deadline
@@ -231,6 +246,7 @@ class ConnectionThread:
         return conn
 
     def _run(self, fn: Callable[..., Any], args: tuple, timeout: float | None) -> Any:
+        self._started += 1
         if self._conn is None:
             self._conn = self._open()
         conn = self._conn
@@ -267,9 +283,11 @@ class ConnectionThread:
             log.exception("%s: closing a failed connection", self.name)
 
     async def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
-        loop = asyncio.get_running_loop()
+        job = self._executor.submit(self._run, fn, args, timeout)
+        self._submitted += 1
+        job.add_done_callback(self._count_cancelled)
         try:
-            return await loop.run_in_executor(self._executor, self._run, fn, args, timeout)
+            return await asyncio.wrap_future(job)
         except sqlite3.OperationalError as exc:
             unavailable = _unavailable(exc)
             if unavailable is None:
@@ -446,6 +464,12 @@ class SQLiteBase:
             return result
 
         return await self._writer.call(run)
+
+    def _writes_waiting(self) -> bool:
+        """For a long write transaction (a click batch), on the writer thread: another write is
+        queued behind it."""
+        writer = self._writer
+        return writer is not None and writer.others_waiting()
 
     async def run_on_reader(self, fn: Callable[..., Any], *args: Any, timeout: float | None = -1) -> Any:
         """`fn(conn, *args)` on a reader thread, for a group of lookups (`conn` as in

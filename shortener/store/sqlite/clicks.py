@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .base import Row, SQLiteBase, Tx, with_tx
 from .rollups import roll_up_click_rows
@@ -43,7 +43,7 @@ def _click_statements(clicks: Sequence[tuple]):
     switch interval each time. One statement per 400 rows waits once."""
     for start in range(0, len(clicks), _ROWS_PER_STATEMENT):
         chunk = clicks[start:start + _ROWS_PER_STATEMENT]
-        yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk))
+        yield _insert_clicks(len(chunk)), list(itertools.chain.from_iterable(chunk)), len(chunk)
 
 
 # What the INSERT hands back per inserted row; _click_counters reads these positions.
@@ -70,9 +70,14 @@ _WRITER_CACHE_KIB = 65536
 
 
 @with_tx
-def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None) -> int:
+def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
+                  others_waiting: Callable[[], bool]) -> tuple[int, int]:
     """Insert the rows; counters and link.clicked outbox rows follow only the rows inserted
-    (a click id already stored is ignored, and must not count twice). Returns that number."""
+    (a click id already stored is ignored, and must not count twice). Returns that number and
+    how many of `clicks` were taken: when another write is waiting (an API call), the
+    transaction stops taking rows after the current statement and commits what it has, so that
+    write waits for one statement and the rollups of the rows so far rather than the whole
+    batch; the caller writes the rest in the next transaction."""
     conn = tx.conn
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
@@ -86,8 +91,12 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
         # the rollups are made from that range, so only inserted rows count (an id already
         # stored is ignored and must not count twice).
         first_rowid = cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM clicks").fetchone()[0]
-        for sql, params in _click_statements(clicks):
+        taken = 0
+        for sql, params, rows in _click_statements(clicks):
+            if taken and others_waiting():
+                break
             inserted += cur.execute(sql + _RETURNING, params).fetchall()
+            taken += rows
     finally:
         cur.close()
     tx.executemany(_COUNTERS, _click_counters(inserted))
@@ -95,7 +104,7 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
         roll_up_click_rows(tx, first_rowid, tx.fetchone("SELECT MAX(rowid) AS last FROM clicks")["last"])
     if outbox:
         insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
-    return len(inserted)
+    return len(inserted), taken
 
 
 class ClickQueries(SQLiteBase):
@@ -130,19 +139,23 @@ class ClickQueries(SQLiteBase):
 
     async def record_click_batch(self, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None = None) -> int:
         """Click rows, their links' `clicks`/`last_clicked` counters, their rollups and the
-        link.clicked outbox rows (by click id), in one transaction; returns how many rows were
-        inserted.
+        link.clicked outbox rows (by click id), each click with all of its own in one
+        transaction; returns how many rows were inserted.
 
-        Each click is a tuple in CLICK_COLUMNS order. The transaction runs as one call on the
+        Each click is a tuple in CLICK_COLUMNS order. Each transaction runs as one call on the
         write connection's thread (run_in_transaction): statement by statement, each await
         waited behind a full turn of a saturated event loop and the writer fell behind the
-        redirects. Under load a batch holds thousands of clicks and the write lock for a few
-        hundred milliseconds, most of it the COMMIT writing the pages it dirtied; other writes
-        wait that long (README, click capture).
+        redirects. Under load a batch holds thousands of clicks, a few hundred milliseconds of
+        work: one transaction for the whole batch when no other write is waiting (the cheapest
+        per click), else the batch yields the write lock after the statement in progress
+        (_write_clicks) and goes on in a new transaction queued behind that write.
         """
-        if not clicks:
-            return 0
-        return await self.run_in_transaction(_write_clicks, clicks, outbox)
+        written = 0
+        while clicks:
+            inserted, taken = await self.run_in_transaction(_write_clicks, clicks, outbox, self._writes_waiting)
+            written += inserted
+            clicks = clicks[taken:]
+        return written
 
     async def find_click(self, click_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
