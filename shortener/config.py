@@ -88,8 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Path to a MaxMind-format database (GeoLite2/GeoIP2 City or Country `.mmdb`) giving clicks their region and city (and country when no CDN header has one). Opened memory-mapped at start; a missing or unreadable file stops the server. Empty: countries come from the IP-to-country table shipped with the `iptocc` package."),
     Setting("click_flush_ms", "SHORTENER_CLICK_FLUSH_MS", 100, int,
             "How often queued clicks are written, in milliseconds. A crash can lose at most this window of clicks."),
-    Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 5000, int,
-            "Clicks written per transaction at most; a full batch is written without waiting for the timer. Under load the writer takes everything queued up to this, and larger transactions cost less per click."),
+    Setting("click_batch_size", "SHORTENER_CLICK_BATCH_SIZE", 20000, int,
+            "Clicks written per transaction at most; a full batch is written without waiting for the timer. Under load the writer takes everything queued up to this, and larger transactions cost less per click. A batch yields the write lock to any other write that queues behind it."),
     Setting("click_queue_max", "SHORTENER_CLICK_QUEUE_MAX", 100000, int,
             "Clicks held in memory at most; past it new clicks are dropped (and counted) so redirects never wait."),
     Setting("cache_sync_seconds", "SHORTENER_CACHE_SYNC_SECONDS", 1.0, float,
@@ -144,7 +144,7 @@ class Settings:
     country_header_from_cdn: bool = False
     geoip_db: str = ""
     click_flush_ms: int = 100
-    click_batch_size: int = 5000
+    click_batch_size: int = 20000
     click_queue_max: int = 100000
     cache_sync_seconds: float = 1.0
     password_attempts: int = 10

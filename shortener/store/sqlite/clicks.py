@@ -81,6 +81,26 @@ def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
+# Rows whose counters and rollups are added at a time, inside a transaction. A write that
+# queues behind a click batch waits for that work on the rows inserted since the last time
+# (_write_clicks), so this bounds its wait; larger, the rollups of a busy link's clicks
+# aggregate more before they are written.
+FINISH_ROWS = 2500
+
+
+def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None) -> int:
+    """Counters, rollups and outbox rows of the rows just inserted (rowids after first_rowid);
+    returns the last rowid."""
+    for sql, params in _counter_statements(_click_counters(inserted)):
+        tx.execute(sql, params)
+    last = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
+    if inserted:
+        roll_up_click_rows(tx, first_rowid, last)
+    if outbox:
+        insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
+    return last
+
+
 @with_tx
 def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
                   others_waiting: Callable[[], bool]) -> tuple[int, int]:
@@ -88,36 +108,36 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     (a click id already stored is ignored, and must not count twice). Returns that number and
     how many of `clicks` were taken: when another write is waiting (an API call), the
     transaction stops taking rows after the current statement and commits what it has, so that
-    write waits for one statement and the rollups of the rows so far rather than the whole
-    batch; the caller writes the rest in the next transaction."""
+    write waits for one statement and the counters and rollups of at most FINISH_ROWS rows
+    rather than the whole batch; the caller writes the rest in the next transaction."""
     conn = tx.conn
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
     tx.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
-    inserted: list[tuple] = []
+    # The rows this batch inserts get the rowids after the largest (one writer at a time): the
+    # rollups are made from that range, so only inserted rows count (an id already stored is
+    # ignored and must not count twice).
+    first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
+    written = taken = unfinished = 0
+    pending: list[tuple] = []
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
-        # The rows this batch inserts get the rowids after the largest (one writer at a time):
-        # the rollups are made from that range, so only inserted rows count (an id already
-        # stored is ignored and must not count twice).
-        first_rowid = cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM clicks").fetchone()[0]
-        taken = 0
         for sql, params, rows in _click_statements(clicks):
             if taken and others_waiting():
                 break
-            inserted += cur.execute(sql + _RETURNING, params).fetchall()
+            if unfinished >= FINISH_ROWS:
+                first_rowid = _finish_rows(tx, pending, first_rowid, outbox)
+                written += len(pending)
+                pending, unfinished = [], 0
+            pending += cur.execute(sql + _RETURNING, params).fetchall()
             taken += rows
+            unfinished += rows
     finally:
         cur.close()
-    for sql, params in _counter_statements(_click_counters(inserted)):
-        tx.execute(sql, params)
-    if inserted:
-        roll_up_click_rows(tx, first_rowid, tx.fetchone("SELECT MAX(rowid) AS last FROM clicks")["last"])
-    if outbox:
-        insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
-    return len(inserted), taken
+    _finish_rows(tx, pending, first_rowid, outbox)
+    return written + len(pending), taken
 
 
 class ClickQueries(SQLiteBase):
@@ -174,9 +194,10 @@ class ClickQueries(SQLiteBase):
         return await self.read_one("SELECT * FROM clicks WHERE id = ?", (click_id,))
 
     async def clicks_of_link(self, link_id: str, *, limit: int = 10000) -> list[Row]:
-        """A link's clicks, oldest first."""
+        """A link's clicks, oldest first; clicks of one millisecond in the order they were
+        written (their ids' random part would order them at random)."""
         return await self.read(
-            "SELECT * FROM clicks WHERE link_id = ? ORDER BY timestamp, id LIMIT ?", (link_id, limit)
+            "SELECT * FROM clicks WHERE link_id = ? ORDER BY timestamp, rowid LIMIT ?", (link_id, limit)
         )
 
     async def click_totals(self, link_id: str) -> Row:
