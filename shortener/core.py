@@ -27,6 +27,7 @@ class Core:
         from shortener.clicks import ClickRecorder
         from shortener.conversions import ConversionService
         from shortener.linkcache import LinkCache
+        from shortener.monthrollups import MonthRollups
         from shortener.qrcodes import QrRenderer
         from shortener.retention import ClickRetention
         from shortener.services.abtests import ABTestService
@@ -61,10 +62,11 @@ class Core:
         self.webhooks = WebhookService(self)
         self.qr = QrRenderer(settings.qr_workers, settings.qr_max_pending)
         self.retention = ClickRetention(self)
+        self.month_rollups = MonthRollups(self)
         # Started in this order, stopped in reverse: the click writer stops (and flushes)
         # before the store closes.
         self._components = [self.domains, self.link_cache, self.clicks, self.conversions, self.webhooks,
-                            self.qr, self.retention]
+                            self.qr, self.retention, self.month_rollups]
         self._started: list[Any] = []
 
     @classmethod

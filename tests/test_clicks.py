@@ -371,3 +371,6 @@ def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, m
     per_link = run(core.store.read, "SELECT link_id, SUM(n) AS n FROM link_rollups WHERE source = 'clicks' "
                    "AND level = 'd' AND dim = 'hit' GROUP BY link_id")
     assert {r["link_id"]: r["n"] for r in per_link} == stored
+    # This month's per-link month rows are built when it ends, not by the writer (migration 016).
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'm'")[0]["n"] == 0
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'd'")[0]["n"] > 0

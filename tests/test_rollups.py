@@ -9,7 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from schema_support import UNDO_014, UNDO_015
+from schema_support import UNDO_014, UNDO_015, UNDO_016
 from starlette.testclient import TestClient
 
 from shortener.config import Settings
@@ -127,7 +127,7 @@ def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript(UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+        conn.executescript(UNDO_016 + UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
                            "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
@@ -282,7 +282,7 @@ def test_month_rows_built_from_day_rows(tmp_path, world):
     want = rollup_rows(copy / "shortener.db")
     assert any(r[1] == "m" for r in want)
     conn = sqlite3.connect(copy / "shortener.db")
-    conn.executescript(UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.executescript(UNDO_016 + UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
     conn.close()
     with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
         pass
@@ -457,3 +457,50 @@ def test_ranges_up_to_now_read_the_current_hour_from_its_rollup_row(tmp_path):
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
         late = [e for e in edges if datetime.fromisoformat(e[4].replace("Z", "+00:00")) > hour]
         assert edges and not late, late
+
+
+def test_per_link_months_are_built_from_their_days_once_they_end(world):
+    """Migration 016: the writers add per-link month rows only for months already built; later
+    months are read as days until compact_link_months builds them. Here March 2026 onwards is
+    made "not built yet": the answers stay the raw rows' with the months read as days, and the
+    rows the compaction then builds are the ones the writers had added, month by month."""
+    from shortener.analytics import GROUP_BYS
+
+    client, core, run, info, db = world
+    before = rollup_rows(db)
+    march = 1772323200  # 2026-03-01T00:00:00Z
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE rollup_compaction SET upto = ? WHERE name = 'link_months'", (march,))
+            gone = conn.execute("DELETE FROM link_rollups WHERE level = 'm' AND period >= ?", (march,)).rowcount
+    finally:
+        conn.close()
+    assert gone > 0
+    asked = [{"start": "2026-02-01", "end": "2026-05-01", "timezone": "UTC", **filters, "event": "composite",
+              "groupBy": group_by}
+             for filters in _filters(info)[:6] for group_by in GROUP_BYS]
+    asked += [{**span, **_filters(info)[1], "event": "clicks", "groupBy": "timeseries"} for span in RANGES]
+
+    def answers() -> list:
+        out = []
+        for params in asked:
+            r = client.get("/api/analytics", params=params)
+            assert r.status_code == 200, (params, r.text)
+            out.append(r.json())
+        return out
+
+    core.store.force_raw_analytics = True
+    try:
+        raw = answers()
+    finally:
+        core.store.force_raw_analytics = False
+    assert answers() == raw  # March, April read as days
+    now = datetime.now(timezone.utc).timestamp()
+    built = run(core.store.compact_link_months, now)
+    this_month = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    assert built == (this_month.year - 2026) * 12 + this_month.month - 3  # March .. last month
+    assert run(core.store.compact_link_months, now) == 0  # each month once
+    assert run(core.store.link_months_upto) == int(this_month.timestamp())
+    assert rollup_rows(db) == before
+    assert answers() == raw

@@ -373,6 +373,13 @@ class AnalyticsQueries(SQLiteBase):
                f"FROM {from_sql} WHERE {' AND '.join(where)}{group}")
         return sql, params
 
+    async def _link_months_upto(self, conditions: Sequence[Condition], dimension: str | None) -> int | None:
+        """Where per-link month rows end (the months after it are read as days), or None when
+        the query reads workspace rows (all of their months are kept by the writers)."""
+        if not conditions and dimension not in ar.LINK_DIMENSIONS:
+            return None
+        return await self.link_months_upto()  # type: ignore[attr-defined]
+
     def _hours_ok(self, conditions: Sequence[Condition], dimension: str | None) -> bool:
         workspace = not conditions and dimension not in ar.LINK_DIMENSIONS
         return ar.rollup_dim(dimension, workspace) in ar.HOURLY[workspace]
@@ -385,13 +392,15 @@ class AnalyticsQueries(SQLiteBase):
         hours: list[tuple[int, int, int]] = []
         raw: list[tuple[int, str, str]] = []
         hours_ok = self._hours_ok(conditions, None)
+        upto = await self._link_months_upto(conditions, None)
         now = time.time()
         for i in range(buckets):
             if bounds[i] >= bounds[i + 1]:
                 continue
             part = ar.split(bounds[i], bounds[i + 1], hours_ok, now)
-            months += [(i, s, e) for s, e in part.months]
-            days += [(i, s, e) for s, e in part.days]
+            part_months, part_days = ar.months_built(part.months, upto)
+            months += [(i, s, e) for s, e in part_months]
+            days += [(i, s, e) for s, e in part.days + part_days]
             hours += [(i, s, e) for s, e in part.hours]
             raw += [(i, s, e) for s, e in part.raw]
         out = [[0, 0] for _ in range(buckets)]
@@ -413,6 +422,8 @@ class AnalyticsQueries(SQLiteBase):
                               end: str, order_by_amount: bool, limit: int) -> list[Row]:
         names = DIMENSIONS[dimension][1]
         part = ar.split(start, end, self._hours_ok(conditions, dimension), time.time())
+        part.months, built_days = ar.months_built(part.months, await self._link_months_upto(conditions, dimension))
+        part.days += built_days
         groups: dict[tuple, list[int]] = {}
 
         def add(key: tuple | None, n: int, amount: int) -> None:

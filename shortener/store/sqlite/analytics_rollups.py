@@ -135,6 +135,23 @@ def split(start: str, end: str, hours_ok: bool, now: float | None = None) -> Spl
     return out
 
 
+def months_built(months: list[tuple[int, int]], upto: int | None) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The month spans split at `upto` (None: no limit): what is before it stays months, the
+    rest is read as days (per-link month rows are built only once a month has ended)."""
+    if upto is None:
+        return months, []
+    kept, days = [], []
+    for s, e in months:
+        if e <= upto:
+            kept.append((s, e))
+        elif s >= upto:
+            days.append((s, e))
+        else:
+            kept.append((s, upto))
+            days.append((upto, e))
+    return kept, days
+
+
 def periods(level: str, start: int, end: int) -> list[int]:
     """The starts of the `level` periods (h, d, m) in [start, end), which split() cut at their
     edges."""

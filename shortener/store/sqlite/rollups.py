@@ -4,8 +4,11 @@ Analytics over raw rows cost their row count (a grouped `all` query took seconds
 these rows cost the number of (period, value) pairs. Two families share the table:
 - workspace (link_id ''): levels 'h' (UTC hour), 'd' (UTC day) and 'm' (UTC month) of `total`,
   `geo`, `ua`, `ref`, `trigger` and (events) `event_name`;
-- per link: levels 'd' and 'm' of `geo`, `ua`, `ref`, `hit`, `event_name`, level 'h' of `hit`
-  only (months: `all` over a year reads 12 rows per link and value, not 365).
+- per link (table `link_rollups`, keyed by period before link: migration 015): levels 'd' and
+  'm' of `geo`, `ua`, `ref`, `hit`, `event_name`, level 'h' of `hit` only (months: `all` over a
+  year reads 12 rows per link and value, not 365). A month's per-link rows are built from its
+  days once it has ended (compact_link_month, migration 016); the writers add them directly only
+  for months already built (imported or deleted events of the past).
 
 Values keep the click's columns as stored (JSON arrays, null for NULL), so a reader can apply
 exactly the raw queries' COALESCEs (shortener/store/sqlite/analytics.py DIMENSIONS) and the
@@ -34,6 +37,7 @@ import functools
 import itertools
 import json
 import sqlite3
+import time
 from typing import Callable, Iterable, Sequence
 
 from .base import SQLiteBase, Tx, log, with_tx
@@ -77,12 +81,15 @@ def encode(*values) -> str:
 
 
 class Rollup:
-    """Rows to add, keyed by the table's primary key, summed in memory."""
+    """Rows to add, keyed by the table's primary key, summed in memory. Per-link month rows are
+    added only for months before `link_months_upto` (later months are built from their days when
+    they end: compact_link_month)."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("rows", "link_months_upto")
 
-    def __init__(self) -> None:
+    def __init__(self, link_months_upto: int) -> None:
         self.rows: dict[tuple, list[int]] = {}
+        self.link_months_upto = link_months_upto
 
     def add(self, source: str, link_id: str, timestamp: str, dims: Sequence | None, *, amount: int = 0,
             event_name: str | None = None, sign: int = 1) -> None:
@@ -108,14 +115,17 @@ class Rollup:
             (source, "m", "total", "", month, ""), (source, "m", "geo", "", month, geo),
             (source, "m", "ua", "", month, ua), (source, "m", "ref", "", month, ref),
             (source, "m", "trigger", "", month, trigger if trigger is not None else "link"),
-            (source, "m", "geo", link_id, month, geo), (source, "m", "ua", link_id, month, ua),
-            (source, "m", "ref", link_id, month, ref), (source, "m", "hit", link_id, month, hit),
         ]
+        link_months = month < self.link_months_upto
+        if link_months:
+            keys += [(source, "m", "geo", link_id, month, geo), (source, "m", "ua", link_id, month, ua),
+                     (source, "m", "ref", link_id, month, ref), (source, "m", "hit", link_id, month, hit)]
         if event_name is not None:
             keys += [(source, "h", "event_name", "", hour, event_name), (source, "d", "event_name", "", day, event_name),
                      (source, "m", "event_name", "", month, event_name),
-                     (source, "m", "event_name", link_id, month, event_name),
                      (source, "d", "event_name", link_id, day, event_name)]
+            if link_months:
+                keys.append((source, "m", "event_name", link_id, month, event_name))
         rows = self.rows
         for key in keys:
             entry = rows.get(key)
@@ -188,6 +198,10 @@ _CLICK_FAMILIES = {
     "link_rollups": sorted([("link_id", level, dim) for level in ("d", "m") for dim in ("geo", "ua", "ref", "hit")]
                            + [("link_id", "h", "hit")], key=lambda f: f[1:]),
 }
+# Per-link month rows come from the batch only for months already built (an import of older
+# clicks); a live click's month is built from its days when it ends (migration 016).
+_LINK_MONTHS_UPTO = "(SELECT upto FROM rollup_compaction WHERE name = 'link_months')"
+_FAMILY_WHERE = {("link_id", "m"): f" WHERE m < {_LINK_MONTHS_UPTO}"}
 # The batch's rows with their periods and values computed once (strftime and json_array per row
 # were most of the cost when each of the 24 statements computed them again).
 _BATCH_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS rollup_batch (link_id TEXT, h INTEGER, d INTEGER, m INTEGER, "
@@ -205,7 +219,7 @@ CLICK_ROLLUP_SQL = tuple(
     f"INSERT INTO {table} ({_COLUMNS}) SELECT 'clicks', level, dim, link_id, period, value, n, 0 FROM ("
     + " UNION ALL ".join(
         f"SELECT '{level}' AS level, '{dim}' AS dim, {link} AS link_id, {level} AS period, {dim} AS value, "
-        f"COUNT(*) AS n FROM temp.rollup_batch GROUP BY {_GROUP[link]}"
+        f"COUNT(*) AS n FROM temp.rollup_batch{_FAMILY_WHERE.get((link, level), '')} GROUP BY {_GROUP[link]}"
         for link, level, dim in families)
     + f") WHERE true ON CONFLICT ({_KEY[table]}) DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount"
     for table, families in _CLICK_FAMILIES.items()
@@ -243,7 +257,7 @@ def roll_up_events(tx: Tx, source: str, events: Sequence[dict], *, sign: int = 1
     if not events:
         return
     dims = click_dims(tx, (e["click_id"] for e in events))
-    rollup = Rollup()
+    rollup = Rollup(link_months_upto(tx))
     for e in events:
         rollup.add(source, e["link_id"], e["timestamp"], dims.get(e["click_id"]),
                    amount=e.get("amount") or 0 if source == "sales" else 0, event_name=e["event_name"], sign=sign)
@@ -281,6 +295,43 @@ def after_events_deleted(tx: Tx) -> None:
                    (source,))
 
 
+# -- per-link month rows, built when a month ends -------------------------------------------------
+
+def link_months_upto(tx: Tx) -> int:
+    """The month start before which per-link month rows are complete (migration 016)."""
+    row = tx.fetchone(f"SELECT {_LINK_MONTHS_UPTO} AS upto")
+    return row["upto"] if row and row["upto"] is not None else 0
+
+
+def next_month(start: int) -> int:
+    return _month(time.strftime("%Y-%m", time.gmtime(start + 32 * 86400)))
+
+
+_COMPACT_MONTH = (
+    "INSERT INTO link_rollups (source, level, dim, period, link_id, value, n, amount) "
+    "SELECT source, 'm', dim, ?, link_id, value, SUM(n), SUM(amount) FROM link_rollups "
+    "WHERE source = ? AND level = 'd' AND dim = ? AND period >= ? AND period < ? GROUP BY link_id, value "
+    "ON CONFLICT (source, level, dim, period, link_id, value) "
+    "DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount"
+)
+
+
+def compact_link_month(tx: Tx, now: float) -> bool:
+    """Build the per-link month rows of the first month not built yet, if it has ended by `now`
+    (epoch seconds), from its day rows, and move `upto` past it: one month per transaction, so
+    the rows of that month are built exactly once. False when no ended month was left."""
+    upto = link_months_upto(tx)
+    current = _month(time.strftime("%Y-%m", time.gmtime(now)))
+    if upto >= current:
+        return False
+    end = next_month(upto)
+    for source in SOURCES:
+        for dim in LINK_DAY_DIMS:
+            tx.execute(_COMPACT_MONTH, (upto, source, dim, upto, end))
+    tx.execute("UPDATE rollup_compaction SET upto = ? WHERE name = 'link_months'", (end,))
+    return True
+
+
 # -- backfill of rows stored before the rollups existed ------------------------------------------
 
 BACKFILL_CHUNK = 20_000
@@ -306,7 +357,7 @@ def backfill_step(tx: Tx, chunk: int = BACKFILL_CHUNK) -> bool:
         roll_up_click_rows(tx, after, done)
         tx.execute("UPDATE rollup_backfill SET next_rowid = ? WHERE source = ?", (done, source))
         return True
-    rollup = Rollup()
+    rollup = Rollup(link_months_upto(tx))
     table = _EVENT_TABLES[source]
     amount = "e.amount" if source == "sales" else "0"
     rows = tx.fetchall(
@@ -358,6 +409,18 @@ class RollupQueries(SQLiteBase):
                 return False
             self._rollups_ready = row is not None and row["n"] == 0
         return self._rollups_ready
+
+    async def compact_link_months(self, now: float | None = None) -> int:
+        """Build the per-link month rows of every month that has ended since the last call
+        (compact_link_month), one month per transaction; returns how many months."""
+        step = with_tx(compact_link_month)
+        done = 0
+        while await self.run_in_transaction(step, time.time() if now is None else now):
+            done += 1
+        return done
+
+    async def link_months_upto(self) -> int:
+        return await self.run_on_reader(with_tx(link_months_upto))
 
     # -- retention of raw clicks -----------------------------------------------------------------
 
