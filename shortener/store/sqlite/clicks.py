@@ -27,7 +27,6 @@ _ROW = f"({', '.join('?' * len(CLICK_COLUMNS))})"
 _ROWS_PER_STATEMENT = 400
 
 
-
 @functools.lru_cache(maxsize=8)
 def _counters(links: int) -> str:
     """One UPDATE for `links` links' counters, from (clicks to add, latest timestamp, id) triples:

@@ -1,8 +1,8 @@
 """Rollups: click, lead and sale counts per UTC hour and day, per dimension value, kept by the writers.
 
 Analytics over raw rows cost their row count (a grouped `all` query took seconds at 1M clicks);
-these rows cost the number of (period, value) pairs. Two families share the table:
-- workspace (link_id ''): levels 'h' (UTC hour), 'd' (UTC day) and 'm' (UTC month) of `total`,
+these rows cost the number of (period, value) pairs. Two families:
+- workspace (table `rollups`, link_id ''): levels 'h' (UTC hour), 'd' (UTC day) and 'm' (UTC month) of `total`,
   `geo`, `ua`, `ref`, `trigger` and (events) `event_name`;
 - per link (table `link_rollups`, keyed by period before link: migration 015): levels 'd' and
   'm' of `geo`, `ua`, `ref`, `hit`, `event_name`, level 'h' of `hit` only (months: `all` over a
@@ -23,7 +23,7 @@ dimension: combined, 4 per-link rows a click instead of 11 (regions and cities c
 
 Each writer adds its rows in the transaction that inserts the events. Clicks: SQLite groups the
 batch's new rows (a rowid range) itself, one INSERT ... SELECT ... GROUP BY ... ON CONFLICT per
-family, so the work runs without the GIL (see CLICK_ROLLUP_SQL). Leads and sales: aggregated in
+table, so the work runs without the GIL (see CLICK_ROLLUP_SQL). Leads and sales: aggregated in
 memory (Rollup) and written with one multi-row upsert per 1,000 keys (no executemany: see
 clicks.py).
 Deleting events (a deleted customer's) subtracts them again; a sum that comes back to zero
