@@ -26,8 +26,11 @@ Measured 2026-11-27 (main after "a click batch yields", 2,000 links, 200k stored
 20,000, a batch's counters and rollups added every 2,500 rows, 10 s phases, shared 2-core
 machine): p99 alone 3.2 ms; yielding p50 57.5, p99 160.9 ms (14,780 clicks/s written); whole
 batches p50 427, p99 793 ms (24,938 clicks/s). With the counters and rollups added every 1,200
-rows: p99 117 ms, 11,438 clicks/s. What is left of the wait is the work on the rows since the
-last addition and the COMMIT (the goal, 50 ms, needs clicks in their own database file).
+rows: p99 117 ms, 11,438 clicks/s. Then (rows not finished yet rolled back at a yield and
+written again after the write): yielding p50 30.0, p99 86.4 ms, 9,686 clicks/s (on /dev/shm:
+p50 18.3, p99 75.4 ms, 15,210 clicks/s); alone p99 2.7 ms. What is left of the wait is the
+statement in progress, the COMMIT and the GIL (the goal, 50 ms, needs clicks in their own
+database file); the price is the click work thrown away, which grows with the rate of writes.
 """
 from __future__ import annotations
 

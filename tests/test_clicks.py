@@ -339,6 +339,9 @@ def test_a_write_cancelled_before_it_started_is_not_counted_as_waiting(core, run
         await asyncio.sleep(0.05)
         gate.set()
         await blocker
+        # Background work (the cache sync, the rollup builder) may have queued jobs meanwhile:
+        # once a job queued after them has run, nothing is left waiting.
+        await store.write("SELECT 1")
         return waiting_then, store._writer.others_waiting()
 
     assert run(scenario) == (True, False)
@@ -374,3 +377,46 @@ def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, m
     # This month's per-link month rows are built when it ends, not by the writer (migration 016).
     assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'm'")[0]["n"] == 0
     assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'd'")[0]["n"] > 0
+
+
+def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_after(core, run, monkeypatch):
+    """When a write queues after the batch has finished some rows, the rows since (their
+    counters and rollups not added yet) are rolled back to a savepoint instead of finished, so
+    the write waits for one statement and the COMMIT; they are written in the next transaction,
+    each row once."""
+    import shortener.store.sqlite.clicks as store_clicks
+    from shortener.store.sqlite.clicks import CLICK_COLUMNS
+
+    monkeypatch.setattr(store_clicks, "FINISH_ROWS", 800)
+    a, b = make_link(run, core, key="ra"), make_link(run, core, key="rb")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    rows = []
+    for i in range(2000):
+        link = (a, b)[i % 4 == 0]
+        row = dict.fromkeys(CLICK_COLUMNS)
+        row.update({"id": f"r{i:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
+                    "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
+        rows.append(tuple(row[col] for col in CLICK_COLUMNS))
+    checks = iter([False, False, False, True])  # a write arrives while the 4th statement's rows are unfinished
+    monkeypatch.setattr(core.store, "_writes_waiting", lambda: next(checks, False))
+    results = []
+    real = core.store.run_in_transaction
+
+    async def spy(fn, *args):
+        result = await real(fn, *args)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(core.store, "run_in_transaction", spy)
+    assert run(core.store.record_click_batch, rows) == 2000
+    # statements of 400: finished after the 1st and 3rd; the 4th dropped for the waiting write
+    assert results == [(1200, 1200), (800, 800)]
+    want = {a["id"]: 1500, b["id"]: 500}
+    for link in (a, b):
+        assert run(core.store.click_totals, link["id"]) == {**run(core.store.click_totals, link["id"]),
+                                                            "rows": want[link["id"]], "clicks": want[link["id"]]}
+    assert run(core.store.read, "SELECT SUM(n) AS n FROM rollups WHERE source = 'clicks' AND level = 'h' "
+               "AND dim = 'total'")[0]["n"] == 2000
+    per_link = run(core.store.read, "SELECT link_id, SUM(n) AS n FROM link_rollups WHERE source = 'clicks' "
+                   "AND level = 'h' AND dim = 'hit' GROUP BY link_id")
+    assert {r["link_id"]: r["n"] for r in per_link} == want

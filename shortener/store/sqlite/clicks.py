@@ -80,10 +80,10 @@ def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
-# Rows whose counters and rollups are added at a time, inside a transaction. A write that
-# queues behind a click batch waits for that work on the rows inserted since the last time
-# (_write_clicks), so this bounds its wait; larger, the rollups of a busy link's clicks
-# aggregate more before they are written.
+# Rows whose counters and rollups are added at a time, inside a transaction. When a write
+# queues behind a click batch, the rows inserted since the last time are rolled back and written
+# again after it (_write_clicks), so this bounds the work thrown away; larger, the rollups of a
+# busy link's clicks aggregate more before they are written.
 FINISH_ROWS = 2500
 
 
@@ -106,9 +106,10 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     """Insert the rows; counters and link.clicked outbox rows follow only the rows inserted
     (a click id already stored is ignored, and must not count twice). Returns that number and
     how many of `clicks` were taken: when another write is waiting (an API call), the
-    transaction stops taking rows after the current statement and commits what it has, so that
-    write waits for one statement and the counters and rollups of at most FINISH_ROWS rows
-    rather than the whole batch; the caller writes the rest in the next transaction."""
+    transaction stops after the current statement, drops the rows whose counters and rollups
+    are not added yet (at most FINISH_ROWS) and commits the rest, so that write waits for one
+    statement and a COMMIT rather than the whole batch; the caller writes the rest in the next
+    transaction."""
     conn = tx.conn
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
@@ -118,21 +119,28 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     # rollups are made from that range, so only inserted rows count (an id already stored is
     # ignored and must not count twice).
     first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
-    written = taken = unfinished = 0
+    written = taken = finished = 0  # finished: rows of `clicks` whose counters and rollups are in
     pending: list[tuple] = []
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
         for sql, params, rows in _click_statements(clicks):
             if taken and others_waiting():
+                if finished:
+                    # The rows since the last finish are dropped, not finished: the waiting write
+                    # then waits for this statement and the COMMIT only, and they are written
+                    # again after it. (The first statement's rows are finished at once, so every
+                    # transaction keeps some.)
+                    tx.execute("ROLLBACK TO unfinished")
+                    pending, taken = [], finished
                 break
-            if unfinished >= FINISH_ROWS:
+            if pending and (not finished or taken - finished >= FINISH_ROWS):
                 first_rowid = _finish_rows(tx, pending, first_rowid, outbox)
                 written += len(pending)
-                pending, unfinished = [], 0
+                pending, finished = [], taken
+                tx.execute("SAVEPOINT unfinished")
             pending += cur.execute(sql + _RETURNING, params).fetchall()
             taken += rows
-            unfinished += rows
     finally:
         cur.close()
     _finish_rows(tx, pending, first_rowid, outbox)
@@ -180,7 +188,8 @@ class ClickQueries(SQLiteBase):
         redirects. Under load a batch holds thousands of clicks, a few hundred milliseconds of
         work: one transaction for the whole batch when no other write is waiting (the cheapest
         per click), else the batch yields the write lock after the statement in progress
-        (_write_clicks) and goes on in a new transaction queued behind that write.
+        (_write_clicks: the rows not finished yet are rolled back) and goes on in a new
+        transaction queued behind that write.
         """
         written = 0
         while clicks:
