@@ -1,7 +1,7 @@
 """API write wait behind the click writer, through the real store: batches that yield, or not.
 
     .venv/bin/python bench/bench_write_wait.py [--links 10000] [--stored 500000] [--seconds 15]
-        [--api-every-ms 20] [--batch 5000] [--dir /tmp]
+        [--api-every-ms 20] [--batch 20000] [--dir /tmp]
 
 One process, one event loop, the app's Core (no HTTP: bench_analytics.py --parts load measures
 the server end to end, where a saturated event loop adds its own queueing). --links links and
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=500_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--api-every-ms", type=float, default=20)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=20_000, help="the server's SHORTENER_CLICK_BATCH_SIZE")
     parser.add_argument("--dir", default=None, help="where the throwaway data dir goes (default: the temp dir)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="bench-write-wait-", dir=args.dir))
