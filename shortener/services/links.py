@@ -359,6 +359,10 @@ class LinkService:
             raise NotFound("Link not found.")
         return row
 
+    async def require(self, id_or_ext: str) -> None:
+        """Raises NotFound unless the link exists (one lookup: the object is not built)."""
+        await self._row(id_or_ext)
+
     async def get(self, id_or_ext: str) -> dict:
         """The API link object for a link id or `ext_<externalId>`; raises NotFound."""
         return (await self._objects([await self._row(id_or_ext)]))[0]

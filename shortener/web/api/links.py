@@ -81,7 +81,7 @@ async def link_info(request: Request) -> JSONResponse:
 get_link = on_id("links.read", "link_id", lambda core, link_id: core.links.get(link_id))
 # a link that does not exist is a 404 before its body is read
 update_link = on_id_and_body("links.write", "link_id", lambda core, link_id, body: core.links.update(link_id, body),
-                             exists=lambda core, link_id: core.links.get(link_id))
+                             exists=lambda core, link_id: core.links.require(link_id))
 delete_link = on_id("links.write", "link_id", lambda core, link_id: core.links.delete(link_id))
 upsert_link = on_body("links.write", lambda core, body: core.links.upsert(body))
 bulk_create = on_body("links.write", lambda core, body: core.links.create_many(body), expect=list)
