@@ -69,6 +69,19 @@ def _dict_factory(cursor: sqlite3.Cursor, row: tuple) -> Row:
 _NEEDED_FEATURES = ("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')", "SELECT json_array(1)")
 
 
+# A click batch's rollups group its rows in a temp table and sorters; in a temp file (the
+# default) they cost the writer ~17 % more per click with every click on a different link
+# (bench_click_writer, 100k links, batches of 20,000: 83 -> 69 us). They hold one batch at most
+# (a few MB). Readers keep the default: a raw GROUP BY over millions of rows may spill; so do
+# migrations (an index built over every click sorts them all).
+WRITER_TEMP_STORE = "MEMORY"
+
+
+def _temp_store(conn: sqlite3.Connection, mode: str) -> None:
+    """Outside a transaction only; it drops the connection's temp tables."""
+    conn.execute(f"PRAGMA temp_store={mode}").close()
+
+
 def check_sqlite_features(conn: sqlite3.Connection | None = None) -> None:
     probe = conn or sqlite3.connect(":memory:")
     try:
@@ -362,12 +375,7 @@ class SQLiteBase:
         conn = self._new_connection(WRITE_BUSY_MS)
         try:
             fetchall(conn, "PRAGMA journal_mode=WAL")
-            # A click batch's rollups group its rows in a temp table and sorters; in a temp file
-            # (the default) they cost the writer ~17 % more per click with every click on a
-            # different link (bench_click_writer, 100k links, batches of 20,000: 83 -> 69 us).
-            # They hold one batch at most (a few MB). Readers keep the default: a raw GROUP BY
-            # over millions of rows may spill.
-            conn.execute("PRAGMA temp_store=MEMORY").close()
+            _temp_store(conn, WRITER_TEMP_STORE)
         except BaseException:
             conn.close()
             raise
@@ -403,6 +411,14 @@ class SQLiteBase:
         work done; any error rolls the whole migration back.
         """
         check_sqlite_features()
+        assert self._writer is not None, "store is not open"
+        await self._writer.call(_temp_store, "DEFAULT")
+        try:
+            return await self._apply_migrations()
+        finally:
+            await self._writer.call(_temp_store, WRITER_TEMP_STORE)
+
+    async def _apply_migrations(self) -> list[str]:
         applied: list[str] = []
         for number, name, sql in migrations():
             statements = split_statements(sql)
