@@ -7,7 +7,7 @@
     options: [--clicks 10000000] [--links 1000] [--runs 10] [--case-budget 3] [--group-by a,b]
         [--events clicks] [--writer-batches 20] [--parts seed,writer,queries,size,load]
         [--data-dir DIR] [--load-seconds 20] [--load-connections 64] [--load-links 10000]
-        [--load-every-ms 200]
+        [--load-every-ms 200] [--load-setting NAME=VALUE ...]
 
 Parts (all by default; each prints its own table):
 - seed: --links links and --clicks clicks spread over the last 400 days (time-ordered, random
@@ -521,7 +521,8 @@ def load(args: argparse.Namespace) -> None:
     try:
         keys = asyncio.run(seed_links(data_dir, DOMAIN, args.load_links, key=lambda i: f"k{i}",
                                       url=lambda i: f"https://dest.test/{i}"))
-        env = server_env(DOMAIN, trusted_proxies="127.0.0.1/32")
+        env = server_env(DOMAIN, trusted_proxies="127.0.0.1/32",
+                         **dict(kv.split("=", 1) for kv in args.load_setting))
         api_key = create_key(data_dir, env)
         (tmp / "keys.txt").write_text("\n".join(keys) + "\n")
         scripts = []
@@ -607,6 +608,8 @@ def main() -> None:
     parser.add_argument("--load-connections", type=int, default=64)
     parser.add_argument("--load-links", type=int, default=10_000)
     parser.add_argument("--load-every-ms", type=float, default=200, help="mean time between API requests")
+    parser.add_argument("--load-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting for the load part, e.g. click_batch_size=5000 (repeatable)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     group_bys = [g for g in args.group_by.split(",") if g] or list(GROUP_BYS)
