@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from shortener.core import Core
 from redirect_support import DESKTOP, IPHONE, clicks, client_with, cookie_attrs, make_link, totals
 
@@ -379,11 +381,21 @@ def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, m
     assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'd'")[0]["n"] > 0
 
 
-def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_after(core, run, monkeypatch):
+# Statements of 400 rows, finished every 800 (FINISH_ROWS) and after the first. The batch asks
+# whether a write waits: 1-3 before statements 2-4; 4-6 between the statements of the finish
+# before statement 4 (counters, workspace rollups, per-link rollups); 7 before statement 5; 8 at
+# the end (a waiting write stays waiting until the transaction ends). A write that arrives before statement 5 drops statements 4-5 (not finished
+# yet); one that arrives during the finish before statement 4 (its counters and workspace rollups
+# added, its per-link rollups not) stops it half done and drops it
+# with statements 2-3.
+@pytest.mark.parametrize("waiting_at, first", [({7, 8}, (1200, 1200)), ({6}, (400, 400))],
+                         ids=["before a statement", "during a finish"])
+def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_after(core, run, monkeypatch,
+                                                                                      waiting_at, first):
     """When a write queues after the batch has finished some rows, the rows since (their
-    counters and rollups not added yet) are rolled back to a savepoint instead of finished, so
-    the write waits for one statement and the COMMIT; they are written in the next transaction,
-    each row once."""
+    counters and rollups not added yet, or only half) are rolled back to a savepoint instead of
+    finished, so the write waits for one statement and the COMMIT; they are written in the next
+    transaction, each row once."""
     import shortener.store.sqlite.clicks as store_clicks
     from shortener.store.sqlite.clicks import CLICK_COLUMNS
 
@@ -397,8 +409,8 @@ def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_a
         row.update({"id": f"r{i:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
                     "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
         rows.append(tuple(row[col] for col in CLICK_COLUMNS))
-    checks = iter([False, False, False, True])  # a write arrives while the 4th statement's rows are unfinished
-    monkeypatch.setattr(core.store, "_writes_waiting", lambda: next(checks, False))
+    asked = iter(range(1, 1000))
+    monkeypatch.setattr(core.store, "_writes_waiting", lambda: next(asked) in waiting_at)
     results = []
     real = core.store.run_in_transaction
 
@@ -409,8 +421,7 @@ def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_a
 
     monkeypatch.setattr(core.store, "run_in_transaction", spy)
     assert run(core.store.record_click_batch, rows) == 2000
-    # statements of 400: finished after the 1st and 3rd; the 4th dropped for the waiting write
-    assert results == [(1200, 1200), (800, 800)]
+    assert results == [first, (2000 - first[0], 2000 - first[1])]
     want = {a["id"]: 1500, b["id"]: 500}
     for link in (a, b):
         assert run(core.store.click_totals, link["id"]) == {**run(core.store.click_totals, link["id"]),

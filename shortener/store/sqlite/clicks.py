@@ -87,14 +87,18 @@ _WRITER_CACHE_KIB = 65536
 FINISH_ROWS = 2500
 
 
-def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None) -> int:
+def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None,
+                 stop: Callable[[], bool] | None = None) -> int | None:
     """Counters, rollups and outbox rows of the rows just inserted (rowids after first_rowid);
-    returns the last rowid."""
+    returns the last rowid. With `stop`, asked between statements: True leaves the work half
+    done and returns None (the caller rolls it back)."""
     for sql, params in _counter_statements(_click_counters(inserted)):
+        if stop is not None and stop():
+            return None
         tx.execute(sql, params)
     last = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
-    if inserted:
-        roll_up_click_rows(tx, first_rowid, last)
+    if inserted and not roll_up_click_rows(tx, first_rowid, last, stop):
+        return None
     if outbox:
         insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
     return last
@@ -121,21 +125,22 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
     written = taken = finished = 0  # finished: rows of `clicks` whose counters and rollups are in
     pending: list[tuple] = []
+    half_done = False  # a finish stopped between its statements
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
         for sql, params, rows in _click_statements(clicks):
             if taken and others_waiting():
-                if finished:
-                    # The rows since the last finish are dropped, not finished: the waiting write
-                    # then waits for this statement and the COMMIT only, and they are written
-                    # again after it. (The first statement's rows are finished at once, so every
-                    # transaction keeps some.)
-                    tx.execute("ROLLBACK TO unfinished")
-                    pending, taken = [], finished
                 break
             if pending and (not finished or taken - finished >= FINISH_ROWS):
-                first_rowid = _finish_rows(tx, pending, first_rowid, outbox)
+                # Finishing can itself take a while (the rollups of FINISH_ROWS clicks): a write
+                # that queues meanwhile stops it between its statements. (The first statement's
+                # rows are finished whatever happens, so every transaction keeps some.)
+                last = _finish_rows(tx, pending, first_rowid, outbox, others_waiting if finished else None)
+                if last is None:
+                    half_done = True
+                    break
+                first_rowid = last
                 written += len(pending)
                 pending, finished = [], taken
                 tx.execute("SAVEPOINT unfinished")
@@ -143,7 +148,15 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
             taken += rows
     finally:
         cur.close()
-    _finish_rows(tx, pending, first_rowid, outbox)
+    if pending and finished:
+        if half_done or others_waiting() or _finish_rows(tx, pending, first_rowid, outbox, others_waiting) is None:
+            # A write is waiting: the rows since the last finish (and any half of their
+            # finishing) are rolled back rather than finished, so the write waits for one
+            # statement and the COMMIT; they are written again after it.
+            tx.execute("ROLLBACK TO unfinished")
+            return written, finished
+    elif pending:
+        _finish_rows(tx, pending, first_rowid, outbox)
     return written + len(pending), taken
 
 
