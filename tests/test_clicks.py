@@ -7,6 +7,7 @@ import time
 import pytest
 
 from shortener.core import Core
+from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from redirect_support import DESKTOP, IPHONE, clicks, client_with, cookie_attrs, make_link, totals
 
 
@@ -277,23 +278,26 @@ def test_identity_is_one_per_visitor_and_computed_by_the_writer(settings):
         assert rows[0]["identity_hash"] != rows[2]["identity_hash"]
 
 
+def _click_rows(specs: list[tuple[str, dict]]) -> list[tuple]:
+    """Click rows (CLICK_COLUMNS order) stamped now, one per (click id, link)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    rows = []
+    for click_id, link in specs:
+        row = dict.fromkeys(CLICK_COLUMNS)
+        row.update({"id": click_id, "link_id": link["id"], "domain": link["domain"], "key": link["key"],
+                    "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
+        rows.append(tuple(row[col] for col in CLICK_COLUMNS))
+    return rows
+
+
 def test_a_click_batch_yields_the_write_lock_to_a_write_queued_behind_it(client, core, run):
     """A write queued while a click batch is written waits for one statement (400 rows) and the
     COMMIT of what came before it, not for the whole batch; the rest follows in a new
     transaction, each row with its counters and rollups."""
     import threading
 
-    from shortener.store.sqlite.clicks import CLICK_COLUMNS
-
     a, b = make_link(run, core, key="ya"), make_link(run, core, key="yb")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    rows = []
-    for i in range(2000):
-        link = (a, b)[i % 2]
-        row = {col: None for col in CLICK_COLUMNS}
-        row.update({"id": f"y{i:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
-                    "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
-        rows.append(tuple(row[col] for col in CLICK_COLUMNS))
+    rows = _click_rows([(f"y{i:015d}", (a, b)[i % 2]) for i in range(2000)])
     gate = threading.Event()
 
     def count(conn):
@@ -354,18 +358,9 @@ def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, m
     FINISH_ROWS rows (so a write that queues behind it waits for that much at most); a row
     already stored, in the batch twice or across its parts, counts once."""
     import shortener.store.sqlite.clicks as store_clicks
-    from shortener.store.sqlite.clicks import CLICK_COLUMNS
-
     monkeypatch.setattr(store_clicks, "FINISH_ROWS", 800)
     a, b = make_link(run, core, key="fa"), make_link(run, core, key="fb")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    rows = []
-    for i in range(2300):
-        link = (a, b)[i % 3 == 0]
-        row = dict.fromkeys(CLICK_COLUMNS)
-        row.update({"id": f"f{i % 2100:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
-                    "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
-        rows.append(tuple(row[col] for col in CLICK_COLUMNS))
+    rows = _click_rows([(f"f{i % 2100:015d}", (a, b)[i % 3 == 0]) for i in range(2300)])
     assert run(core.store.record_click_batch, rows[:100]) == 100
     assert run(core.store.record_click_batch, rows) == 2000  # ids 0-99 stored, 2100-2299 repeat 0-199
     stored = {link["id"]: sum(1 for i in range(2100) if ((a, b)[i % 3 == 0])["id"] == link["id"]) for link in (a, b)}
@@ -397,18 +392,9 @@ def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_a
     finished, so the write waits for one statement and the COMMIT; they are written in the next
     transaction, each row once."""
     import shortener.store.sqlite.clicks as store_clicks
-    from shortener.store.sqlite.clicks import CLICK_COLUMNS
-
     monkeypatch.setattr(store_clicks, "FINISH_ROWS", 800)
     a, b = make_link(run, core, key="ra"), make_link(run, core, key="rb")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    rows = []
-    for i in range(2000):
-        link = (a, b)[i % 4 == 0]
-        row = dict.fromkeys(CLICK_COLUMNS)
-        row.update({"id": f"r{i:015d}", "link_id": link["id"], "domain": link["domain"], "key": link["key"],
-                    "url": link["url"], "timestamp": now, "qr": 0, "trigger": "link", "identity_hash": "h"})
-        rows.append(tuple(row[col] for col in CLICK_COLUMNS))
+    rows = _click_rows([(f"r{i:015d}", (a, b)[i % 4 == 0]) for i in range(2000)])
     asked = iter(range(1, 1000))
     monkeypatch.setattr(core.store, "_writes_waiting", lambda: next(asked) in waiting_at)
     results = []

@@ -332,6 +332,25 @@ def _filters(info) -> list[dict]:
     ]
 
 
+def _answers(client, asked: list[dict]) -> list:
+    """GET /api/analytics for each of `asked`, every answer a 200."""
+    out = []
+    for params in asked:
+        r = client.get("/api/analytics", params=params)
+        assert r.status_code == 200, (params, r.text)
+        out.append(r.json())
+    return out
+
+
+def _raw_answers(client, core, asked: list[dict]) -> list:
+    """The same, every query on the raw rows."""
+    core.store.force_raw_analytics = True
+    try:
+        return _answers(client, asked)
+    finally:
+        core.store.force_raw_analytics = False
+
+
 @pytest.mark.parametrize("span", RANGES, ids=lambda r: r.get("interval") or r["timezone"] + ":" + r["start"])
 def test_rollups_answer_exactly_as_the_raw_rows(world, span):
     """Every groupBy x event x link-level filter, both paths through GET /api/analytics."""
@@ -351,18 +370,9 @@ def test_rollups_answer_exactly_as_the_raw_rows(world, span):
                 asked.append({**span, **filters, "event": event, "groupBy": group_by})
 
     def answers() -> list:
-        out = []
-        for params in asked:
-            r = client.get("/api/analytics", params=params)
-            assert r.status_code == 200, (params, r.text)
-            out.append(r.json())
-        return out
+        return _answers(client, asked)
 
-    core.store.force_raw_analytics = True
-    try:
-        raw = answers()
-    finally:
-        core.store.force_raw_analytics = False
+    raw = _raw_answers(client, core, asked)
     used = []
     real = core.store._rollup_sql
     core.store._rollup_sql = lambda *a, **kw: used.append(1) or real(*a, **kw)
@@ -483,18 +493,9 @@ def test_per_link_months_are_built_from_their_days_once_they_end(world):
     asked += [{**span, **_filters(info)[1], "event": "clicks", "groupBy": "timeseries"} for span in RANGES]
 
     def answers() -> list:
-        out = []
-        for params in asked:
-            r = client.get("/api/analytics", params=params)
-            assert r.status_code == 200, (params, r.text)
-            out.append(r.json())
-        return out
+        return _answers(client, asked)
 
-    core.store.force_raw_analytics = True
-    try:
-        raw = answers()
-    finally:
-        core.store.force_raw_analytics = False
+    raw = _raw_answers(client, core, asked)
     assert answers() == raw  # March, April read as days
     now = datetime.now(timezone.utc).timestamp()
     built = run(core.store.compact_link_months, now)
