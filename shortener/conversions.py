@@ -25,7 +25,7 @@ from shortener.geo import geo_fields
 from shortener.ids import nanoid, new_id
 from shortener.names import random_name
 from shortener.timeutil import iso, parse_iso, utcnow
-from shortener.tasks import cancel
+from shortener.tasks import cancel, every
 
 log = logging.getLogger("shortener.conversions")
 
@@ -200,7 +200,8 @@ class ConversionService:
         self.sales_recorded = 0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._prune_forever(), name="conversion-key-pruning")
+        self._task = asyncio.create_task(every(PRUNE_SECONDS, self.prune, log, "pruning idempotency keys failed"),
+                                         name="conversion-key-pruning")
 
     async def stop(self) -> None:
         await cancel(self._task)
@@ -209,16 +210,6 @@ class ConversionService:
     async def prune(self) -> int:
         """Drop idempotency keys older than their 7-day window; returns how many."""
         return await self.store.prune_idempotency_keys(iso(utcnow() - IDEMPOTENCY_WINDOW))
-
-    async def _prune_forever(self) -> None:
-        while True:
-            try:
-                await self.prune()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pruning idempotency keys failed")
-            await asyncio.sleep(PRUNE_SECONDS)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from shortener.tasks import cancel
+from shortener.tasks import cancel, every
 
 log = logging.getLogger("shortener.rollups")
 
@@ -23,20 +23,14 @@ class MonthRollups:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._forever(), name="month-rollups")
+        self._task = asyncio.create_task(every(CHECK_EVERY, self._build, log, "building per-link month rollups failed"),
+                                         name="month-rollups")
 
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
 
-    async def _forever(self) -> None:
-        while True:
-            try:
-                months = await self.store.compact_link_months()
-                if months:
-                    log.info("built per-link month rollups for %d ended month(s)", months)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("building per-link month rollups failed")
-            await asyncio.sleep(CHECK_EVERY)
+    async def _build(self) -> None:
+        months = await self.store.compact_link_months()
+        if months:
+            log.info("built per-link month rollups for %d ended month(s)", months)

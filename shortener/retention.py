@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from shortener.tasks import cancel
+from shortener.tasks import cancel, every
 from shortener.timeutil import iso, utcnow
 
 log = logging.getLogger("shortener.retention")
@@ -31,7 +31,8 @@ class ClickRetention:
 
     async def start(self) -> None:
         if self.days:
-            self._task = asyncio.create_task(self._forever(), name="click-retention")
+            self._task = asyncio.create_task(every(PRUNE_EVERY, self._prune_and_log, log, "pruning old clicks failed"),
+                                             name="click-retention")
 
     async def stop(self) -> None:
         await cancel(self._task)
@@ -54,14 +55,7 @@ class ClickRetention:
             after = last
             await asyncio.sleep(PAUSE)
 
-    async def _forever(self) -> None:
-        while True:
-            try:
-                n = await self.prune()
-                if n:
-                    log.info("deleted %d clicks older than %d days (their rollups stay)", n, self.days)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pruning old clicks failed")
-            await asyncio.sleep(PRUNE_EVERY)
+    async def _prune_and_log(self) -> None:
+        n = await self.prune()
+        if n:
+            log.info("deleted %d clicks older than %d days (their rollups stay)", n, self.days)

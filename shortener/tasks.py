@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Awaitable, Callable
 
 
 async def cancel(task: asyncio.Task | None) -> None:
@@ -13,3 +15,16 @@ async def cancel(task: asyncio.Task | None) -> None:
         await task
     except asyncio.CancelledError:
         pass
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], log: logging.Logger, failed: str) -> None:
+    """Run `job()` now and then every `seconds`, for ever (a service's periodic upkeep: pruning,
+    building rollups). A failure is logged as `failed` and the next run comes as planned."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(failed)
+        await asyncio.sleep(seconds)

@@ -3,7 +3,6 @@ for rows stored before they existed (resumably), and GET /analytics answers from
 from the raw rows, for every groupBy, event, time zone and link-level filter."""
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from datetime import datetime, timedelta, timezone

@@ -27,7 +27,6 @@ import asyncio
 import functools
 import logging
 import sqlite3
-import threading
 import traceback
 import time
 from concurrent.futures import ThreadPoolExecutor

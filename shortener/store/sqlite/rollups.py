@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import itertools
 import json
 import sqlite3
 import time
@@ -47,9 +46,7 @@ SOURCES = ("clicks", "leads", "sales")
 DIM_COLUMNS = ("country", "continent", "region", "city", "device", "browser", "os", "trigger", "referer",
                "referer_url", "url")
 # Rollup dimensions; `value` encodings in the module doc.
-WORKSPACE_DIMS = ("total", "geo", "ua", "ref", "trigger", "event_name")  # levels h, d, m
 LINK_DAY_DIMS = ("geo", "ua", "ref", "hit", "event_name")  # per link, levels d and m
-LINK_HOUR_DIMS = ("hit",)  # per link, level h
 _KEYS_PER_STATEMENT = 1000  # 8 parameters each
 _COLUMNS = "source, level, dim, link_id, period, value, n, amount"
 # Workspace rows (link_id '') in `rollups`, per-link rows in `link_rollups` (migration 015: keyed
