@@ -314,6 +314,18 @@ def _progress_bar(label: str):
     return progress
 
 
+def _progress_bars():
+    """progress(label, done, total): a bar per label, each on its own line."""
+    bars: dict[str, object] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = _progress_bar(label)
+        bar(done, total)  # type: ignore[operator]
+    return progress
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shortener.store import open_store
 
@@ -324,7 +336,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         store = await open_store(settings, migrate=False)
         try:
             before = await store.schema_version()
-            applied = await store.migrate(progress=_progress_bar("rolling up stored clicks and events"))
+            applied = await store.migrate(progress=_progress_bars())
             version = await store.schema_version()
         finally:
             await store.close()

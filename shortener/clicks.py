@@ -57,27 +57,9 @@ class PendingClick:
 
 # -- user agents (writer side) -------------------------------------------------------------
 
-def _engine(ua: str) -> str:
-    if "Trident/" in ua:
-        return "Trident"
-    if "Edge/" in ua:
-        return "EdgeHTML"
-    if "Chrome/" in ua or "Chromium/" in ua:
-        return "Blink"
-    if "AppleWebKit/" in ua:
-        return "WebKit"
-    if "Gecko/" in ua:
-        return "Gecko"
-    return _UNKNOWN
-
-
-def _version(*parts: str | None) -> str:
-    return ".".join(p for p in parts if p) or _UNKNOWN
-
-
 @lru_cache(maxsize=20000)
 def describe_user_agent(ua: str) -> dict:
-    """Device type, browser, OS and engine of a user agent, and whether it is a crawler.
+    """Device type, browser and OS of a user agent, and whether it is a crawler.
 
     ua-parser's fast resolver does the regex work; user-agents' rules (is_mobile, is_tablet,
     is_bot) classify the result, so we keep its judgement without its ~1.3 ms legacy parse.
@@ -100,27 +82,17 @@ def describe_user_agent(ua: str) -> dict:
         device = "Mobile"
     else:
         device = "Desktop"
-    return {
-        "bot": ua_obj.is_bot,
-        "device": device,
-        "device_vendor": (d.brand if d and d.brand else _UNKNOWN),
-        "device_model": (d.model if d and d.model else _UNKNOWN),
-        "browser": b.family if b else _UNKNOWN,
-        "browser_version": _version(b.major, b.minor, b.patch) if b else _UNKNOWN,
-        "os": o.family if o else _UNKNOWN,
-        "os_version": _version(o.major, o.minor, o.patch) if o else _UNKNOWN,
-        "engine": _engine(ua),
-    }
+    return {"bot": ua_obj.is_bot, "device": device, "browser": b.family if b else _UNKNOWN,
+            "os": o.family if o else _UNKNOWN}
 
 
 @lru_cache(maxsize=20000)
 def _ua_values(ua: str) -> tuple | None:
-    """The user-agent columns (device .. engine, in CLICK_COLUMNS order), or None for a crawler."""
+    """The user-agent columns (device, browser, os: CLICK_COLUMNS order), or None for a crawler."""
     info = describe_user_agent(ua)
     if info["bot"]:
         return None
-    return (info["device"], info["device_vendor"], info["device_model"], info["browser"], info["browser_version"],
-            info["os"], info["os_version"], info["engine"])
+    return info["device"], info["browser"], info["os"]
 
 
 _cached_referer = lru_cache(maxsize=4096)(referer_fields)
@@ -140,9 +112,9 @@ def click_values(c: PendingClick, salt: bytes, locate=_no_geo) -> tuple | None:
     if ua_values is None:
         return None
     country, continent, region, city = locate(c.ip, c.country)
-    return (c.id, c.link_id, c.domain, c.key, c.url[:MAX_URL], iso_from_epoch(c.at), country, *ua_values,
+    return (c.id, c.link_id, c.url[:MAX_URL], iso_from_epoch(c.at), country, continent, region, city, *ua_values,
             c.ua or None, *_cached_referer(c.referer), 1 if c.qr else 0, "qr" if c.qr else "link",
-            truncate_ip(c.ip), identity_hash(salt, c.ip, c.ua), continent, region, city)
+            truncate_ip(c.ip), identity_hash(salt, c.ip, c.ua))
 
 
 def click_row(c: PendingClick, salt: bytes, locate=_no_geo) -> dict | None:

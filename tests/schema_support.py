@@ -1,5 +1,24 @@
 """SQL that undoes the latest migrations, for tests of a database made by an older schema."""
 
+# Migration 017 undone: the wide click rows of migrations 002 and 009 (the columns it dropped
+# filled as the code before it wrote them: the link's domain and key, "Unknown" user-agent
+# details), rowids kept.
+UNDO_017 = (
+    "CREATE TABLE clicks_wide (id TEXT PRIMARY KEY, link_id TEXT NOT NULL, domain TEXT NOT NULL, "
+    "key TEXT NOT NULL, url TEXT NOT NULL, timestamp TEXT NOT NULL, country TEXT, device TEXT, "
+    "device_vendor TEXT, device_model TEXT, browser TEXT, browser_version TEXT, os TEXT, os_version TEXT, "
+    "engine TEXT, ua TEXT, referer TEXT, referer_url TEXT, qr INTEGER NOT NULL DEFAULT 0, "
+    "trigger TEXT NOT NULL DEFAULT 'link', ip TEXT, identity_hash TEXT NOT NULL, continent TEXT, region TEXT, "
+    "city TEXT); "
+    "INSERT INTO clicks_wide (rowid, id, link_id, domain, key, url, timestamp, country, device, device_vendor, "
+    "device_model, browser, browser_version, os, os_version, engine, ua, referer, referer_url, qr, trigger, ip, "
+    "identity_hash, continent, region, city) SELECT c.rowid, c.id, c.link_id, COALESCE(l.domain, 'gone.test'), "
+    "COALESCE(l.key, 'gone'), c.url, c.timestamp, c.country, c.device, 'Unknown', 'Unknown', c.browser, '1.0', "
+    "c.os, '1.0', 'Blink', c.ua, c.referer, c.referer_url, c.qr, c.trigger, c.ip, c.identity_hash, c.continent, "
+    "c.region, c.city FROM clicks c LEFT JOIN links l ON l.id = c.link_id ORDER BY c.rowid; "
+    "DROP TABLE clicks; ALTER TABLE clicks_wide RENAME TO clicks; "
+    "CREATE INDEX clicks_link_time ON clicks (link_id, timestamp); CREATE INDEX clicks_time ON clicks (timestamp); "
+)
 # Migration 016 undone: per-link month rows of the months not built yet, from their days (what the
 # writers kept before it), and no compaction state.
 UNDO_016 = (

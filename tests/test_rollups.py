@@ -8,10 +8,11 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from schema_support import UNDO_014, UNDO_015, UNDO_016
+from schema_support import UNDO_014, UNDO_015, UNDO_016, UNDO_017
 from starlette.testclient import TestClient
 
 from shortener.config import Settings
+from shortener.store.sqlite.base import with_tx
 from shortener.store.sqlite.clicks import CLICK_COLUMNS
 from shortener.web.app import create_app
 
@@ -126,7 +127,7 @@ def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript(UNDO_016 + UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+        conn.executescript(UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
                            "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
@@ -200,7 +201,7 @@ def test_migration_builds_the_same_rollups_resumably(tmp_path, world):
         seen: list[tuple[int, int]] = []
         store = await open_store(_settings(copy), migrate=False)
         try:
-            assert await store.migrate(progress=lambda done, total: seen.append((done, total))) == []
+            assert await store.migrate(progress=lambda what, done, total: seen.append((done, total)) if what.startswith("rolling") else None) == []
             assert await store.rollups_ready()
         finally:
             await store.close()
@@ -281,7 +282,7 @@ def test_month_rows_built_from_day_rows(tmp_path, world):
     want = rollup_rows(copy / "shortener.db")
     assert any(r[1] == "m" for r in want)
     conn = sqlite3.connect(copy / "shortener.db")
-    conn.executescript(UNDO_016 + UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.executescript(UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
     conn.close()
     with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
         pass
@@ -504,3 +505,80 @@ def test_per_link_months_are_built_from_their_days_once_they_end(world):
     assert run(core.store.link_months_upto) == int(this_month.timestamp())
     assert rollup_rows(db) == before
     assert answers() == raw
+
+
+def _click_rows(db) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(f"SELECT rowid, {', '.join(CLICK_COLUMNS)} FROM clicks ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+
+
+def test_lean_click_rows_migrate_in_place_resumably(tmp_path, world):
+    """A database of schema 16 (the wide click rows) holding clicks, leads and sales upgrades in
+    place (migration 017): interrupted after two chunks and resumed, every click keeps its rowid and
+    the columns that stay; the dropped columns are gone; counters, rollups and the raw path's
+    analytics and events answers are the same as before."""
+    import asyncio
+
+    from shortener.store import open_store
+    from shortener.store.sqlite import SQLiteBase, clickrebuild
+
+    client, core, run, info, db = world
+    copy = tmp_path / "data"
+    copy.mkdir()
+    run(lambda: asyncio.to_thread(core.store.backup_to, copy / "shortener.db"))
+    path = copy / "shortener.db"
+    want_clicks, want_rollups, want_counters = _click_rows(path), rollup_rows(path), counters(path)
+    assert len(want_clicks) == 600
+    conn = sqlite3.connect(path)
+    conn.executescript(UNDO_017 + "PRAGMA user_version = 16;")
+    assert "device_vendor" in [r[1] for r in conn.execute("PRAGMA table_info(clicks)")]
+    conn.close()
+
+    async def partly_then_resume():
+        store = await open_store(_settings(copy), migrate=False)
+        try:
+            assert await SQLiteBase.migrate(store) == ["017_lean_clicks.sql"]
+            for _ in range(2):  # two chunks, then the process dies
+                assert await store.run_in_transaction(with_tx(lambda tx: clickrebuild.rebuild_step(tx, 100)))
+            assert await store.run_on_reader(with_tx(clickrebuild.rebuild_status)) == (200, want_clicks[-1][0])
+        finally:
+            await store.close()
+        seen: list[tuple[str, int, int]] = []
+        store = await open_store(_settings(copy), migrate=False)
+        try:
+            assert await store.migrate(progress=lambda what, done, total: seen.append((what, done, total))) == []
+            assert await store.run_on_reader(with_tx(clickrebuild.rebuild_status)) is None
+        finally:
+            await store.close()
+        return seen
+
+    seen = asyncio.run(partly_then_resume())
+    last = want_clicks[-1][0]
+    assert seen[0] == ("moving stored clicks to lean rows", 200, last)
+    assert seen[-1] == ("moving stored clicks to lean rows", last, last)
+    assert _click_rows(path) == want_clicks
+    assert rollup_rows(path) == want_rollups and counters(path) == want_counters
+    conn = sqlite3.connect(path)
+    try:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(clicks)")] == list(CLICK_COLUMNS)
+        assert sorted(r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE tbl_name IN ('clicks', 'clicks_lean', 'click_rebuild')")) == [
+            "clicks", "clicks_link_time", "clicks_time", "sqlite_autoindex_clicks_1"]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    # The same raw answers through HTTP as the database they came from.
+    asked = [dict(span, event=event, groupBy=group) for span in RANGES[:2]
+             for event in ("clicks", "composite") for group in ("count", "countries", "devices", "referer_urls")]
+    want_raw = _raw_answers(client, core, asked)
+    want_events = client.get("/api/events", params={"interval": "all", "limit": 1000}).json()
+    with TestClient(create_app(_settings(copy)), base_url="http://go.test") as moved:
+        moved_core = moved.app_state["core"]
+        _, key = moved.portal.call(moved_core.api_keys.create, "tests")
+        moved.headers["Authorization"] = f"Bearer {key}"
+        assert _raw_answers(moved, moved_core, asked) == want_raw
+        assert moved.get("/api/events", params={"interval": "all", "limit": 1000}).json() == want_events
+    assert len(want_events) == 518  # the clicks of links not deleted

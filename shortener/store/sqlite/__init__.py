@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from .abtests import ABTestQueries
+from typing import Callable
+
 from .analytics import AnalyticsQueries
-from .base import Row, Tx
+from .base import Row, SQLiteBase, Tx
+from .clickrebuild import ClickRebuild
 from .clicks import ClickQueries
 from .conversions import ConversionQueries
 from .core import CoreQueries
@@ -17,8 +20,18 @@ from .webhooks import WebhookQueries
 
 class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, FolderQueries, AnalyticsQueries,
                   ABTestQueries,
-                  CoreQueries, UserQueries, MaintenanceQueries, RollupQueries):
+                  CoreQueries, UserQueries, MaintenanceQueries, RollupQueries, ClickRebuild):
     """Every method named for a use case; nothing outside shortener/store holds SQL."""
+
+    async def migrate(self, progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+        """Apply pending migrations, then finish what they leave to be done in chunks, calling
+        progress(what, done, total) after each: the lean click rows (017) first, since the rollup
+        backfill (010) reads the clicks."""
+        applied = await SQLiteBase.migrate(self)
+        for what, job in (("moving stored clicks to lean rows", self.rebuild_clicks),
+                          ("rolling up stored clicks and events", self.backfill_rollups)):
+            await job(None if progress is None else (lambda done, total, what=what: progress(what, done, total)))
+        return applied
 
 
 __all__ = ["SQLiteStore", "Row", "Tx"]

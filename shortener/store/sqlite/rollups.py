@@ -384,13 +384,6 @@ def backfill_step(tx: Tx, chunk: int = BACKFILL_CHUNK) -> bool:
 class RollupQueries(SQLiteBase):
     _rollups_ready = False  # the backfill is known to be complete (it never becomes incomplete)
 
-    async def migrate(self, progress: Callable[[int, int], None] | None = None) -> list[str]:
-        """Apply pending migrations, then finish the rollup backfill (if one is pending), calling
-        progress(done, total) after each chunk."""
-        applied = await super().migrate()
-        await self.backfill_rollups(progress)
-        return applied
-
     async def backfill_rollups(self, progress: Callable[[int, int], None] | None = None) -> None:
         step = with_tx(backfill_step)
         status = with_tx(backfill_status)
