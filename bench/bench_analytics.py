@@ -69,6 +69,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -149,10 +150,9 @@ class ClickRows:
             cid = fast_click_id() if fresh_ids else _base62(ms, 7) + _base62(next(self.serial), 9)
             at = self._iso(ms)
             rows.append((
-                cid, link["id"], DOMAIN, link["key"], link["url"], at, country, devices[i], "Unknown", "Unknown",
-                browsers[i], "120.0", oses[i], "10", "Blink", "Mozilla/5.0", referer,
-                referer if referer == "(direct)" else f"https://{referer}/x", qr, "qr" if qr else "link",
-                "81.2.69.0", cid, CONTINENTS.get(country), None, None,
+                cid, link["id"], link["url"], at, country, CONTINENTS.get(country), None, None, devices[i],
+                browsers[i], oses[i], "Mozilla/5.0", referer, referer if referer == "(direct)" else f"https://{referer}/x",
+                qr, "qr" if qr else "link", "81.2.69.0", cid,
             ))
             if i % 100 == 37:
                 picked.append((cid, link, at))
@@ -329,6 +329,15 @@ async def queries(data_dir: str, runs: int, budget: float, group_bys: list[str],
             size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob("shortener.db-*"))
             print(f"\nsize: {total:,} clicks, {size / 2**20:,.0f} MiB (database + WAL), "
                   f"{size / max(1, total):,.0f} bytes per stored click (whole database: links, leads, sales, indexes)")
+            # Pages freed by a migration (017 moves every click) stay in the file until new rows reuse them.
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                used = conn.execute("SELECT (SELECT page_count FROM pragma_page_count) - "
+                                    "(SELECT freelist_count FROM pragma_freelist_count)").fetchone()[0]
+                used *= conn.execute("PRAGMA page_size").fetchone()[0]
+            finally:
+                conn.close()
+            print(f"      {used / max(1, total):,.0f} bytes per stored click in pages in use (free pages left out)")
         if not show_queries:
             return
         try:
