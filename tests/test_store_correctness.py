@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -423,3 +424,37 @@ def test_a_sqlite_without_the_features_the_schema_needs_is_one_clear_error():
 
     with pytest.raises(RuntimeError, match="lacks a feature shortener needs.*no such tokenizer: trigram"):
         check_sqlite_features(Old())
+
+
+# -- the WAL is checkpointed off the writer thread ------------------------------------------------
+
+def test_the_wal_is_checkpointed_by_its_own_connection_not_in_a_writers_commit(settings, core, run):
+    """A COMMIT that took the WAL past 1,000 pages used to copy it into the database on the
+    writer thread, and every queued write waited; the checkpointer does it instead, and the WAL
+    starts over rather than growing."""
+    from shortener.store.sqlite.clicks import CLICK_COLUMNS
+
+    store = core.store
+    assert run(store._writer.call, fetchall, "PRAGMA wal_autocheckpoint") == [{"wal_autocheckpoint": 0}]
+    link = make_link(run, core, key="wal")
+    wal = Path(settings.data_dir) / "shortener.db-wal"
+
+    def batch(start: int, n: int) -> list[tuple]:
+        rows = []
+        for i in range(start, start + n):
+            row = dict.fromkeys(CLICK_COLUMNS)
+            row.update(id=f"w{i:015d}", link_id=link["id"], url=link["url"], timestamp="2026-11-27T10:00:00.000Z",
+                       qr=0, trigger="link", identity_hash="h" * 32, ua="x" * 200)
+            rows.append(tuple(row[c] for c in CLICK_COLUMNS))
+        return rows
+
+    run(store.checkpoint)
+    assert run(store.record_click_batch, batch(0, 20_000)) == 20_000
+    frames, done = run(store.checkpoint)
+    assert frames > 1000 and done == frames  # nothing had checkpointed them in the COMMIT... and now all are
+    size = wal.stat().st_size
+    for round_ in range(1, 4):  # each round fits in the WAL's first frames again
+        assert run(store.record_click_batch, batch(20_000 + round_ * 1000, 1000)) == 1000
+        run(store.checkpoint)
+        assert wal.stat().st_size == size
+    assert totals(run, core, link)["clicks"] == 23_000

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from shortener.errors import StoreUnavailable
+from shortener.tasks import cancel, every
 
 Row = dict[str, Any]
 
@@ -74,6 +75,14 @@ _NEEDED_FEATURES = ("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='tri
 # (a few MB). Readers keep the default: a raw GROUP BY over millions of rows may spill; so do
 # migrations (an index built over every click sorts them all).
 WRITER_TEMP_STORE = "MEMORY"
+
+# The writer never checkpoints the WAL itself (SQLite's default is to do it in the COMMIT that
+# takes the WAL past 1,000 pages): under a click load almost every batch's COMMIT did, copying
+# the WAL into the database and syncing it, and every write queued on the writer thread waited
+# for that. A connection of its own checkpoints every CHECKPOINT_SECONDS instead (PASSIVE: it
+# copies what no reader still needs and never blocks a writer), so the WAL holds about that many
+# seconds of writes before it starts over. The last connection to close still checkpoints it all.
+CHECKPOINT_SECONDS = 1.0
 
 
 def _temp_store(conn: sqlite3.Connection, mode: str) -> None:
@@ -354,6 +363,8 @@ class SQLiteBase:
         self._writer: ConnectionThread | None = None
         self._pool: ReaderPool | None = None
         self._sync: sqlite3.Connection | None = None
+        self._checkpointer: ConnectionThread | None = None
+        self._checkpoints: asyncio.Task | None = None
         if self.path == ":memory:":
             raise ValueError("the SQLite store needs a file: several connections share it")
 
@@ -374,6 +385,7 @@ class SQLiteBase:
         conn = self._new_connection(WRITE_BUSY_MS)
         try:
             fetchall(conn, "PRAGMA journal_mode=WAL")
+            fetchall(conn, "PRAGMA wal_autocheckpoint=0")
             _temp_store(conn, WRITER_TEMP_STORE)
         except BaseException:
             conn.close()
@@ -390,12 +402,26 @@ class SQLiteBase:
             for i in range(self.reader_count)
         ])
         self._sync = self._new_connection(REDIRECT_BUSY_MS)
+        self._checkpointer = ConnectionThread("sqlite-checkpointer", lambda: self._new_connection(WRITE_BUSY_MS),
+                                              reopen_on_error=True)
+        self._checkpoints = asyncio.create_task(
+            every(CHECKPOINT_SECONDS, self.checkpoint, log, "checkpointing the WAL failed"), name="sqlite-checkpoints")
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL's frames that no reader still needs into the database (PASSIVE); returns
+        (frames in the WAL, frames checkpointed)."""
+        assert self._checkpointer is not None, "store is not open"
+        row = (await self._checkpointer.call(fetchall, "PRAGMA wal_checkpoint(PASSIVE)"))[0]
+        return row["log"], row["checkpointed"]
 
     async def close(self) -> None:
         """Close every connection; safe to call twice."""
         loop = asyncio.get_running_loop()
+        await cancel(self._checkpoints)
+        self._checkpoints = None
         threads = ([self._writer] if self._writer else []) + (self._pool.readers if self._pool else [])
-        self._writer = self._pool = None
+        threads += [self._checkpointer] if self._checkpointer else []
+        self._writer = self._pool = self._checkpointer = None
         for thread in threads:
             await loop.run_in_executor(None, thread.close)
         if self._sync is not None:
