@@ -353,6 +353,41 @@ def test_a_slow_read_does_not_hold_up_authentication(api, core, run, client):
     assert run(lambda: task) == [{"x": 1}]
 
 
+def test_one_links_api_answers_need_no_reader_thread(api, core, run):
+    """Its API key, the link, its tags, its domain: point lookups on the loop's own connection,
+    so a GET, a PATCH and a POST of one link answer while every reader thread is busy (under a
+    saturated redirect load each hop to a thread waited a turn of the event loop)."""
+    link = api.post("/api/links", json={"url": "https://shop.test/one", "tagNames": ["red"]}).json()
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow(conn):
+        started.release()
+        gate.wait(30)
+        return fetchall(conn, "SELECT 1 AS x")
+
+    async def occupy():
+        return [asyncio.ensure_future(core.store.run_on_reader(slow)) for _ in range(core.store.reader_count)]
+
+    tasks = run(occupy)
+    for _ in tasks:
+        assert started.acquire(timeout=10)
+    try:
+        got = api.get(f"/api/links/{link['id']}")
+        assert got.status_code == 200 and [t["name"] for t in got.json()["tags"]] == ["red"]
+        patched = api.patch(f"/api/links/{link['id']}", json={"url": "https://shop.test/two"})
+        assert patched.status_code == 200 and patched.json()["url"] == "https://shop.test/two"
+        assert [t["name"] for t in patched.json()["tags"]] == ["red"]
+        created = api.post("/api/links", json={"url": "https://shop.test/three", "domain": "go.test"})
+        assert created.status_code == 200 and created.json()["domain"] == "go.test"
+        assert api.get("/api/links/lnk_missing").status_code == 404
+        assert not any(task.done() for task in tasks)  # answered while the readers were still held
+    finally:
+        gate.set()
+    for task in tasks:
+        assert run(lambda task=task: task) == [{"x": 1}]
+
+
 def test_a_read_over_its_deadline_is_stopped_with_a_503(core, run, api, monkeypatch):
     endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) AS c FROM n"
     with pytest.raises(StoreUnavailable):

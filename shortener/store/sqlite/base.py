@@ -12,6 +12,8 @@ wrong state:
   that raised is reopened, and API reads have a deadline (a progress handler);
 - one connection is used synchronously on the event loop for the redirect path's primary-key
   lookups: ~7.5 us direct versus ~67 us through a thread hop (reference/performance-notes.md).
+  An API request's lookups of one row by a unique column (its API key, a link, a domain, one
+  link's tags) use it too: under a saturated redirect load each hop waited a turn of the loop.
   Only index point lookups may use it, and its busy timeout is short: the loop must never sleep
   for seconds on a lock.
 
@@ -475,7 +477,7 @@ class SQLiteBase:
         return rows[0] if rows else None
 
     def read_now(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
-        """Synchronous read for index point lookups on the redirect path (see module doc)."""
+        """Synchronous read, on the event loop, for index point lookups only (see module doc)."""
         assert self._sync is not None, "store is not open"
         try:
             return fetchall(self._sync, sql, params)

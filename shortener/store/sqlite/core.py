@@ -15,9 +15,9 @@ class CoreQueries(SQLiteBase):
         )
 
     async def find_api_key_by_hash(self, hashed_key: str) -> Row | None:
-        return await self.read_one(
-            "SELECT * FROM api_keys WHERE hashed_key = ? AND revoked_at IS NULL", (hashed_key,)
-        )
+        # Every API request asks this: an index point lookup, read on the loop (read_now).
+        rows = self.read_now("SELECT * FROM api_keys WHERE hashed_key = ? AND revoked_at IS NULL", (hashed_key,))
+        return rows[0] if rows else None
 
     async def list_api_keys(self) -> list[Row]:
         return await self.read("SELECT * FROM api_keys ORDER BY created_at")
