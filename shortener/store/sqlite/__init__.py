@@ -1,9 +1,9 @@
 """The SQLite store: one class assembled from query groups, one file per area."""
 from __future__ import annotations
 
-from .abtests import ABTestQueries
 from typing import Callable
 
+from .abtests import ABTestQueries
 from .analytics import AnalyticsQueries
 from .base import Row, SQLiteBase, Tx
 from .clickrebuild import ClickRebuild
