@@ -93,16 +93,17 @@ def split(start: str, end: str, hours_ok: bool, now: float | None = None) -> Spl
     rollup rows for it) months, days and raw for the rest.
 
     A range that ends at or after `now` (an interval up to now, or to the end of today) holds
-    every event stored in its last hour (or day) so far: events are stamped with the time they
-    are recorded, never later. Its end is rounded up, so that partial hour or day is read from
-    its rollup row instead of from raw rows, which on a busy server are most of the query. An end
-    up to OPEN_END_SLACK before `now` counts as now: it is the request's own "now", taken a moment
-    earlier, and the events recorded meanwhile are counted with it."""
+    every event stored in its last day so far: events are stamped with the time they are
+    recorded, never later. Its end is rounded up to the end of the UTC day, so today is read from
+    its day row (every dimension has one) rather than from raw rows, which on a busy server are
+    most of the query, or from an hour row per hour so far (per link, a query about every link
+    read ~14 times as many rows). An end up to OPEN_END_SLACK before `now` counts as now: it is
+    the request's own "now", taken a moment earlier, and the events recorded meanwhile are
+    counted with it."""
     (s, s_ms), (e, e_ms) = _epoch(start), _epoch(end)
     if now is not None and e + e_ms / 1000 >= now - OPEN_END_SLACK:
-        step = HOUR if hours_ok else DAY
-        if e % step or e_ms:
-            e = (e // step + 1) * step
+        if e % DAY or e_ms:
+            e = (e // DAY + 1) * DAY
             end = _iso(e)
     hs = s if (s % HOUR == 0 and s_ms == 0) else (s // HOUR + 1) * HOUR
     he = e // HOUR * HOUR
