@@ -557,8 +557,9 @@ def test_lean_click_rows_migrate_in_place_resumably(tmp_path, world):
 
     seen = asyncio.run(partly_then_resume())
     last = want_clicks[-1][0]
-    assert seen[0] == ("moving stored clicks to lean rows", 200, last)
+    assert seen[0] == ("moving stored clicks to lean rows", 50_200 if last > 50_200 else last, last)
     assert seen[-1] == ("moving stored clicks to lean rows", last, last)
+    assert seen.count(seen[-1]) == 1
     assert _click_rows(path) == want_clicks
     assert rollup_rows(path) == want_rollups and counters(path) == want_counters
     conn = sqlite3.connect(path)

@@ -1,7 +1,7 @@
 """The SQLite store: one class assembled from query groups, one file per area."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .abtests import ABTestQueries
 from .analytics import AnalyticsQueries
@@ -27,11 +27,13 @@ class SQLiteStore(LinkQueries, ClickQueries, ConversionQueries, WebhookQueries, 
         """Apply pending migrations, then finish what they leave to be done in chunks, calling
         progress(what, done, total) after each: the lean click rows (017) first, since the rollup
         backfill (010) reads the clicks."""
-        applied = await SQLiteBase.migrate(self)
-        for what, job in (("moving stored clicks to lean rows", self.rebuild_clicks),
-                          ("rolling up stored clicks and events", self.backfill_rollups)):
-            await job(None if progress is None else (lambda done, total, what=what: progress(what, done, total)))
-        return applied
+        def reporting(what: str, job: Callable[..., Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+            return lambda: job(None if progress is None else (lambda done, total: progress(what, done, total)))
+
+        return await SQLiteBase.migrate(self, (
+            reporting("moving stored clicks to lean rows", self.rebuild_clicks),
+            reporting("rolling up stored clicks and events", self.backfill_rollups),
+        ))
 
 
 __all__ = ["SQLiteStore", "Row", "Tx"]

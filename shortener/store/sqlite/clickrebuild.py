@@ -27,42 +27,40 @@ def rebuild_status(tx: Tx) -> tuple[int, int] | None:
     return row["next_rowid"], row["last_rowid"]
 
 
-def rebuild_step(tx: Tx, chunk: int = REBUILD_CHUNK) -> bool:
+def rebuild_step(tx: Tx, chunk: int = REBUILD_CHUNK) -> tuple[int, int] | None:
     """Move the next `chunk` rows into the lean table, in the caller's transaction; once all are
-    there, swap the tables and index the new one. False when there was nothing to do (state is
-    read inside the transaction, so processes starting together share the work)."""
+    there, swap the tables and index the new one. Returns (rows copied, rows in all) after the
+    step, None when there was nothing to do. The state is read inside the write transaction only:
+    processes starting together share the work, and none reads a table another just dropped."""
     status = rebuild_status(tx)
     if status is None:
-        return False
+        return None
     after, last = status
     if after < last:
         upto = min(after + chunk, last)
         tx.execute(_COPY, (after, upto))
         tx.execute("DELETE FROM clicks WHERE rowid > ? AND rowid <= ?", (after, upto))
         tx.execute("UPDATE click_rebuild SET next_rowid = ?", (upto,))
-        return True
+        return upto, last
     # A row stored after the migration ran (nothing should write before it is done) moves too.
     tx.execute(_COPY, (last, 1 << 62))
     for statement in _SWAP:
         tx.execute(statement)
-    return True
+    return last, last
 
 
 class ClickRebuild(SQLiteBase):
     async def rebuild_clicks(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Finish migration 017's copy if one is under way, calling progress(done, total) per chunk."""
-        step, status = with_tx(rebuild_step), with_tx(rebuild_status)
-        logged, total, shown = -1, 0, None
-        while True:
-            state = await self.run_on_reader(status, timeout=None)
-            done, total = state if state is not None else (total, total)
-            if not total or (done, total) == shown:  # an empty table (a new database): nothing to show
-                pass
-            elif progress is not None:
-                shown = (done, total)
+        step = with_tx(rebuild_step)
+        logged, shown = -1, None
+        while (state := await self.run_in_transaction(step)) is not None:
+            done, total = state
+            if not total or state == shown:  # an empty table (a new database), or the swap
+                continue
+            shown = state
+            if progress is not None:
                 progress(done, total)
             elif done * 20 // total != logged:  # serve migrating on start: a log line per 5 %
                 logged = done * 20 // total
                 log.info("moving stored clicks to lean rows: %d %%", done * 100 // total)
-            if state is None or not await self.run_in_transaction(step):
-                return
