@@ -284,7 +284,7 @@ class AnalyticsService:
     async def _shape(self, group_by: str, items: list[tuple[dict, dict]]) -> list[dict]:
         shaped: list[dict] = []
         if group_by == "top_links":
-            links = {r["id"]: r for r in await self.store.get_links([row["link_id"] for row, _ in items])}
+            links = {r["id"]: r for r in await self.store.link_summaries([row["link_id"] for row, _ in items])}
             for row, figures in items:
                 link = links.get(row["link_id"])
                 if link is None:  # deleted since: Dub leaves it out too

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .base import Row, SQLiteBase, Tx, with_tx
+from .base import Row, SQLiteBase, Tx, fetchall, with_tx
 
 LINK_COLUMNS = (
     "id", "domain", "key", "url", "external_id", "tenant_id", "identifier", "track_conversion",
@@ -294,6 +294,20 @@ class LinkQueries(SQLiteBase):
         for chunk in _chunks(list(ids)):
             out += await self.read(f"SELECT * FROM links WHERE id IN ({_marks(len(chunk))})", chunk)
         return out
+
+    async def link_summaries(self, ids: Sequence[str]) -> list[Row]:
+        """What an analytics answer shows of each link (top_links lists up to 5,000 of them):
+        the columns it needs, every chunk in one call on a reader. With `SELECT *` (geo, A/B
+        variants, every flag) the rows cost top_links over 1,000 links ~23 ms in two hops."""
+        columns = "id, domain, key, url, title, comments, folder_id, partner_id, created_at"
+
+        def read(conn) -> list[Row]:
+            out: list[Row] = []
+            for chunk in _chunks(list(ids)):
+                out += fetchall(conn, f"SELECT {columns} FROM links WHERE id IN ({_marks(len(chunk))})", chunk)
+            return out
+
+        return await self.run_on_reader(read)
 
     async def get_links_by_external_ids(self, external_ids: Sequence[str]) -> list[Row]:
         out: list[Row] = []
