@@ -482,6 +482,10 @@ class SQLiteBase:
         rows = await self.read(sql, params)
         return rows[0] if rows else None
 
+    def read_one_now(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
+        rows = self.read_now(sql, params)
+        return rows[0] if rows else None
+
     def read_now(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
         """Synchronous read, on the event loop, for index point lookups only (see module doc)."""
         assert self._sync is not None, "store is not open"

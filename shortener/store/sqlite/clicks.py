@@ -126,7 +126,6 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
     written = taken = finished = 0  # finished: rows of `clicks` whose counters and rollups are in
     pending: list[tuple] = []
     half_done = False  # a finish stopped between its statements
-    savepoint = False
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
@@ -143,7 +142,7 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
                     break
                 first_rowid = last
                 written += len(pending)
-                if savepoint:
+                if finished:  # the savepoint opened after the last finish
                     # One savepoint at a time: while any is open, SQLite copies each page it is
                     # about to change into the statement sub-journal (in memory: WRITER_TEMP_STORE),
                     # and only the release of the last one empties it. Nested, a 20,000-click
@@ -151,7 +150,6 @@ def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] 
                     tx.execute("RELEASE unfinished")
                 pending, finished = [], taken
                 tx.execute("SAVEPOINT unfinished")
-                savepoint = True
             pending += cur.execute(sql + _RETURNING, params).fetchall()
             taken += rows
     finally:
@@ -173,8 +171,7 @@ class ClickQueries(SQLiteBase):
 
     def find_redirect_link(self, domain: str, key: str) -> Row | None:
         """The link at (domain, key), compared case-insensitively (the columns are NOCASE)."""
-        rows = self.read_now(f"SELECT {_REDIRECT_COLUMNS} FROM links WHERE domain = ? AND key = ?", (domain, key))
-        return rows[0] if rows else None
+        return self.read_one_now(f"SELECT {_REDIRECT_COLUMNS} FROM links WHERE domain = ? AND key = ?", (domain, key))
 
     async def recent_redirect_links(self, limit: int, before: tuple[str, str] | None = None) -> list[Row]:
         """Up to `limit` links, newest first, created before `before` (the created_at and id of

@@ -16,8 +16,7 @@ class CoreQueries(SQLiteBase):
 
     async def find_api_key_by_hash(self, hashed_key: str) -> Row | None:
         # Every API request asks this: an index point lookup, read on the loop (read_now).
-        rows = self.read_now("SELECT * FROM api_keys WHERE hashed_key = ? AND revoked_at IS NULL", (hashed_key,))
-        return rows[0] if rows else None
+        return self.read_one_now("SELECT * FROM api_keys WHERE hashed_key = ? AND revoked_at IS NULL", (hashed_key,))
 
     async def list_api_keys(self) -> list[Row]:
         return await self.read("SELECT * FROM api_keys ORDER BY created_at")

@@ -90,7 +90,7 @@ class LinkQueries(SQLiteBase):
         return await self.run_in_transaction(work)
 
     async def get_domain(self, slug: str) -> Row | None:
-        return self._one_now("SELECT * FROM domains WHERE slug = ?", (slug,))
+        return self.read_one_now("SELECT * FROM domains WHERE slug = ?", (slug,))
 
     async def list_domains(
         self, *, archived: bool | None = None, search: str | None = None, limit: int = 100, offset: int = 0
@@ -264,18 +264,14 @@ class LinkQueries(SQLiteBase):
     # saturated redirect load each thread hop of an API request waited a turn of the event loop;
     # a PATCH made eight of them.
 
-    def _one_now(self, sql: str, params: Sequence[Any]) -> Row | None:
-        rows = self.read_now(sql, params)
-        return rows[0] if rows else None
-
     async def get_link(self, link_id: str) -> Row | None:
-        return self._one_now("SELECT * FROM links WHERE id = ?", (link_id,))
+        return self.read_one_now("SELECT * FROM links WHERE id = ?", (link_id,))
 
     async def get_link_by_external_id(self, external_id: str) -> Row | None:
-        return self._one_now("SELECT * FROM links WHERE external_id = ?", (external_id,))
+        return self.read_one_now("SELECT * FROM links WHERE external_id = ?", (external_id,))
 
     async def get_link_by_key(self, domain: str, key: str) -> Row | None:
-        return self._one_now("SELECT * FROM links WHERE domain = ? AND key = ?", (domain, key))
+        return self.read_one_now("SELECT * FROM links WHERE domain = ? AND key = ?", (domain, key))
 
     async def get_link_by_url(self, url: str, domain: str | None = None) -> Row | None:
         """The oldest link (on `domain`, if given) whose destination is exactly `url`; upsert
