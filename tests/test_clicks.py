@@ -291,9 +291,9 @@ def _click_rows(specs: list[tuple[str, dict]]) -> list[tuple]:
 
 
 def test_a_click_batch_yields_the_write_lock_to_a_write_queued_behind_it(client, core, run):
-    """A write queued while a click batch is written waits for one statement (400 rows) and the
-    COMMIT of what came before it, not for the whole batch; the rest follows in a new
-    transaction, each row with its counters and rollups."""
+    """A write queued while a click batch is written waits for the batch's first unit (400 rows,
+    committed), not for the whole batch; the rest follows in a new call, each row with its
+    counters and rollups."""
     import threading
 
     a, b = make_link(run, core, key="ya"), make_link(run, core, key="yb")
@@ -353,16 +353,21 @@ def test_a_write_cancelled_before_it_started_is_not_counted_as_waiting(core, run
     assert run(scenario) == (True, False)
 
 
-def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, monkeypatch):
-    """Inside one transaction the batch adds the counters and rollups of its rows every
-    FINISH_ROWS rows (so a write that queues behind it waits for that much at most); a row
-    already stored, in the batch twice or across its parts, counts once."""
+def test_a_batch_commits_in_units_each_row_once(core, run, monkeypatch):
+    """A batch is written in transactions of UNIT_ROWS rows (the first of FIRST_UNIT_ROWS), each
+    with its counters and rollups; a row already stored, in the batch twice or across units,
+    counts once."""
     import shortener.store.sqlite.clicks as store_clicks
-    monkeypatch.setattr(store_clicks, "FINISH_ROWS", 800)
+    monkeypatch.setattr(store_clicks, "UNIT_ROWS", 800)
     a, b = make_link(run, core, key="fa"), make_link(run, core, key="fb")
     rows = _click_rows([(f"f{i % 2100:015d}", (a, b)[i % 3 == 0]) for i in range(2300)])
     assert run(core.store.record_click_batch, rows[:100]) == 100
+    commits = []
+    real_unit = store_clicks._write_unit
+    monkeypatch.setattr(store_clicks, "_write_unit", lambda conn, cur, unit, *rest: commits.append(len(unit))
+                        or real_unit(conn, cur, unit, *rest))
     assert run(core.store.record_click_batch, rows) == 2000  # ids 0-99 stored, 2100-2299 repeat 0-199
+    assert commits == [400, 800, 800, 300]
     stored = {link["id"]: sum(1 for i in range(2100) if ((a, b)[i % 3 == 0])["id"] == link["id"]) for link in (a, b)}
     for link in (a, b):
         assert run(core.store.click_totals, link["id"])["clicks"] == stored[link["id"]]
@@ -376,38 +381,49 @@ def test_a_batch_adds_counters_and_rollups_as_it_goes_each_row_once(core, run, m
     assert run(core.store.read, "SELECT COUNT(*) AS n FROM link_rollups WHERE level = 'd'")[0]["n"] > 0
 
 
-# Statements of 400 rows, finished every 800 (FINISH_ROWS) and after the first. The batch asks
-# whether a write waits: 1-3 before statements 2-4; 4-6 between the statements of the finish
-# before statement 4 (counters, workspace rollups, per-link rollups); 7 before statement 5; 8 at
-# the end (a waiting write stays waiting until the transaction ends). A write that arrives before statement 5 drops statements 4-5 (not finished
-# yet); one that arrives during the finish before statement 4 (its counters and workspace rollups
-# added, its per-link rollups not) stops it half done and drops it
-# with statements 2-3.
-@pytest.mark.parametrize("waiting_at, first", [({7, 8}, (1200, 1200)), ({6}, (400, 400))],
-                         ids=["before a statement", "during a finish"])
-def test_a_batch_drops_its_unfinished_rows_for_a_waiting_write_and_writes_them_after(core, run, monkeypatch,
-                                                                                      waiting_at, first):
-    """When a write queues after the batch has finished some rows, the rows since (their
-    counters and rollups not added yet, or only half) are rolled back to a savepoint instead of
-    finished, so the write waits for one statement and the COMMIT; they are written in the next
-    transaction, each row once."""
+# Units of 400 rows, then 800 (UNIT_ROWS). A write that queues between two units ends the call
+# there; one that queues while a unit (not the first of a call) is being written stops it
+# inside its statement and rolls it back. The rest is written in the next call, each row once.
+@pytest.mark.parametrize("where, first", [("between units", (1200, 1200)), ("inside a unit", (400, 400))])
+def test_a_batch_drops_its_unit_in_progress_for_a_waiting_write_and_writes_it_after(core, run, monkeypatch,
+                                                                                    where, first):
     import shortener.store.sqlite.clicks as store_clicks
-    monkeypatch.setattr(store_clicks, "FINISH_ROWS", 800)
+    monkeypatch.setattr(store_clicks, "UNIT_ROWS", 800)
+    monkeypatch.setattr(store_clicks, "PROGRESS_STEPS", 100)  # ask often, so a small unit is asked too
     a, b = make_link(run, core, key="ra"), make_link(run, core, key="rb")
     rows = _click_rows([(f"r{i:015d}", (a, b)[i % 4 == 0]) for i in range(2000)])
-    asked = iter(range(1, 1000))
-    monkeypatch.setattr(core.store, "_writes_waiting", lambda: next(asked) in waiting_at)
+    asked = {"between": 0, "inside": 0}
+    state = {"armed": True, "unit": 0}
+    real_unit = store_clicks._write_unit
+
+    def unit(conn, cur, rows_, outbox, stop):
+        state["unit"] += 1
+        return real_unit(conn, cur, rows_, outbox, stop)
+
+    def waiting() -> bool:
+        # Before a unit (no statement running) or from the progress handler (one running).
+        kind = "inside" if core.store._writer._conn.in_transaction else "between"
+        asked[kind] += 1
+        if not state["armed"]:
+            return False
+        return (where == "between units" and kind == "between" and state["unit"] == 2) or (
+            where == "inside a unit" and kind == "inside" and state["unit"] == 2)
+
+    monkeypatch.setattr(store_clicks, "_write_unit", unit)
+    monkeypatch.setattr(core.store, "_writes_waiting", waiting)
     results = []
-    real = core.store.run_in_transaction
+    real = core.store.run_on_writer
 
     async def spy(fn, *args):
         result = await real(fn, *args)
+        state["armed"] = False  # the write that waited has run
         results.append(result)
         return result
 
-    monkeypatch.setattr(core.store, "run_in_transaction", spy)
+    monkeypatch.setattr(core.store, "run_on_writer", spy)
     assert run(core.store.record_click_batch, rows) == 2000
     assert results == [first, (2000 - first[0], 2000 - first[1])]
+    assert asked["between"] > 0 and (where == "between units" or asked["inside"] > 0)
     want = {a["id"]: 1500, b["id"]: 500}
     for link in (a, b):
         assert run(core.store.click_totals, link["id"]) == {**run(core.store.click_totals, link["id"]),

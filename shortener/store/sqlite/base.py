@@ -49,8 +49,11 @@ WRITE_BUSY_MS = 5000
 # The redirect path's connection runs on the event loop: it may wait only briefly. In WAL mode a
 # reader is blocked only while another connection recovers or restarts the WAL, which is short.
 REDIRECT_BUSY_MS = 100
-# Progress-handler granularity: the deadline is checked every N virtual-machine steps (~tens of us).
-_PROGRESS_STEPS = 4000
+# Progress-handler granularity: the deadline is checked every N virtual-machine steps (~1 ms).
+# The handler runs Python, so each call takes the GIL from the event loop and gives it back: at
+# 4,000 steps (tens of us) a long query next to a saturated loop made both crawl. The handler
+# is installed only for a job with a deadline.
+PROGRESS_STEPS = 100_000
 
 
 def _path_from_url(url: str) -> str:
@@ -264,16 +267,16 @@ class ConnectionThread:
         return 1 if deadline is not None and time.monotonic() > deadline else 0
 
     def _open(self) -> sqlite3.Connection:
-        conn = self._connect()
-        conn.set_progress_handler(self._progress, _PROGRESS_STEPS)
-        return conn
+        return self._connect()
 
     def _run(self, fn: Callable[..., Any], args: tuple, timeout: float | None) -> Any:
         self._started += 1
         if self._conn is None:
             self._conn = self._open()
         conn = self._conn
-        self._deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None:
+            self._deadline = time.monotonic() + timeout
+            conn.set_progress_handler(self._progress, PROGRESS_STEPS)
         try:
             return fn(conn, *args)
         except BaseException as exc:
@@ -286,7 +289,10 @@ class ConnectionThread:
             self._repair()
             raise
         finally:
-            self._deadline = None
+            if self._deadline is not None:
+                self._deadline = None
+                if self._conn is conn:
+                    conn.set_progress_handler(None, 0)
 
     def _repair(self) -> None:
         conn = self._conn
@@ -523,6 +529,13 @@ class SQLiteBase:
             return result
 
         return await self._writer.call(run)
+
+    async def run_on_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(conn, *args)` as one call on the writer thread, for work that runs several
+        transactions of its own (a click batch in units). `fn` must not await, and must leave
+        no transaction open: one left open by an error is rolled back before the next job."""
+        assert self._writer is not None, "store is not open"
+        return await self._writer.call(fn, *args)
 
     def _writes_waiting(self) -> bool:
         """For a long write transaction (a click batch), on the writer thread: another write is

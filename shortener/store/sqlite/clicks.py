@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sqlite3
 from typing import Callable, Iterable, Sequence
 
-from .base import Row, SQLiteBase, Tx, with_tx
+from .base import PROGRESS_STEPS, Row, SQLiteBase, Tx
 from .rollups import roll_up_click_rows
 from .webhooks import insert_outbox
 
@@ -80,90 +81,97 @@ def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
-# Rows whose counters and rollups are added at a time, inside a transaction. When a write
-# queues behind a click batch, the rows inserted since the last time are rolled back and written
-# again after it (_write_clicks), so this bounds the work thrown away; larger, the rollups of a
-# busy link's clicks aggregate more before they are written.
-FINISH_ROWS = 2500
+# Rows per transaction of a click batch. Each unit commits on its own: a write that queues
+# behind the batch waits for the statement in progress, then the unit is rolled back (written
+# again after that write), so the write never waits for a COMMIT of a large transaction
+# (bench_analytics --parts load, one 20,000-click transaction with savepoints: a queued write
+# waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). The first unit of each call is a single
+# statement and cannot be stopped, so the batch always makes progress. Larger units cost less
+# per click (a page a unit touches is written to the WAL once per COMMIT); this bounds the work
+# thrown away when a write arrives.
+FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
+UNIT_ROWS = 6 * _ROWS_PER_STATEMENT
 
 
-def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None,
-                 stop: Callable[[], bool] | None = None) -> int | None:
-    """Counters, rollups and outbox rows of the rows just inserted (rowids after first_rowid);
-    returns the last rowid. With `stop`, asked between statements: True leaves the work half
-    done and returns None (the caller rolls it back)."""
+def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None) -> None:
+    """Counters, rollups and outbox rows of the rows just inserted (rowids after first_rowid)."""
     for sql, params in _counter_statements(_click_counters(inserted)):
-        if stop is not None and stop():
-            return None
         tx.execute(sql, params)
     last = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
-    if inserted and not roll_up_click_rows(tx, first_rowid, last, stop):
-        return None
+    if inserted:
+        roll_up_click_rows(tx, first_rowid, last)
     if outbox:
         insert_outbox(tx, [entry for row in inserted for entry in outbox.get(row[_ID], ())])
-    return last
 
 
-@with_tx
-def _write_clicks(tx: Tx, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
+def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tuple],
+                outbox: dict[str, list[Row]] | None, stop: Callable[[], bool] | None) -> int | None:
+    """One transaction: the rows, then their counters, rollups and outbox rows (only the rows
+    inserted: a click id already stored is ignored and must not count twice). Returns how many
+    were inserted, or None when `stop` said a write is waiting: the unit is then rolled back,
+    at once, not after the statement in progress (a rollup statement over a unit's rows takes
+    tens of milliseconds next to a saturated event loop)."""
+    tx = Tx(conn)
+    if stop is not None:
+        # Interrupting a write statement inside a transaction makes SQLite roll the whole
+        # transaction back, which is what a stopped unit wants. Asked every ~1 ms of work.
+        conn.set_progress_handler(lambda: 1 if stop() else 0, PROGRESS_STEPS)
+    try:
+        conn.execute("BEGIN IMMEDIATE").close()
+        # The unit's rows get the rowids after the largest (one writer at a time): the rollups
+        # are made from that range.
+        first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
+        inserted: list[tuple] = []
+        for sql, params, _ in _click_statements(unit):
+            inserted += cur.execute(sql + _RETURNING, params).fetchall()
+        _finish_rows(tx, inserted, first_rowid, outbox)
+        if stop is not None:
+            conn.set_progress_handler(None, 0)  # never stop the COMMIT itself
+            stop = None
+        conn.execute("COMMIT").close()
+        return len(inserted)
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK").close()
+        if stop is not None and "interrupt" in str(exc):
+            return None
+        raise
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK").close()
+        raise
+    finally:
+        if stop is not None:
+            conn.set_progress_handler(None, 0)
+
+
+def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
                   others_waiting: Callable[[], bool]) -> tuple[int, int]:
-    """Insert the rows; counters and link.clicked outbox rows follow only the rows inserted
-    (a click id already stored is ignored, and must not count twice). Returns that number and
-    how many of `clicks` were taken: when another write is waiting (an API call), the
-    transaction stops after the current statement, drops the rows whose counters and rollups
-    are not added yet (at most FINISH_ROWS) and commits the rest, so that write waits for one
-    statement and a COMMIT rather than the whole batch; the caller writes the rest in the next
-    transaction."""
-    conn = tx.conn
+    """Write `clicks` in units of UNIT_ROWS, a transaction each, until done or until another
+    write (an API call) queues: then the unit in progress is rolled back after its current
+    statement and the call returns, so that write goes next. Returns the rows inserted and how
+    many of `clicks` were taken (the caller writes the rest in its next call)."""
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
-    tx.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
-    # The rows this batch inserts get the rowids after the largest (one writer at a time): the
-    # rollups are made from that range, so only inserted rows count (an id already stored is
-    # ignored and must not count twice).
-    first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
-    written = taken = finished = 0  # finished: rows of `clicks` whose counters and rollups are in
-    pending: list[tuple] = []
-    half_done = False  # a finish stopped between its statements
+    conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}").close()
+    written = taken = 0
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
     try:
-        for sql, params, rows in _click_statements(clicks):
+        while taken < len(clicks):
             if taken and others_waiting():
                 break
-            if pending and (not finished or taken - finished >= FINISH_ROWS):
-                # Finishing can itself take a while (the rollups of FINISH_ROWS clicks): a write
-                # that queues meanwhile stops it between its statements. (The first statement's
-                # rows are finished whatever happens, so every transaction keeps some.)
-                last = _finish_rows(tx, pending, first_rowid, outbox, others_waiting if finished else None)
-                if last is None:
-                    half_done = True
-                    break
-                first_rowid = last
-                written += len(pending)
-                if finished:  # the savepoint opened after the last finish
-                    # One savepoint at a time: while any is open, SQLite copies each page it is
-                    # about to change into the statement sub-journal (in memory: WRITER_TEMP_STORE),
-                    # and only the release of the last one empties it. Nested, a 20,000-click
-                    # batch held ~400 MB there (bench_redirect, 100k links: RSS 760 -> ~350 MiB).
-                    tx.execute("RELEASE unfinished")
-                pending, finished = [], taken
-                tx.execute("SAVEPOINT unfinished")
-            pending += cur.execute(sql + _RETURNING, params).fetchall()
-            taken += rows
+            size = UNIT_ROWS if taken else FIRST_UNIT_ROWS
+            unit = clicks[taken:taken + size]
+            inserted = _write_unit(conn, cur, unit, outbox, others_waiting if taken else None)
+            if inserted is None:
+                break
+            written += inserted
+            taken += len(unit)
     finally:
         cur.close()
-    if pending and finished:
-        if half_done or others_waiting() or _finish_rows(tx, pending, first_rowid, outbox, others_waiting) is None:
-            # A write is waiting: the rows since the last finish (and any half of their
-            # finishing) are rolled back rather than finished, so the write waits for one
-            # statement and the COMMIT; they are written again after it.
-            tx.execute("ROLLBACK TO unfinished")
-            return written, finished
-    elif pending:
-        _finish_rows(tx, pending, first_rowid, outbox)
-    return written + len(pending), taken
+    return written, taken
 
 
 class ClickQueries(SQLiteBase):
@@ -198,20 +206,20 @@ class ClickQueries(SQLiteBase):
     async def record_click_batch(self, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None = None) -> int:
         """Click rows, their links' `clicks`/`last_clicked` counters, their rollups and the
         link.clicked outbox rows (by click id), each click with all of its own in one
-        transaction; returns how many rows were inserted.
+        transaction (_write_clicks: units of UNIT_ROWS clicks); returns how many rows were
+        inserted.
 
         Each click is a tuple in CLICK_COLUMNS order. Each transaction runs as one call on the
         write connection's thread (run_in_transaction): statement by statement, each await
         waited behind a full turn of a saturated event loop and the writer fell behind the
         redirects. Under load a batch holds thousands of clicks, a few hundred milliseconds of
-        work: one transaction for the whole batch when no other write is waiting (the cheapest
-        per click), else the batch yields the write lock after the statement in progress
-        (_write_clicks: the rows not finished yet are rolled back) and goes on in a new
-        transaction queued behind that write.
+        work: one call runs its units back to back while no other write is waiting, else the
+        batch yields the write lock after the statement in progress (the unit is rolled back)
+        and goes on in a new call queued behind that write.
         """
         written = 0
         while clicks:
-            inserted, taken = await self.run_in_transaction(_write_clicks, clicks, outbox, self._writes_waiting)
+            inserted, taken = await self.run_on_writer(_write_clicks, clicks, outbox, self._writes_waiting)
             written += inserted
             clicks = clicks[taken:]
         return written
