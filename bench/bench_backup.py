@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import seed_links
 
-from shortener.clicks import ClickRecorder, PendingClick, fast_click_id
+from shortener.clicks import ClickRecorder, fast_click_id, pending_click
 from shortener.config import Settings
 from shortener.core import Core
 from shortener.ids import nanoid
@@ -42,7 +42,7 @@ async def seed_clicks(data_dir: str, clicks: int) -> str:
             n = min(5000, clicks - done)
             now = time.time()
             await recorder._write([
-                PendingClick(fast_click_id(), rnd.choice(link_ids), DOMAIN, "k", "https://example.com/x", now, "DE",
+                pending_click(fast_click_id(), rnd.choice(link_ids), DOMAIN, "k", "https://example.com/x", now, "DE",
                              USER_AGENT, "https://news.example/item", False, f"10.{i % 200}.{i % 256}.{i % 250}", False)
                 for i in range(n)
             ])

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from common import seed_links
 
-from shortener.clicks import ClickRecorder, PendingClick, fast_click_id
+from shortener.clicks import ClickRecorder, fast_click_id, pending_click
 from shortener.config import Settings
 from shortener.core import Core
 from shortener.ids import nanoid
@@ -56,7 +56,7 @@ async def run(data_dir: str, clicks: int, batch: int) -> list[tuple[int, float, 
         while done < clicks:
             n = min(batch, clicks - done)
             now = time.time()
-            pending = [PendingClick(fast_click_id(), rnd.choice(link_ids), DOMAIN, "k", "https://example.com/x",
+            pending = [pending_click(fast_click_id(), rnd.choice(link_ids), DOMAIN, "k", "https://example.com/x",
                                     now, None, USER_AGENT, "", False, f"10.0.{i % 256}.{i % 200}", False)
                        for i in range(n)]
             await recorder._write(pending)
