@@ -81,14 +81,14 @@ def _click_counters(inserted: Iterable[tuple]) -> list[tuple[int, str, str]]:
 _WRITER_CACHE_KIB = 65536
 
 
-# Rows per transaction of a click batch. Each unit commits on its own: a write that queues
-# behind the batch waits for the statement in progress, then the unit is rolled back (written
-# again after that write), so the write never waits for a COMMIT of a large transaction
-# (bench_analytics --parts load, one 20,000-click transaction with savepoints: a queued write
-# waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). The first unit of each call is a single
-# statement and cannot be stopped, so the batch always makes progress. Larger units cost less
-# per click (a page a unit touches is written to the WAL once per COMMIT); this bounds the work
-# thrown away when a write arrives.
+# Rows per transaction of a click batch. Each unit commits on its own, and a write that queues
+# behind the batch stops the unit in progress at once (rolled back, written again after that
+# write), so the write waits for neither the rest of the batch nor the COMMIT of a large
+# transaction (bench_analytics --parts load, one 20,000-click transaction with savepoints: a
+# queued write waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). When the call before took
+# nothing, the first unit is a single statement that cannot be stopped, so the clicks always
+# make progress. Larger units cost less per click (a page a unit touches is written to the WAL
+# once per COMMIT); this bounds the work thrown away when a write arrives.
 FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
 UNIT_ROWS = 6 * _ROWS_PER_STATEMENT
 
@@ -146,25 +146,27 @@ def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tu
 
 
 def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
-                  others_waiting: Callable[[], bool]) -> tuple[int, int]:
+                  others_waiting: Callable[[], bool], must_progress: bool) -> tuple[int, int]:
     """Write `clicks` in units of UNIT_ROWS, a transaction each, until done or until another
-    write (an API call) queues: then the unit in progress is rolled back after its current
-    statement and the call returns, so that write goes next. Returns the rows inserted and how
-    many of `clicks` were taken (the caller writes the rest in its next call)."""
+    write (an API call) queues: then the unit in progress is rolled back at once and the call
+    returns, so that write goes next. With `must_progress` (the last call took nothing) the
+    first unit is FIRST_UNIT_ROWS and cannot be stopped, so a stream of writes cannot starve
+    the clicks. Returns the rows inserted and how many of `clicks` were taken (the caller
+    writes the rest in its next call)."""
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
     conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}").close()
-    written = taken = 0
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: thousands of rows per batch
+    written = taken = 0
     try:
         while taken < len(clicks):
-            if taken and others_waiting():
+            guaranteed = must_progress and not taken
+            if not guaranteed and others_waiting():
                 break
-            size = UNIT_ROWS if taken else FIRST_UNIT_ROWS
-            unit = clicks[taken:taken + size]
-            inserted = _write_unit(conn, cur, unit, outbox, others_waiting if taken else None)
+            unit = clicks[taken:taken + (FIRST_UNIT_ROWS if guaranteed else UNIT_ROWS)]
+            inserted = _write_unit(conn, cur, unit, outbox, None if guaranteed else others_waiting)
             if inserted is None:
                 break
             written += inserted
@@ -218,10 +220,13 @@ class ClickQueries(SQLiteBase):
         and goes on in a new call queued behind that write.
         """
         written = 0
+        must_progress = False
         while clicks:
-            inserted, taken = await self.run_on_writer(_write_clicks, clicks, outbox, self._writes_waiting)
+            inserted, taken = await self.run_on_writer(_write_clicks, clicks, outbox, self._writes_waiting,
+                                                       must_progress)
             written += inserted
             clicks = clicks[taken:]
+            must_progress = not taken
         return written
 
     async def find_click(self, click_id: str) -> Row | None:
