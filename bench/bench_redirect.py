@@ -84,7 +84,9 @@ def need_tools() -> None:
 
 
 async def count_clicks(data_dir: str) -> int:
-    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN))
+    # A plain read (WAL: never waits for the server's writer). Opening a Core would migrate, and
+    # its BEGIN IMMEDIATE can time out behind a writer committing click units back to back.
+    core = await Core.open(Settings.from_env({}, data_dir=data_dir, domain=DOMAIN), migrate=False)
     try:
         return await core.store.count_all_clicks()
     finally:
