@@ -153,12 +153,13 @@ def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tu
 
 def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
                   others_waiting: Callable[[], bool], must_progress: bool, size: int) -> tuple[int, int, int]:
-    """Write `clicks` in units of UNIT_ROWS, a transaction each, until done or until another
-    write (an API call) queues: then the unit in progress is rolled back at once and the call
-    returns, so that write goes next. With `must_progress` (the last call took nothing) the
-    first unit is FIRST_UNIT_ROWS and cannot be stopped, so a stream of writes cannot starve
-    the clicks. `size` is the unit to start with. Returns the rows inserted, how many of
-    `clicks` were taken (the caller writes the rest in its next call) and the next unit size."""
+    """Write `clicks` in units, a transaction each (`size` rows to start with, doubling up to
+    MAX_UNIT_ROWS), until done or until another write (an API call) queues: then the unit in
+    progress is rolled back at once and the call returns, so that write goes next. With
+    `must_progress` (the last call took nothing) the first unit is FIRST_UNIT_ROWS and cannot
+    be stopped, so a stream of writes cannot starve the clicks. Returns the rows inserted, how
+    many of `clicks` were taken (the caller writes the rest in its next call) and the size of
+    the next unit."""
     # Click inserts touch the (link_id, timestamp) index at one page per link: with many links
     # the default 2 MB page cache thrashes and each batch rewrites pages it just evicted. 64 MB
     # keeps a few million clicks' index pages hot. (Per batch: a pragma costs microseconds.)
@@ -220,16 +221,16 @@ class ClickQueries(SQLiteBase):
     async def record_click_batch(self, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None = None) -> int:
         """Click rows, their links' `clicks`/`last_clicked` counters, their rollups and the
         link.clicked outbox rows (by click id), each click with all of its own in one
-        transaction (_write_clicks: units of UNIT_ROWS clicks); returns how many rows were
-        inserted.
+        transaction (_write_clicks: units of UNIT_ROWS to MAX_UNIT_ROWS clicks); returns how
+        many rows were inserted.
 
-        Each click is a tuple in CLICK_COLUMNS order. Each transaction runs as one call on the
-        write connection's thread (run_in_transaction): statement by statement, each await
-        waited behind a full turn of a saturated event loop and the writer fell behind the
-        redirects. Under load a batch holds thousands of clicks, a few hundred milliseconds of
-        work: one call runs its units back to back while no other write is waiting, else the
-        batch yields the write lock after the statement in progress (the unit is rolled back)
-        and goes on in a new call queued behind that write.
+        Each click is a tuple in CLICK_COLUMNS order. The transactions run in one call on the
+        write connection's thread (run_on_writer): statement by statement, each await waited
+        behind a full turn of a saturated event loop and the writer fell behind the redirects.
+        Under load a batch holds thousands of clicks, a few hundred milliseconds of work: one
+        call commits unit after unit while no other write is waiting; a write that queues stops
+        the unit in progress (rolled back) and goes next, and the batch goes on in a new call
+        queued behind it.
         """
         written = 0
         must_progress = False
