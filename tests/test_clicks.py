@@ -442,3 +442,21 @@ def test_a_batch_drops_its_unit_in_progress_for_a_waiting_write_and_writes_it_af
                    "AND level = 'h' AND dim = 'hit' GROUP BY link_id")
     assert {r["link_id"]: r["n"] for r in per_link} == want
 
+
+
+def test_queued_clicks_are_plain_tuples_the_garbage_collector_untracks(settings):
+    """A queued click holds plain values only, so the collector stops tracking it: under a
+    saturating load ~100k queued class instances made each full collection stall the loop."""
+    import gc
+
+    with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=0) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, core, key="gc", trackConversion=True)
+        for i in range(50):
+            assert c.get("/gc", headers={"user-agent": f"{DESKTOP} {i}"}).status_code == 302
+        queued = list(core.clicks._queue)
+        # set_url() replaced each with its final URL (trackConversion appends the click id)
+        assert len(queued) == 50 and all(type(q) is tuple and f"dub_id={q[0]}" in q[4] for q in queued)
+        gc.collect()
+        assert not any(gc.is_tracked(q) for q in queued)
