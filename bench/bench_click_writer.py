@@ -21,7 +21,10 @@ click), 26.4 at 20,000 once months were built at month end; 100k links 117.8 / 7
 With the rollups left out: 15.7 and 30.0 at 20,000.
 Later (a faster machine), 100k links, batches of 20,000: 60.1 us per click for one transaction a
 batch with savepoints, 53.8 for units of 2,400 doubling to 19,200 (no savepoints, and no
-progress handler taking the GIL every 4,000 SQLite steps), same hour.
+progress handler taking the GIL every 4,000 SQLite steps), same hour. Where a unit's time goes
+there (100k clicks on 100k links, statements timed): per-link rollups upsert 29 %, the links'
+counters UPDATE 22 % (a fat `links` row and the links_archived_clicks_id index entry per
+link), the COMMITs ~25 %, the click INSERTs 12 %, workspace rollups 9 %, the rollup batch 4 %.
 """
 from __future__ import annotations
 
