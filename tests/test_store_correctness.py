@@ -494,3 +494,25 @@ def test_the_wal_is_checkpointed_by_its_own_connection_not_in_a_writers_commit(s
         run(store.checkpoint)
         assert wal.stat().st_size == size
     assert totals(run, core, link)["clicks"] == 23_000
+
+
+def test_dedup_at_its_cap_forgets_the_oldest_visitor_first(settings, monkeypatch):
+    """At MAX_DEDUP_ENTRIES, each new visitor pushes out the oldest entry (in O(1): the dedup
+    map is ordered, so pruning never scans the slots deleted before)."""
+    monkeypatch.setattr("shortener.clicks.MAX_DEDUP_ENTRIES", 50)
+    with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=3600) as c:
+        core = c.app_state["core"]
+        run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
+        make_link(run, core, key="cap")
+        cached = core.link_cache.link("go.test", "cap")
+        rec = core.clicks
+
+        def visit(ua):
+            return rec.record(cached, "https://example.com/landing", ip="203.0.113.9", ua=ua, referer="",
+                              country=None, qr=False)
+
+        first = [visit(f"ua {i}") for i in range(120)]
+        assert len(rec._dedup) == 50
+        assert [visit(f"ua {i}") for i in range(70, 120)] == first[70:]  # the newest 50 are remembered
+        assert visit("ua 0") != first[0]  # the oldest was forgotten: a new click
+        assert len(rec._dedup) == 50
