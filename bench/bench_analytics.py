@@ -6,7 +6,7 @@
 
     options: [--clicks 10000000] [--links 1000] [--runs 10] [--case-budget 3] [--group-by a,b]
         [--events clicks] [--writer-batches 20] [--parts seed,writer,queries,size,load]
-        [--data-dir DIR] [--load-seconds 20] [--load-connections 64] [--load-links 10000]
+        [--data-dir DIR] [--load-seconds 40] [--load-connections 64] [--load-links 10000]
         [--load-every-ms 200] [--load-setting NAME=VALUE ...]
 
 Parts (all by default; each prints its own table):
@@ -52,7 +52,7 @@ Parts (all by default; each prints its own table):
 How long, on this 2-core machine shared with other work (2026-11-27, main 231f24e: per-link
 rollups keyed by period first): seeding 10M clicks ~4 min (41,851 clicks/s; 23-27k/s when the
 per-link rows were keyed by link first, 32k/s before rollups), the leads and sales ~30 s, the
-writer's four sizes ~1.5 min, the queries ~3 min, load ~1.5 min. It leaves ~4.3 GB (438 bytes per
+writer's four sizes ~1.5 min, the queries ~3 min, load ~2.5 min (40 s phases: ~65 requests of each kind, so p99 is about the second worst). It leaves ~4.3 GB (438 bytes per
 click) in --data-dir. Figures of that run: writer vs an empty copy 1.05 / 1.07 / 1.10 / 1.14 at
 0 / 1.1M / 5.2M / 10.3M stored clicks; 0 of 112 query cases with p95 >= 100 ms (slowest p95:
 top_urls all, 54.6 ms).
@@ -617,7 +617,7 @@ def main() -> None:
     parser.add_argument("--writer-batches", type=int, default=20)
     parser.add_argument("--parts", default="seed,writer,queries,size,load")
     parser.add_argument("--data-dir", help="a folder to seed into, or an already seeded one to reuse")
-    parser.add_argument("--load-seconds", type=float, default=20)
+    parser.add_argument("--load-seconds", type=float, default=40)
     parser.add_argument("--load-connections", type=int, default=64)
     parser.add_argument("--load-links", type=int, default=10_000)
     parser.add_argument("--load-every-ms", type=float, default=200, help="mean time between API requests")
