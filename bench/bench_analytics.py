@@ -59,7 +59,8 @@ top_urls all, 54.6 ms).
 Later (main 2026-11-27 afternoon, the click writer's units, a faster machine): seeding 42,721
 clicks/s; writer vs an empty copy 0.97 / 1.01 / 1.00 / 1.10 at 0 / 1.1M / 5.2M / 10.3M; 0 of 112
 cases with p95 >= 100 ms (slowest p95: top_urls all, 30.7 ms); 388 bytes per click; load (40 s
-phases): API writes p50 35-38, p99 104-115 ms (goal not met), GET p99 33-62 ms.
+phases, three runs): API writes p50 35-37, p99 74-231 ms (goal not met), GET p99 24-62 ms; 0.72-0.76
+click rows per redirect stored during the saturation (0.90 before the click writer's units).
 """
 from __future__ import annotations
 
