@@ -60,8 +60,7 @@ class PendingClick(NamedTuple):
     webhooks: bool
 
 
-_ID, _URL = PendingClick._fields.index("id"), PendingClick._fields.index("url")
-assert PendingClick._fields[-1] == "webhooks"
+_ID, _URL, _WEBHOOKS = (PendingClick._fields.index(f) for f in ("id", "url", "webhooks"))
 
 
 def pending_click(*values) -> tuple:
@@ -433,7 +432,7 @@ class ClickRecorder:
     async def _outbox(self, kept: list[tuple], rows: list[tuple]) -> dict[str, list[dict]]:
         """link.clicked outbox rows by click id, for clicks on links that name webhooks. They
         are inserted in the click batch's own transaction, for the clicks actually inserted."""
-        hooked = [(PendingClick(*c), row) for c, row in zip(kept, rows) if c[-1]]  # webhooks: the last field
+        hooked = [(PendingClick(*c), row) for c, row in zip(kept, rows) if c[_WEBHOOKS]]
         if not hooked:
             return {}
         links: dict[str, dict] = {}

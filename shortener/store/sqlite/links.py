@@ -314,8 +314,7 @@ class LinkQueries(SQLiteBase):
         return out
 
     async def link_key_taken(self, domain: str, key: str) -> bool:
-        # A unique-index point lookup: on the loop's connection, as a redirect's (under a
-        # saturating redirect load a reader thread's round trip cost a link create 6-26 ms).
+        # On the loop, as the reads of one link above (a link create waited 6-26 ms for the hop).
         return self.read_one_now(
             "SELECT 1 AS x FROM links WHERE domain = ? AND key = ?", (domain, key)
         ) is not None
