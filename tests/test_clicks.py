@@ -460,3 +460,83 @@ def test_queued_clicks_are_plain_tuples_the_garbage_collector_untracks(settings)
         assert len(queued) == 50 and all(type(q) is tuple and f"dub_id={q[0]}" in q[4] for q in queued)
         gc.collect()
         assert not any(gc.is_tracked(q) for q in queued)
+
+
+def test_an_api_write_runs_on_the_loop_and_stops_the_click_unit_in_progress(core, run, client, api_key):
+    """An API write takes the write lock on the event loop's own connection: a click unit holding
+    it (here a writer-thread job that stops as the click writer's does) is asked to stop, and
+    the write commits without a hop to the writer thread."""
+    import sqlite3
+    import threading
+
+    store = core.store
+    seen = {}
+
+    def click_unit(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE").close()
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_unit', 'unit', 'red', '', '')").close()
+        seen["held"] = True
+        deadline = time.monotonic() + 10
+        while not store._writes_waiting() and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        seen["stopped"] = store._writes_waiting()
+        conn.execute("ROLLBACK").close()
+
+    def write(conn: sqlite3.Connection) -> int:
+        seen["thread"] = threading.get_ident()
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_api', 'api', 'blue', '', '')").close()
+        return 1
+
+    async def scenario():
+        unit = asyncio.ensure_future(store.run_on_writer(click_unit))
+        while not seen.get("held"):
+            await asyncio.sleep(0.001)
+        assert await store.run_small_transaction(write) == 1
+        await unit
+        return threading.get_ident()
+
+    loop_thread = run(scenario)
+    assert seen["stopped"] is True and seen["thread"] == loop_thread
+    assert not store._writes_waiting()
+    names = [t["name"] for t in run(store.read, "SELECT name FROM tags WHERE id IN ('tag_api', 'tag_unit')")]
+    assert names == ["api"]  # the stopped unit was rolled back; the write committed
+    # Through HTTP: a link made while clicks are being written, each click counted once.
+    link = make_link(run, core, key="busy")
+    for i in range(30):
+        assert client.get("/busy", headers={"user-agent": f"{DESKTOP} {i}"}).status_code == 302
+    r = client.post("/api/links", json={"url": "https://dest.test/x", "key": "made"},
+                    headers={"Authorization": f"Bearer {api_key}"})
+    assert r.status_code == 200, r.text
+    run(core.clicks.flush)
+    assert run(store.click_totals, link["id"])["clicks"] == 30
+    assert client.get("/api/links/" + r.json()["id"], headers={"Authorization": f"Bearer {api_key}"}).json()["key"] == "made"
+
+
+def test_an_api_write_goes_to_the_writer_thread_when_another_process_holds_the_lock(core, run):
+    """The loop waits at most LOOP_WRITE_BUSY_MS for the lock; past that the write queues on the
+    writer thread, which waits as any write does, and commits once the lock is free."""
+    import sqlite3
+    import threading
+
+    other = sqlite3.connect(core.store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threads = []
+
+    def write(conn: sqlite3.Connection) -> None:
+        threads.append(threading.get_ident())
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_late', 'late', 'red', '', '')").close()
+
+    async def scenario():
+        pending = asyncio.ensure_future(core.store.run_small_transaction(write))
+        await asyncio.sleep(0.3)
+        assert not pending.done() and threads == []
+        other.execute("COMMIT")
+        await pending
+        return threading.get_ident()
+
+    try:
+        loop_thread = run(scenario)
+    finally:
+        other.close()
+    assert len(threads) == 1 and threads[0] != loop_thread
+    assert run(core.store.read, "SELECT name FROM tags WHERE id = 'tag_late'") == [{"name": "late"}]

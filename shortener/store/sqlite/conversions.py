@@ -118,7 +118,7 @@ class ConversionQueries(SQLiteBase):
 
     async def bind_customer(self, customer: Row) -> Row:
         """Deferred lead: create the customer bound to its click; an existing one is kept as is."""
-        return await self.run_in_transaction(lambda conn: _get_or_create_customer(Tx(conn), customer))
+        return await self.run_small_transaction(lambda conn: _get_or_create_customer(Tx(conn), customer))
 
     async def record_lead(
         self,
@@ -157,7 +157,7 @@ class ConversionQueries(SQLiteBase):
                 insert_outbox(tx, outbox(row))
             return False, row
 
-        return await self.run_in_transaction(write)
+        return await self.run_small_transaction(write)
 
     async def record_sale(
         self,
@@ -228,7 +228,7 @@ class ConversionQueries(SQLiteBase):
                 insert_outbox(tx, outbox(customer, first))  # type: ignore[arg-type]
             return body
 
-        return await self.run_in_transaction(write)
+        return await self.run_small_transaction(write)
 
     async def prune_idempotency_keys(self, before: str) -> int:
         """Drop lead keys and invoice answers past their window (they are one row per lead/sale)."""

@@ -192,7 +192,7 @@ class LinkQueries(SQLiteBase):
                 row,
             )
             return True
-        return await self.run_in_transaction(work)
+        return await self.run_small_transaction(work)
 
     async def get_tag(self, tag_id: str) -> Row | None:
         return await self.read_one("SELECT * FROM tags WHERE id = ?", (tag_id,))
@@ -241,7 +241,7 @@ class LinkQueries(SQLiteBase):
                 return "name_taken"
             tx.execute(f"UPDATE tags SET {set_sql} WHERE id = ?", (*params, tag_id))
             return "ok"
-        return await self.run_in_transaction(work)
+        return await self.run_small_transaction(work)
 
     async def delete_tag(self, tag_id: str) -> bool:
         return await self.write("DELETE FROM tags WHERE id = ?", (tag_id,)) > 0
@@ -475,7 +475,7 @@ class LinkQueries(SQLiteBase):
                                         link["created_at"])
                 results.append(None)
             return results
-        return await self.run_in_transaction(work)
+        return await self.transaction_for(len(items))(work)
 
     async def update_links(self, items: list[dict]) -> list[str | None]:
         """Update links in one transaction.
@@ -515,7 +515,7 @@ class LinkQueries(SQLiteBase):
                                             changes.get("updated_at") or current["updated_at"])
                 results.append(None)
             return results
-        return await self.run_in_transaction(work)
+        return await self.transaction_for(len(items))(work)
 
     async def delete_links(self, ids: Sequence[str]) -> list[str]:
         """Delete links (their tag links cascade); returns the ids that existed."""
@@ -529,7 +529,7 @@ class LinkQueries(SQLiteBase):
                     tx.execute(f"DELETE FROM links WHERE id IN ({_marks(len(found))})", found)
                 deleted.extend(found)
             return deleted
-        return await self.run_in_transaction(work)
+        return await self.transaction_for(len(ids))(work)
 
     def _clash(self, tx: Tx, domain: str | None, key: str, external_id: str | None,
                      own_id: str | None) -> str | None:

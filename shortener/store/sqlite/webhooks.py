@@ -71,7 +71,7 @@ class WebhookQueries(SQLiteBase):
         @with_tx
         def work(tx: Tx):
             insert_outbox(tx, rows)
-        return await self.run_in_transaction(work)
+        return await self.run_small_transaction(work)
 
     async def due_deliveries(self, now: str, limit: int) -> list[Row]:
         """Pending deliveries whose time has come, for webhooks that are still enabled."""
