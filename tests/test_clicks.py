@@ -382,7 +382,8 @@ def test_a_batch_commits_in_units_each_row_once(core, run, monkeypatch):
 
 
 # Units of 800 rows (UNIT_ROWS, not growing here). A write that queues between two units ends the call there; one
-# that queues while a unit is being written stops it inside its statement and rolls it back. The
+# that queues while a unit is being written stops it before its next statement and rolls it back
+# (inside a statement it is interrupted: the test after this one). The
 # rest is written in the next call, each row once. When writes never stop queueing, a call that
 # took nothing is followed by one whose first unit (400 rows) cannot be stopped.
 @pytest.mark.parametrize("where, results", [
@@ -395,7 +396,6 @@ def test_a_batch_drops_its_unit_in_progress_for_a_waiting_write_and_writes_it_af
     import shortener.store.sqlite.clicks as store_clicks
     monkeypatch.setattr(store_clicks, "UNIT_ROWS", 800)
     monkeypatch.setattr(store_clicks, "MAX_UNIT_ROWS", 800)
-    monkeypatch.setattr(store_clicks, "PROGRESS_STEPS", 100)  # ask often, so a small unit is asked too
     a, b = make_link(run, core, key="ra"), make_link(run, core, key="rb")
     rows = _click_rows([(f"r{i:015d}", (a, b)[i % 4 == 0]) for i in range(2000)])
     asked = {"between": 0, "inside": 0}
@@ -407,14 +407,15 @@ def test_a_batch_drops_its_unit_in_progress_for_a_waiting_write_and_writes_it_af
         return real_unit(conn, cur, rows_, outbox, stop)
 
     def waiting() -> bool:
-        # Before a unit (no statement running) or from the progress handler (one running).
+        # Before a unit, or inside one before each of its statements.
         kind = "inside" if core.store._writer._conn.in_transaction else "between"
         asked[kind] += 1
         if where == "always":
             return True
         if not state["armed"]:
             return False
-        return (where == "between units" and kind == "between" and state["unit"] == 2) or (
+        # (Asked as unit 3 starts: the counter moved on as _write_unit was called.)
+        return (where == "between units" and kind == "between" and state["unit"] == 3) or (
             where == "inside a unit" and kind == "inside" and state["unit"] == 2)
 
     monkeypatch.setattr(store_clicks, "_write_unit", unit)
@@ -540,3 +541,50 @@ def test_an_api_write_goes_to_the_writer_thread_when_another_process_holds_the_l
         other.close()
     assert len(threads) == 1 and threads[0] != loop_thread
     assert run(core.store.read, "SELECT name FROM tags WHERE id = 'tag_late'") == [{"name": "late"}]
+
+
+def test_a_waiting_write_interrupts_the_click_unit_inside_its_statement(core, run, monkeypatch):
+    """A write that starts waiting while a unit's statement runs stops that statement at once
+    (sqlite3_interrupt): the unit is rolled back, the write commits, and the unit's clicks are
+    written after it, each once."""
+    import sqlite3
+    import threading
+    import shortener.store.sqlite.clicks as store_clicks
+
+    link = make_link(run, core, key="intr")
+    rows = _click_rows([(f"i{i:015d}", link) for i in range(300)])
+    running = threading.Event()
+    seen = {"statements": 0, "interrupted": 0}
+    real_finish = store_clicks._finish_rows
+
+    def finish(tx, inserted, first_rowid, outbox):
+        seen["statements"] += 1
+        if seen["statements"] == 1:
+            # A statement that would run for minutes: it marks itself running from inside SQLite.
+            tx.conn.create_function("mark", 1, lambda x: running.set() or x)
+            try:
+                tx.fetchall("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 10000000000) "
+                            "SELECT MAX(mark(x)) AS m FROM c")
+            except sqlite3.OperationalError as exc:
+                seen["interrupted"] += "interrupt" in str(exc)
+                raise
+        real_finish(tx, inserted, first_rowid, outbox)
+
+    monkeypatch.setattr(store_clicks, "_finish_rows", finish)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) "
+                     "VALUES ('tag_i', 'i', 'red', '', '')").close()
+
+    async def scenario():
+        batch = asyncio.ensure_future(core.store.record_click_batch(rows))
+        while not running.is_set():
+            await asyncio.sleep(0.001)
+        await core.store.run_small_transaction(write)
+        return await batch
+
+    assert run(scenario) == 300
+    assert seen["interrupted"] == 1 and seen["statements"] == 2
+    assert run(core.store.click_totals, link["id"])["clicks"] == 300
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM clicks WHERE link_id = ?", (link["id"],))[0]["n"] == 300
+    assert run(core.store.read, "SELECT name FROM tags WHERE id = 'tag_i'") == [{"name": "i"}]

@@ -33,6 +33,7 @@ import asyncio
 import functools
 import logging
 import sqlite3
+import threading
 import traceback
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +56,7 @@ WRITE_BUSY_MS = 5000
 REDIRECT_BUSY_MS = 100
 # An API write runs on the event loop's own write connection (SQLiteBase.run_small_transaction)
 # when it gets the write lock within this long: a click unit in progress is stopped for it
-# (rolled back; the click writer checks every ~1 ms of work), which takes 1-3 ms. Past this the
+# (StoppableUnits: interrupted and rolled back), which takes well under 1 ms. Past this the
 # write goes to the writer thread instead, so the loop never sleeps longer on a lock.
 LOOP_WRITE_BUSY_MS = 20
 # The most items (links, in a bulk call) a transaction may hold to run on the loop: Dub's bulk
@@ -270,6 +271,7 @@ class ConnectionThread:
         self._submitted = 0
         self._started = 0
         self._cancelled = 0
+        self.on_queued: Callable[[], None] | None = None  # called on the loop after each job is handed over
 
     def _count_cancelled(self, job: Any) -> None:
         if job.cancelled():
@@ -332,6 +334,8 @@ class ConnectionThread:
         job = self._executor.submit(self._run, fn, args, timeout)
         self._submitted += 1
         job.add_done_callback(self._count_cancelled)
+        if self.on_queued is not None:
+            self.on_queued()
         try:
             return await asyncio.wrap_future(job)
         except sqlite3.OperationalError as exc:
@@ -352,6 +356,45 @@ class ConnectionThread:
 
         self._executor.submit(shut).result()
         self._executor.shutdown(wait=True)
+
+
+class StoppableUnits:
+    """Lets a queued write stop the writer thread's long unit of work (a click unit) inside its
+    statement: sqlite3_interrupt() on the writer's connection, called from the loop while a unit
+    has marked itself stoppable. SQLite then rolls the unit's transaction back.
+
+    An interrupt acts within microseconds, with no GIL: a progress handler (asked every
+    ~100,000 steps, needing the GIL for each question) took 3-20 ms to stop a unit next to a
+    saturated loop, and its questions slowed the writer. The lock makes the mark and the
+    interrupt exclusive, so an interrupt can never reach the unit's COMMIT: `finish()` takes the
+    mark away first. SQLite forgets an interrupt that lands between two statements, so the unit
+    also asks `waiting()` between its statements and before it commits.
+    """
+
+    def __init__(self, waiting: Callable[[], bool]) -> None:
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self.waiting = waiting
+
+    def start(self, conn: sqlite3.Connection) -> bool:
+        """Writer thread, before the unit's BEGIN: mark it stoppable; False if a write waits."""
+        with self._lock:
+            if self.waiting():
+                return False
+            self._conn = conn
+            return True
+
+    def finish(self) -> bool:
+        """Writer thread, before the unit's COMMIT: unmark it; True if it may commit."""
+        with self._lock:
+            self._conn = None
+            return not self.waiting()
+
+    def interrupt(self) -> None:
+        """Loop thread, after a write started waiting: stop the unit in progress, if any."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.interrupt()
 
 
 class ReaderPool:
@@ -392,6 +435,8 @@ class SQLiteBase:
         # Set while the loop waits for the write lock: the click writer's stop check reads it
         # from its thread (a plain attribute read; a stale value costs one unit at most).
         self._loop_write_waiting = False
+        # The click writer's units, which a waiting write stops (late-bound: tests replace it).
+        self.units = StoppableUnits(lambda: self._writes_waiting())
         self._checkpointer: ConnectionThread | None = None
         self._checkpoints: asyncio.Task | None = None
         if self.path == ":memory:":
@@ -424,6 +469,7 @@ class SQLiteBase:
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = ConnectionThread("sqlite-writer", self._connect_writer, reopen_on_error=False)
+        self._writer.on_queued = self.units.interrupt
         # The first call opens the file (and switches it to WAL) before any reader starts.
         await self._writer.call(lambda conn: None)
         self._pool = ReaderPool([
@@ -432,6 +478,9 @@ class SQLiteBase:
         ])
         self._sync = self._new_connection(REDIRECT_BUSY_MS)
         self._loop_writer = self._new_connection(LOOP_WRITE_BUSY_MS)
+        # As for the writer: a COMMIT that took the WAL past 1,000 pages would checkpoint it
+        # there, on the loop (30-60 ms under a click load).
+        fetchall(self._loop_writer, "PRAGMA wal_autocheckpoint=0")
         self._checkpointer = ConnectionThread("sqlite-checkpointer", lambda: self._new_connection(WRITE_BUSY_MS),
                                               reopen_on_error=True)
         self._checkpoints = asyncio.create_task(
@@ -562,7 +611,7 @@ class SQLiteBase:
         of the loop (~15 ms) on top of the wait for the click unit in progress to stop. Here the
         loop asks the click writer to stop its unit and waits for the lock itself, with the GIL
         released, so the writer thread gets the core to roll back at once; the loop is held
-        ~1-3 ms plus the write. If the lock is not free within LOOP_WRITE_BUSY_MS (another
+        well under a millisecond plus the write. If the lock is not free within LOOP_WRITE_BUSY_MS (another
         process holds it, or a writer-thread job that cannot stop), the write goes to the
         writer thread, which waits as long as any write does. Never for a bulk job: the loop
         serves nothing while `fn` runs.
@@ -570,6 +619,7 @@ class SQLiteBase:
         conn = self._loop_writer
         assert conn is not None, "store is not open"
         self._loop_write_waiting = True
+        self.units.interrupt()
         try:
             conn.execute("BEGIN IMMEDIATE").close()
         except sqlite3.OperationalError as exc:

@@ -6,7 +6,7 @@ import itertools
 import sqlite3
 from typing import Callable, Iterable, Sequence
 
-from .base import PROGRESS_STEPS, Row, SQLiteBase, Tx
+from .base import Row, SQLiteBase, StoppableUnits, Tx
 from .rollups import roll_up_click_rows
 from .webhooks import insert_outbox
 
@@ -99,6 +99,41 @@ UNIT_ROWS = 6 * _ROWS_PER_STATEMENT
 MAX_UNIT_ROWS = 48 * _ROWS_PER_STATEMENT
 
 
+class _Stopped(Exception):
+    """A write is waiting: the click unit in progress gives the lock up."""
+
+
+class _UnitTx(Tx):
+    """A click unit's statements: each first asks whether a write is waiting, since SQLite
+    forgets an interrupt that lands between two statements."""
+
+    __slots__ = ("units",)
+
+    def __init__(self, conn: sqlite3.Connection, units: StoppableUnits | None) -> None:
+        super().__init__(conn)
+        self.units = units
+
+    def check(self) -> None:
+        if self.units is not None and self.units.waiting():
+            raise _Stopped
+
+    def execute(self, sql: str, params: Sequence | dict = ()) -> int:
+        self.check()
+        return super().execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence | dict]) -> int:
+        self.check()
+        return super().executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: Sequence | dict = ()) -> list[Row]:
+        self.check()
+        return super().fetchall(sql, params)
+
+    def fetchone(self, sql: str, params: Sequence | dict = ()) -> Row | None:
+        self.check()
+        return super().fetchone(sql, params)
+
+
 def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[str, list[Row]] | None) -> None:
     """Counters, rollups and outbox rows of the rows just inserted (rowids after first_rowid)."""
     for sql, params in _counter_statements(_click_counters(inserted)):
@@ -111,17 +146,17 @@ def _finish_rows(tx: Tx, inserted: list[tuple], first_rowid: int, outbox: dict[s
 
 
 def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tuple],
-                outbox: dict[str, list[Row]] | None, stop: Callable[[], bool] | None) -> int | None:
+                outbox: dict[str, list[Row]] | None, units: StoppableUnits | None) -> int | None:
     """One transaction: the rows, then their counters, rollups and outbox rows (only the rows
     inserted: a click id already stored is ignored and must not count twice). Returns how many
-    were inserted, or None when `stop` said a write is waiting: the unit is then rolled back,
-    at once, not after the statement in progress (a rollup statement over a unit's rows takes
-    tens of milliseconds next to a saturated event loop)."""
-    tx = Tx(conn)
-    if stop is not None:
-        # Interrupting a write statement inside a transaction makes SQLite roll the whole
-        # transaction back, which is what a stopped unit wants. Asked every ~1 ms of work.
-        conn.set_progress_handler(lambda: 1 if stop() else 0, PROGRESS_STEPS)
+    were inserted, or None when a write started waiting: the unit is then rolled back at once,
+    inside the statement in progress (`units` interrupts it; a rollup statement over a unit's
+    rows takes tens of milliseconds next to a saturated event loop). Without `units` the unit
+    cannot be stopped."""
+    stoppable = units
+    tx = _UnitTx(conn, stoppable)
+    if stoppable is not None and not stoppable.start(conn):
+        return None
     try:
         conn.execute("BEGIN IMMEDIATE").close()
         # The unit's rows get the rowids after the largest (one writer at a time): the rollups
@@ -129,32 +164,31 @@ def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tu
         first_rowid = tx.fetchone("SELECT COALESCE(MAX(rowid), 0) AS last FROM clicks")["last"]
         inserted: list[tuple] = []
         for sql, params, _ in _click_statements(unit):
+            tx.check()
             inserted += cur.execute(sql + _RETURNING, params).fetchall()
         _finish_rows(tx, inserted, first_rowid, outbox)
-        if stop is not None:
-            conn.set_progress_handler(None, 0)  # never stop the COMMIT itself
-            stop = None
+        if stoppable is not None:
+            done, stoppable, tx.units = stoppable, None, None
+            if not done.finish():  # from here on no interrupt can reach the COMMIT
+                raise _Stopped
         conn.execute("COMMIT").close()
         return len(inserted)
-    except sqlite3.OperationalError as exc:
+    except BaseException as exc:
+        interruptible = stoppable is not None
+        if interruptible:
+            stoppable.finish()  # nor the ROLLBACK
         if conn.in_transaction:
             conn.execute("ROLLBACK").close()
-        if stop is not None and "interrupt" in str(exc):
+        if isinstance(exc, _Stopped) or (
+                interruptible and isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)):
             return None
         raise
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK").close()
-        raise
-    finally:
-        if stop is not None:
-            conn.set_progress_handler(None, 0)
 
 
 def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
-                  others_waiting: Callable[[], bool], must_progress: bool, size: int) -> tuple[int, int, int]:
+                  units: StoppableUnits, must_progress: bool, size: int) -> tuple[int, int, int]:
     """Write `clicks` in units, a transaction each (`size` rows to start with, doubling up to
-    MAX_UNIT_ROWS), until done or until another write (an API call) queues: then the unit in
+    MAX_UNIT_ROWS), until done or until another write (an API call) waits: then the unit in
     progress is rolled back at once and the call returns, so that write goes next. With
     `must_progress` (the last call took nothing) the first unit is FIRST_UNIT_ROWS and cannot
     be stopped, so a stream of writes cannot starve the clicks. Returns the rows inserted, how
@@ -170,11 +204,11 @@ def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dic
     try:
         while taken < len(clicks):
             guaranteed = must_progress and not taken
-            if not guaranteed and others_waiting():
+            if not guaranteed and units.waiting():
                 size = UNIT_ROWS
                 break
             unit = clicks[taken:taken + (FIRST_UNIT_ROWS if guaranteed else size)]
-            inserted = _write_unit(conn, cur, unit, outbox, None if guaranteed else others_waiting)
+            inserted = _write_unit(conn, cur, unit, outbox, None if guaranteed else units)
             if inserted is None:
                 size = UNIT_ROWS
                 break
@@ -236,7 +270,7 @@ class ClickQueries(SQLiteBase):
         must_progress = False
         while clicks:
             inserted, taken, self._click_unit_rows = await self.run_on_writer(
-                _write_clicks, clicks, outbox, self._writes_waiting, must_progress,
+                _write_clicks, clicks, outbox, self.units, must_progress,
                 self._click_unit_rows or UNIT_ROWS)
             written += inserted
             clicks = clicks[taken:]
