@@ -513,33 +513,43 @@ def test_an_api_write_runs_on_the_loop_and_stops_the_click_unit_in_progress(core
     assert client.get("/api/links/" + r.json()["id"], headers={"Authorization": f"Bearer {api_key}"}).json()["key"] == "made"
 
 
-def test_an_api_write_goes_to_the_writer_thread_when_another_process_holds_the_lock(core, run):
-    """The loop waits at most LOOP_WRITE_BUSY_MS for the lock; past that the write queues on the
-    writer thread, which waits as any write does, and commits once the lock is free."""
+@pytest.mark.parametrize("held, on_loop", [(0.1, True), (0.5, False)])
+def test_an_api_write_waits_for_a_lock_held_elsewhere_then_goes_to_the_writer_thread(core, run, held, on_loop):
+    """A lock that another process (or a COMMIT) holds: the write waits for it a loop turn at a
+    time, the loop free meanwhile, and takes it on the loop; held past LOOP_WRITE_WAIT_S, the
+    write queues on the writer thread, which waits as any write does."""
     import sqlite3
     import threading
+    from shortener.store.sqlite.base import LOOP_WRITE_WAIT_S
 
+    assert (held < LOOP_WRITE_WAIT_S / 2) if on_loop else (held > LOOP_WRITE_WAIT_S * 1.5)
     other = sqlite3.connect(core.store.path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     threads = []
 
     def write(conn: sqlite3.Connection) -> None:
         threads.append(threading.get_ident())
-        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_late', 'late', 'red', '', '')").close()
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) "
+                     "VALUES ('tag_late', 'late', 'red', '', '')").close()
 
     async def scenario():
         pending = asyncio.ensure_future(core.store.run_small_transaction(write))
-        await asyncio.sleep(0.3)
+        ticks = 0
+        deadline = time.monotonic() + held
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            ticks += 1  # the loop goes on serving while the write waits
         assert not pending.done() and threads == []
         other.execute("COMMIT")
         await pending
-        return threading.get_ident()
+        return threading.get_ident(), ticks
 
     try:
-        loop_thread = run(scenario)
+        loop_thread, ticks = run(scenario)
     finally:
         other.close()
-    assert len(threads) == 1 and threads[0] != loop_thread
+    assert ticks >= 5
+    assert len(threads) == 1 and (threads[0] == loop_thread) is on_loop
     assert run(core.store.read, "SELECT name FROM tags WHERE id = 'tag_late'") == [{"name": "late"}]
 
 
