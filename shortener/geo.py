@@ -14,11 +14,12 @@ server with a clear message instead of failing redirects later. Lookups are cach
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
+
+from shortener.visitor import is_global_ip
 
 log = logging.getLogger("shortener.geo")
 
@@ -54,12 +55,6 @@ def continent_of(country: str | None) -> str | None:
     return CONTINENT_OF.get(country) if country else None
 
 
-def _public(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return addr.is_global
 
 
 def _open_database(path: str):
@@ -107,7 +102,7 @@ class GeoLocator:
 
     def _locate(self, ip: str, country: str | None) -> Location:
         region = city = None
-        if self._reader is not None and ip and _public(ip):
+        if self._reader is not None and ip and is_global_ip(ip):
             try:
                 found_country, region, city = _from_record(self._reader.get(ip))
             except ValueError:  # not an address
@@ -117,7 +112,7 @@ class GeoLocator:
             elif found_country is not None and found_country != country:
                 # The CDN placed the visitor elsewhere; a region of another country would lie.
                 region = city = None
-        elif country is None and ip and _public(ip):
+        elif country is None and ip and is_global_ip(ip):
             country = _country_from_package(ip)
         return country, continent_of(country), region, city
 

@@ -149,3 +149,40 @@ def test_migration_continents_match_the_table(tmp_path):
     conn.executescript(sql)
     assert conn.execute("SELECT id, continent FROM clicks ORDER BY id").fetchall() == [
         ("a", "SA"), ("b", None), ("c", "OC")]
+
+
+def test_the_ipv4_fast_paths_agree_with_ipaddress():
+    """is_global_ip, truncate_ip and the trusted-proxy check answer a canonical IPv4 address
+    without ipaddress objects; they must give ipaddress's answers, at every boundary of its
+    special-purpose networks and at random addresses, and fall back to it for other forms."""
+    import ipaddress
+    import random
+
+    from shortener import visitor
+
+    assert visitor._GLOBAL_V4 is not None  # this Python's ipaddress has the constants we read
+    starts = visitor._GLOBAL_V4[0]
+    rnd = random.Random(7)
+    numbers = {n + d for n in starts for d in (-1, 0, 1) if 0 <= n + d < 2 ** 32}
+    numbers |= {rnd.randrange(2 ** 32) for _ in range(100_000)}
+    trusted = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.128/25"),
+               ipaddress.ip_network("2001:db8::/32"))
+    for n in numbers:
+        ip = str(ipaddress.IPv4Address(n))
+        addr = ipaddress.ip_address(ip)
+        assert visitor.is_global_ip(ip) is addr.is_global, ip
+        assert visitor.truncate_ip(ip) == str(ipaddress.ip_network(f"{ip}/24", strict=False).network_address)
+        assert visitor._peer_is_trusted(ip, trusted) is any(addr in net for net in trusted), ip
+    # Other forms take ipaddress's path, as before.
+    for ip in ["2606:4700::1", "::1", "::ffff:8.8.8.8", "fe80::1", "01.2.3.4", "1.2.3", "", "8.8.8.8 ", "8.8.8.8\x00"]:
+        try:
+            expected = ipaddress.ip_address(ip).is_global
+        except ValueError:
+            expected = False
+        assert visitor.is_global_ip(ip) is expected, ip
+    assert visitor.truncate_ip("2001:db8:1234:5678::1") == "2001:db8:1234::"
+    assert visitor.truncate_ip("::ffff:8.8.4.4") == "8.8.4.0"
+    assert visitor.truncate_ip("01.2.3.4") is None and visitor.truncate_ip("garbage") is None
+    assert visitor._peer_is_trusted("2001:db8::5", trusted) and not visitor._peer_is_trusted("2001:db9::5", trusted)
+    assert visitor._address("8.8.8.8:443") == "8.8.8.8" and visitor._address("[2001:DB8::1]:443") == "2001:db8::1"
+    assert visitor._address("08.8.8.8") is None
