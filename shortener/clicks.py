@@ -21,11 +21,11 @@ import os
 import logging
 import threading
 import time
-from collections import OrderedDict
 from functools import lru_cache
 from typing import NamedTuple
 
 from shortener.config import load_secret_key
+from shortener.dedup import ClickDedup
 from shortener.errors import StoreUnavailable
 from shortener.geo import continent_of, geo_fields
 from shortener.ids import ALPHANUM
@@ -170,6 +170,18 @@ def _ms_prefix(ms: int) -> str:
     return cached[1]
 
 
+_BASE62 = {c: i for i, c in enumerate(ALPHANUM)}
+
+
+def click_id_created(click_id: str) -> float:
+    """When a fast_click_id() was made (epoch seconds, to the millisecond), from its first 7
+    characters."""
+    ms = 0
+    for c in click_id[:7]:
+        ms = ms * 62 + _BASE62[c]
+    return ms / 1000
+
+
 def fast_click_id() -> str:
     """A click id: 16 characters of [0-9A-Za-z] like Dub's, but time-ordered.
 
@@ -218,14 +230,10 @@ class ClickRecorder:
         self.locate = core.geo.locate
         self._queue: list[tuple] = []
         self._pending: dict[str, tuple] = {}  # queued or being written, by click id
-        # (link id, hash of (IP, user agent)) -> (click id, until). Python's str hash is keyed
-        # per process (unless PYTHONHASHSEED pins it), so visitors cannot aim for collisions;
-        # the identity stored with the click is the writer's salted hash.
-        # An OrderedDict, not a dict: pruning takes entries off the front, and a dict finds its
-        # first live entry by scanning past every slot deleted before it, so pruning k entries
-        # cost O(k^2) (100k expired entries: 1.4 s of a stalled loop) and, at the cap, every
-        # redirect paid for the holes left by the ones before it.
-        self._dedup: OrderedDict[tuple[str, int], tuple[str, float]] = OrderedDict()
+        # Keyed by hash((link id, IP, user agent)). Python's str hash is keyed per process
+        # (unless PYTHONHASHSEED pins it), so visitors cannot aim for collisions (one in ~10^13
+        # at the cap); the identity stored with the click is the writer's salted hash.
+        self.dedup = ClickDedup(self.window, MAX_DEDUP_ENTRIES, click_id_created, time.time())
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -243,18 +251,13 @@ class ClickRecorder:
         """Queue a click (or reuse the one this visitor made inside the window); its click id."""
         now = time.time()
         if self.window:
-            dk = (link.id, hash((ip, ua)))
-            seen = self._dedup.get(dk)
-            if seen is not None and seen[1] > now:
-                return seen[0]
+            dk = hash((link.id, ip, ua))
+            seen = self.dedup.seen(dk, now)
+            if seen is not None:
+                return seen
         cid = fast_click_id()
         if self.window:
-            if len(self._dedup) >= MAX_DEDUP_ENTRIES:
-                self._prune_dedup(now, force=True)
-            # Popped first: re-setting an expired key would keep its old place, and pruning
-            # relies on insertion order being expiry order.
-            self._dedup.pop(dk, None)
-            self._dedup[dk] = (cid, now + self.window)
+            self.dedup.remember(dk, cid, now)
         if len(self._queue) >= self.queue_max:
             self.dropped += 1
             return cid
@@ -278,15 +281,6 @@ class ClickRecorder:
             if queue[i] is pending:
                 queue[i] = click
                 return
-
-    def _prune_dedup(self, now: float, *, force: bool = False) -> None:
-        # Insertion order is expiry order (one window for all), so expired entries are in front.
-        d = self._dedup
-        while d:
-            first = next(iter(d))  # O(1): the OrderedDict's linked list
-            if d[first][1] > now and not (force and len(d) >= MAX_DEDUP_ENTRIES):
-                break
-            d.popitem(last=False)
 
     # -- writer ----------------------------------------------------------------------------
 
@@ -313,7 +307,7 @@ class ClickRecorder:
                 log.exception("writing clicks failed")
                 await asyncio.sleep(min(1.0, self.flush_interval * 5))
             if self.window:
-                self._prune_dedup(time.time())
+                self.dedup.sweep(time.time())
 
     async def flush(self) -> int:
         """Write the clicks queued when called (not those that arrive meanwhile, so a sustained

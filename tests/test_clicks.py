@@ -561,15 +561,19 @@ def test_a_waiting_write_interrupts_the_click_unit_inside_its_statement(core, ru
     import threading
     import shortener.store.sqlite.clicks as store_clicks
 
+    monkeypatch.setattr(store_clicks, "UNIT_ROWS", 400)
     link = make_link(run, core, key="intr")
-    rows = _click_rows([(f"i{i:015d}", link) for i in range(300)])
+    # More rows than one unit that cannot be stopped (FIRST_UNIT_ROWS), which follows any stop:
+    # a background job queued on the writer stops a unit too, and the slow statement below runs
+    # in the first unit that can be stopped.
+    rows = _click_rows([(f"i{i:015d}", link) for i in range(1200)])
     running = threading.Event()
-    seen = {"statements": 0, "interrupted": 0}
+    seen = {"slow": 0, "interrupted": 0}
     real_finish = store_clicks._finish_rows
 
     def finish(tx, inserted, first_rowid, outbox):
-        seen["statements"] += 1
-        if seen["statements"] == 1:
+        if tx.units is not None and not seen["slow"]:
+            seen["slow"] += 1
             # A statement that would run for minutes: it marks itself running from inside SQLite.
             tx.conn.create_function("mark", 1, lambda x: running.set() or x)
             try:
@@ -588,13 +592,56 @@ def test_a_waiting_write_interrupts_the_click_unit_inside_its_statement(core, ru
 
     async def scenario():
         batch = asyncio.ensure_future(core.store.record_click_batch(rows))
+        deadline = time.monotonic() + 30
         while not running.is_set():
+            assert time.monotonic() < deadline and not batch.done()
             await asyncio.sleep(0.001)
         await core.store.run_small_transaction(write)
         return await batch
 
-    assert run(scenario) == 300
-    assert seen["interrupted"] == 1 and seen["statements"] == 2
-    assert run(core.store.click_totals, link["id"])["clicks"] == 300
-    assert run(core.store.read, "SELECT COUNT(*) AS n FROM clicks WHERE link_id = ?", (link["id"],))[0]["n"] == 300
+    assert run(scenario) == 1200
+    assert seen == {"slow": 1, "interrupted": 1}
+    assert run(core.store.click_totals, link["id"])["clicks"] == 1200
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM clicks WHERE link_id = ?", (link["id"],))[0]["n"] == 1200
     assert run(core.store.read, "SELECT name FROM tags WHERE id = 'tag_i'") == [{"name": "i"}]
+
+
+def test_click_units_and_loop_writes_interleaved_lose_and_double_nothing(core, run, monkeypatch):
+    """Many small units (each stoppable) against a stream of writes on the loop, some arriving
+    inside a statement, some between statements, some during a COMMIT: every click is stored and
+    counted once, every write commits, and nothing is left in a transaction."""
+    import random
+    import sqlite3
+    import shortener.store.sqlite.clicks as store_clicks
+
+    monkeypatch.setattr(store_clicks, "UNIT_ROWS", 40)
+    monkeypatch.setattr(store_clicks, "MAX_UNIT_ROWS", 160)
+    links = [make_link(run, core, key=f"mix{i}") for i in range(5)]
+    rows = _click_rows([(f"m{i:015d}", links[i % 5]) for i in range(4000)])
+    rnd = random.Random(3)
+
+    def write(conn: sqlite3.Connection, n: int) -> None:
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES (?, ?, 'red', '', '')",
+                     (f"tag_mix{n}", f"mix{n}")).close()
+
+    async def clicks() -> int:  # one batch after another, as the recorder writes them
+        return sum([await core.store.record_click_batch(rows[i:i + 1000]) for i in range(0, 4000, 1000)])
+
+    async def scenario():
+        batches = asyncio.ensure_future(clicks())
+        n = 0
+        while not batches.done():
+            await core.store.run_small_transaction(write, n)
+            n += 1
+            await asyncio.sleep(rnd.choice((0, 0, 0.0005, 0.002)))
+        return await batches, n
+
+    inserted, writes = run(scenario)
+    assert inserted == 4000 and writes > 10
+    for link in links:
+        assert run(core.store.click_totals, link["id"])["clicks"] == 800
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM clicks")[0]["n"] == 4000
+    assert run(core.store.read, "SELECT SUM(n) AS n FROM rollups WHERE source = 'clicks' AND level = 'h' "
+               "AND dim = 'total'")[0]["n"] == 4000
+    assert run(core.store.read, "SELECT COUNT(*) AS n FROM tags WHERE name LIKE 'mix%'")[0]["n"] == writes
+    assert run(core.store.connections_idle)

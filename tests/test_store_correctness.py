@@ -418,9 +418,11 @@ def test_the_store_uses_no_private_api_of_a_dependency():
     assert "aiosqlite" not in (ROOT / "pyproject.toml").read_text()
 
 
-# -- 9. dedup pruning keeps insertion order = expiry order -----------------------------------------
+# -- 9. the dedup window: exact expiry, bounded memory, nothing for the garbage collector to walk --
 
-def test_dedup_reinsert_moves_the_key_to_the_end_so_pruning_finds_expired_entries(settings, monkeypatch):
+def test_dedup_entries_expire_with_the_window_and_old_generations_are_freed(settings, monkeypatch):
+    import gc
+
     with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=1) as c:
         core = c.app_state["core"]
         run = lambda fn, *a: c.portal.call(lambda: fn(*a))  # noqa: E731
@@ -429,19 +431,35 @@ def test_dedup_reinsert_moves_the_key_to_the_end_so_pruning_finds_expired_entrie
         clock = [1000.0]
         monkeypatch.setattr("shortener.clicks.time.time", lambda: clock[0])
         rec = core.clicks
+        rec.dedup = type(rec.dedup)(1, 1000, rec.dedup.created, clock[0])  # rotations on the fake clock
 
         def visit(ua):
             return rec.record(cached, "https://example.com/landing", ip="203.0.113.9", ua=ua, referer="",
                               country=None, qr=False)
 
-        visit("A")            # until 1001
+        a1 = visit("A")
         clock[0] = 1000.5
-        visit("B")            # until 1001.5
-        clock[0] = 1002.0
-        visit("A")            # expired: a new click, until 1003, now last in order
-        rec._prune_dedup(clock[0])
-        remaining = sorted(k[1] for k in rec._dedup)
-        assert remaining == [hash(("203.0.113.9", "A"))]
+        b1 = visit("B")
+        assert visit("A") == a1 and visit("B") == b1  # inside the window: the same click
+        clock[0] = 1000.999
+        assert visit("A") == a1
+        clock[0] = 1001.0  # the window is exact, to the millisecond of the first click
+        a2 = visit("A")
+        assert a2 != a1 and visit("B") == b1
+        clock[0] = 1001.6
+        assert visit("B") != b1 and visit("A") == a2
+        # Two windows later every entry has rotated out; the shards dropped are freed by sweeps.
+        clock[0] = 1004.0
+        rec.dedup.sweep(clock[0])
+        rec.dedup.sweep(clock[0] + 1.5)
+        assert len(rec.dedup) == 0
+        for _ in range(40):
+            rec.dedup.sweep(clock[0] + 1.5)
+        assert rec.dedup._retired == []
+        assert visit("A") not in (a1, a2)
+        # The dicts hold ints and strings only: the garbage collector never tracks them.
+        gc.collect()
+        assert not any(gc.is_tracked(shard) for shard in rec.dedup._new + rec.dedup._old)
 
 
 def test_a_sqlite_without_the_features_the_schema_needs_is_one_clear_error():
@@ -496,9 +514,9 @@ def test_the_wal_is_checkpointed_by_its_own_connection_not_in_a_writers_commit(s
     assert totals(run, core, link)["clicks"] == 23_000
 
 
-def test_dedup_at_its_cap_forgets_the_oldest_visitor_first(settings, monkeypatch):
-    """At MAX_DEDUP_ENTRIES, each new visitor pushes out the oldest entry (in O(1): the dedup
-    map is ordered, so pruning never scans the slots deleted before)."""
+def test_dedup_at_its_cap_forgets_the_oldest_half_first(settings, monkeypatch):
+    """At MAX_DEDUP_ENTRIES the newer generation is rotated once it holds half of them: the
+    oldest visitors are forgotten first, and the map never holds more than the cap."""
     monkeypatch.setattr("shortener.clicks.MAX_DEDUP_ENTRIES", 50)
     with client_with(settings, click_flush_ms=60_000, click_dedup_seconds=3600) as c:
         core = c.app_state["core"]
@@ -511,8 +529,10 @@ def test_dedup_at_its_cap_forgets_the_oldest_visitor_first(settings, monkeypatch
             return rec.record(cached, "https://example.com/landing", ip="203.0.113.9", ua=ua, referer="",
                               country=None, qr=False)
 
-        first = [visit(f"ua {i}") for i in range(120)]
-        assert len(rec._dedup) == 50
-        assert [visit(f"ua {i}") for i in range(70, 120)] == first[70:]  # the newest 50 are remembered
-        assert visit("ua 0") != first[0]  # the oldest was forgotten: a new click
-        assert len(rec._dedup) == 50
+        first = []
+        for i in range(120):
+            first.append(visit(f"ua {i}"))
+            assert len(rec.dedup) <= 50
+        assert len(rec.dedup) == 45  # rotated at 25, 50, 75 and 100: visitors 75-119 are kept
+        assert [visit(f"ua {i}") for i in range(75, 120)] == first[75:]
+        assert visit("ua 74") != first[74] and visit("ua 0") != first[0]  # forgotten: new clicks
