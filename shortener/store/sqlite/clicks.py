@@ -1,9 +1,11 @@
 """Queries for the redirect path's lookups and click batches."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import sqlite3
+import time
 from typing import Callable, Iterable, Sequence
 
 from .base import Row, SQLiteBase, StoppableUnits, Tx
@@ -85,9 +87,9 @@ _WRITER_CACHE_KIB = 65536
 # behind the batch stops the unit in progress at once (rolled back, written again after that
 # write), so the write waits for neither the rest of the batch nor the COMMIT of a large
 # transaction (bench_analytics --parts load, one 20,000-click transaction with savepoints: a
-# queued write waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). When the call before took
-# nothing, the first unit is a single statement that cannot be stopped, so the clicks always
-# make progress. Larger units cost less per click (a page a unit touches is written to the WAL
+# queued write waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). When the batch has
+# committed nothing for STARVED_S, its next unit is a single statement that cannot be stopped,
+# so the clicks always make progress. Larger units cost less per click (a page a unit touches is written to the WAL
 # once per COMMIT); this bounds the work thrown away when a write arrives.
 # A unit doubles after each one committed, up to MAX_UNIT_ROWS, and falls back to UNIT_ROWS when
 # a write stopped one: with many links every click touches pages of its own, and committed every
@@ -95,6 +97,16 @@ _WRITER_CACHE_KIB = 65536
 # (bench_redirect, 100k links, same hour); writes that keep coming keep the units small, and
 # what a stop throws away with them.
 FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
+# A batch that committed nothing for this long writes its next unit (FIRST_UNIT_ROWS) whatever
+# waits, so a stream of writes cannot starve the clicks. After every stop instead, one write
+# in ten waited for such a unit under a saturating redirect load (~400 clicks and a COMMIT next
+# to a busy loop: 50-65 ms), and those were the slowest writes.
+STARVED_S = 0.5
+# Units grow past UNIT_ROWS only when no write stopped one for this long. A unit's COMMIT cannot
+# be stopped, and a write that comes during it waits for it: 20-60 ms for units of 2,400 to
+# 19,200 clicks on 10k links next to a saturated loop (a unit of 400 clicks writes ~750 pages).
+CALM_S = 5.0
+STOPPED_PAUSE_S = 0.002
 UNIT_ROWS = 6 * _ROWS_PER_STATEMENT
 MAX_UNIT_ROWS = 48 * _ROWS_PER_STATEMENT
 
@@ -186,11 +198,12 @@ def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tu
 
 
 def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
-                  units: StoppableUnits, must_progress: bool, size: int) -> tuple[int, int, int]:
+                  units: StoppableUnits, must_progress: bool, size: int,
+                  max_size: int = MAX_UNIT_ROWS) -> tuple[int, int, int]:
     """Write `clicks` in units, a transaction each (`size` rows to start with, doubling up to
-    MAX_UNIT_ROWS), until done or until another write (an API call) waits: then the unit in
+    `max_size`), until done or until another write (an API call) waits: then the unit in
     progress is rolled back at once and the call returns, so that write goes next. With
-    `must_progress` (the last call took nothing) the first unit is FIRST_UNIT_ROWS and cannot
+    `must_progress` (nothing committed for STARVED_S) the first unit is FIRST_UNIT_ROWS and cannot
     be stopped, so a stream of writes cannot starve the clicks. Returns the rows inserted, how
     many of `clicks` were taken (the caller writes the rest in its next call) and the size of
     the next unit."""
@@ -215,7 +228,7 @@ def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dic
             written += inserted
             taken += len(unit)
             if not guaranteed:
-                size = min(2 * size, MAX_UNIT_ROWS)
+                size = min(2 * size, max_size)
     finally:
         cur.close()
     return written, taken, size
@@ -223,6 +236,7 @@ def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dic
 
 class ClickQueries(SQLiteBase):
     _click_unit_rows: int | None = None  # the click writer's next unit (_write_clicks)
+    _click_stopped_at = float("-inf")  # when a write last stopped a click unit (monotonic)
 
     # -- redirect lookups (synchronous: primary-key point reads on the event loop) -----------
 
@@ -267,14 +281,26 @@ class ClickQueries(SQLiteBase):
         queued behind it.
         """
         written = 0
-        must_progress = False
+        progressed = time.monotonic()
         while clicks:
+            now = time.monotonic()
+            must_progress = now - progressed > STARVED_S
+            # While writes keep coming, units stay at UNIT_ROWS: a write waits for the COMMIT in
+            # progress, which cannot be stopped and grows with the unit.
+            max_size = UNIT_ROWS if now - self._click_stopped_at < CALM_S else MAX_UNIT_ROWS
+            size = min(self._click_unit_rows or UNIT_ROWS, max_size)
             inserted, taken, self._click_unit_rows = await self.run_on_writer(
-                _write_clicks, clicks, outbox, self.units, must_progress,
-                self._click_unit_rows or UNIT_ROWS)
+                _write_clicks, clicks, outbox, self.units, must_progress, size, max_size)
             written += inserted
+            if taken < len(clicks):
+                self._click_stopped_at = time.monotonic()
             clicks = clicks[taken:]
-            must_progress = not taken
+            if taken:
+                progressed = time.monotonic()
+            else:
+                # Stopped before a unit committed: the write that stopped it goes first (one
+                # waiting on the loop takes the lock in the next few turns).
+                await asyncio.sleep(STOPPED_PAUSE_S)
         return written
 
     async def find_click(self, click_id: str) -> Row | None:
