@@ -479,7 +479,8 @@ def test_an_api_write_runs_on_the_loop_and_stops_the_click_unit_in_progress(core
 
     def click_unit(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE").close()
-        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_unit', 'unit', 'red', '', '')").close()
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) "
+                     "VALUES ('tag_unit', 'unit', 'red', '', '')").close()
         seen["held"] = True
         deadline = time.monotonic() + 10
         while not store._writes_waiting() and time.monotonic() < deadline:
@@ -489,7 +490,8 @@ def test_an_api_write_runs_on_the_loop_and_stops_the_click_unit_in_progress(core
 
     def write(conn: sqlite3.Connection) -> int:
         seen["thread"] = threading.get_ident()
-        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) VALUES ('tag_api', 'api', 'blue', '', '')").close()
+        conn.execute("INSERT INTO tags (id, name, color, created_at, updated_at) "
+                     "VALUES ('tag_api', 'api', 'blue', '', '')").close()
         return 1
 
     async def scenario():
@@ -514,7 +516,8 @@ def test_an_api_write_runs_on_the_loop_and_stops_the_click_unit_in_progress(core
     assert r.status_code == 200, r.text
     run(core.clicks.flush)
     assert run(store.click_totals, link["id"])["clicks"] == 30
-    assert client.get("/api/links/" + r.json()["id"], headers={"Authorization": f"Bearer {api_key}"}).json()["key"] == "made"
+    made = client.get("/api/links/" + r.json()["id"], headers={"Authorization": f"Bearer {api_key}"})
+    assert made.json()["key"] == "made"
 
 
 @pytest.mark.parametrize("held, on_loop", [(0.1, True), (0.5, False)])
@@ -649,3 +652,27 @@ def test_click_units_and_loop_writes_interleaved_lose_and_double_nothing(core, r
                "AND dim = 'total'")[0]["n"] == 4000
     assert run(core.store.read, "SELECT COUNT(*) AS n FROM tags WHERE name LIKE 'mix%'")[0]["n"] == writes
     assert run(core.store.connections_idle)
+
+
+def test_a_storm_of_writes_lets_a_unit_of_clicks_through_every_few_writes(core, run, monkeypatch):
+    """Writes that never stop coming stop every unit; after EMPTY_CALLS_BEFORE_GUARANTEE calls
+    that took nothing the next unit cannot be stopped, so clicks keep pace with the writes."""
+    import shortener.store.sqlite.clicks as store_clicks
+
+    monkeypatch.setattr(store_clicks, "STARVED_S", 3600)  # only the count of empty calls acts here
+    link = make_link(run, core, key="storm")
+    rows = _click_rows([(f"s{i:015d}", link) for i in range(2000)])
+    monkeypatch.setattr(core.store, "_writes_waiting", lambda: True)
+    calls = []
+    real = core.store.run_on_writer
+
+    async def spy(fn, *args):
+        result = await real(fn, *args)
+        calls.append(result[1])  # rows taken
+        return result
+
+    monkeypatch.setattr(core.store, "run_on_writer", spy)
+    assert run(core.store.record_click_batch, rows) == 2000
+    n = store_clicks.EMPTY_CALLS_BEFORE_GUARANTEE
+    assert calls == ([0] * n + [store_clicks.FIRST_UNIT_ROWS]) * 5
+    assert run(core.store.click_totals, link["id"])["clicks"] == 2000

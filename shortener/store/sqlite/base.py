@@ -484,10 +484,13 @@ class SQLiteBase:
             for i in range(self.reader_count)
         ])
         self._sync = self._new_connection(REDIRECT_BUSY_MS)
-        self._loop_writer = self._new_connection(0)  # no busy handler: _begin_within retries
+        self._loop_writer = self._new_connection(WRITE_BUSY_MS)
         # As for the writer: a COMMIT that took the WAL past 1,000 pages would checkpoint it
-        # there, on the loop (30-60 ms under a click load).
+        # there, on the loop (30-60 ms under a click load). Then no busy handler: _begin_within
+        # retries on its own (set last: a process starting next to this one may hold the file
+        # for a moment, and the setup must wait for it as the other connections do).
         fetchall(self._loop_writer, "PRAGMA wal_autocheckpoint=0")
+        fetchall(self._loop_writer, "PRAGMA busy_timeout=0")
         self._checkpointer = ConnectionThread("sqlite-checkpointer", lambda: self._new_connection(WRITE_BUSY_MS),
                                               reopen_on_error=True)
         self._checkpoints = asyncio.create_task(

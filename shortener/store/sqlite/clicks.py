@@ -88,19 +88,22 @@ _WRITER_CACHE_KIB = 65536
 # write), so the write waits for neither the rest of the batch nor the COMMIT of a large
 # transaction (bench_analytics --parts load, one 20,000-click transaction with savepoints: a
 # queued write waited p50 65-114 ms, ~55 ms of it the batch's COMMIT). When the batch has
-# committed nothing for STARVED_S, its next unit is a single statement that cannot be stopped,
-# so the clicks always make progress. Larger units cost less per click (a page a unit touches is written to the WAL
-# once per COMMIT); this bounds the work thrown away when a write arrives.
+# committed nothing for a while (EMPTY_CALLS_BEFORE_GUARANTEE, STARVED_S), its next unit is a
+# single statement that cannot be stopped, so the clicks always make progress. Larger units
+# cost less per click (a page a unit touches is written to the WAL once per COMMIT); this
+# bounds the work thrown away when a write arrives.
 # A unit doubles after each one committed, up to MAX_UNIT_ROWS, and falls back to UNIT_ROWS when
 # a write stopped one: with many links every click touches pages of its own, and committed every
 # 2,400 clicks the writer stored 8,357 clicks/s against 11,133 in transactions of up to 20,000
 # (bench_redirect, 100k links, same hour); writes that keep coming keep the units small, and
 # what a stop throws away with them.
 FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
-# A batch that committed nothing for this long writes its next unit (FIRST_UNIT_ROWS) whatever
-# waits, so a stream of writes cannot starve the clicks. After every stop instead, one write
-# in ten waited for such a unit under a saturating redirect load (~400 clicks and a COMMIT next
-# to a busy loop: 50-65 ms), and those were the slowest writes.
+# A batch whose last EMPTY_CALLS_BEFORE_GUARANTEE calls committed nothing, or that committed
+# nothing for STARVED_S, writes its next unit (FIRST_UNIT_ROWS) whatever waits, so a stream of
+# writes cannot starve the clicks (a storm of writes still lets 400 clicks through every third
+# one). After every stop instead, one write in ten waited for such a unit under a saturating
+# redirect load (~400 clicks and a COMMIT next to a busy loop: 50-65 ms), the slowest writes.
+EMPTY_CALLS_BEFORE_GUARANTEE = 3
 STARVED_S = 0.5
 # Units grow past UNIT_ROWS only when no write stopped one for this long. A unit's COMMIT cannot
 # be stopped, and a write that comes during it waits for it: 20-60 ms for units of 2,400 to
@@ -203,7 +206,7 @@ def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dic
     """Write `clicks` in units, a transaction each (`size` rows to start with, doubling up to
     `max_size`), until done or until another write (an API call) waits: then the unit in
     progress is rolled back at once and the call returns, so that write goes next. With
-    `must_progress` (nothing committed for STARVED_S) the first unit is FIRST_UNIT_ROWS and cannot
+    `must_progress` (nothing committed for a while) the first unit is FIRST_UNIT_ROWS and cannot
     be stopped, so a stream of writes cannot starve the clicks. Returns the rows inserted, how
     many of `clicks` were taken (the caller writes the rest in its next call) and the size of
     the next unit."""
@@ -282,9 +285,10 @@ class ClickQueries(SQLiteBase):
         """
         written = 0
         progressed = time.monotonic()
+        empty_calls = 0
         while clicks:
             now = time.monotonic()
-            must_progress = now - progressed > STARVED_S
+            must_progress = empty_calls >= EMPTY_CALLS_BEFORE_GUARANTEE or now - progressed > STARVED_S
             # While writes keep coming, units stay at UNIT_ROWS: a write waits for the COMMIT in
             # progress, which cannot be stopped and grows with the unit.
             max_size = UNIT_ROWS if now - self._click_stopped_at < CALM_S else MAX_UNIT_ROWS
@@ -296,8 +300,9 @@ class ClickQueries(SQLiteBase):
                 self._click_stopped_at = time.monotonic()
             clicks = clicks[taken:]
             if taken:
-                progressed = time.monotonic()
+                progressed, empty_calls = time.monotonic(), 0
             else:
+                empty_calls += 1
                 # Stopped before a unit committed: the write that stopped it goes first (one
                 # waiting on the loop takes the lock in the next few turns).
                 await asyncio.sleep(STOPPED_PAUSE_S)
