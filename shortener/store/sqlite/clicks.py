@@ -6,7 +6,7 @@ import functools
 import itertools
 import sqlite3
 import time
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .base import Row, SQLiteBase, StoppableUnits, Tx
 from .rollups import roll_up_click_rows
