@@ -366,6 +366,8 @@ def test_a_batch_commits_in_units_each_row_once(core, run, monkeypatch):
     real_unit = store_clicks._write_unit
     monkeypatch.setattr(store_clicks, "_write_unit", lambda conn, cur, unit, *rest: commits.append(len(unit))
                         or real_unit(conn, cur, unit, *rest))
+    monkeypatch.setattr(core.store, "_writes_waiting", lambda: False)  # no background job stops a unit here
+    monkeypatch.setattr(core.store._writer, "on_queued", None)
     assert run(core.store.record_click_batch, rows) == 2000  # ids 0-99 stored, 2100-2299 repeat 0-199
     assert commits == [800, 1500]  # the 100-row batch was a unit of 400, so the next is 800
     stored = {link["id"]: sum(1 for i in range(2100) if ((a, b)[i % 3 == 0])["id"] == link["id"]) for link in (a, b)}
@@ -420,6 +422,7 @@ def test_a_batch_drops_its_unit_in_progress_for_a_waiting_write_and_writes_it_af
 
     monkeypatch.setattr(store_clicks, "_write_unit", unit)
     monkeypatch.setattr(core.store, "_writes_waiting", waiting)
+    monkeypatch.setattr(core.store._writer, "on_queued", None)  # only `waiting` stops units here
     seen = []
     real = core.store.run_on_writer
 
@@ -569,10 +572,11 @@ def test_a_waiting_write_interrupts_the_click_unit_inside_its_statement(core, ru
     import shortener.store.sqlite.clicks as store_clicks
 
     monkeypatch.setattr(store_clicks, "UNIT_ROWS", 400)
+    # A background job queued on the writer stops a unit too; no unit that cannot be stopped
+    # comes after such stops here, so the slow statement below runs in a unit that can be.
+    monkeypatch.setattr(store_clicks, "EMPTY_CALLS_BEFORE_GUARANTEE", 10**6)
+    monkeypatch.setattr(store_clicks, "STARVED_S", 3600)
     link = make_link(run, core, key="intr")
-    # More rows than one unit that cannot be stopped (FIRST_UNIT_ROWS), which follows any stop:
-    # a background job queued on the writer stops a unit too, and the slow statement below runs
-    # in the first unit that can be stopped.
     rows = _click_rows([(f"i{i:015d}", link) for i in range(1200)])
     running = threading.Event()
     seen = {"slow": 0, "interrupted": 0}
