@@ -360,14 +360,16 @@ def test_a_batch_commits_in_units_each_row_once(core, run, monkeypatch):
     monkeypatch.setattr(store_clicks, "UNIT_ROWS", 400)
     monkeypatch.setattr(store_clicks, "MAX_UNIT_ROWS", 1600)
     a, b = make_link(run, core, key="fa"), make_link(run, core, key="fb")
+    # No background job stops a unit here (units stay small for a while after a stop: CALM_S).
+    monkeypatch.setattr(core.store, "_writes_waiting", lambda: False)
+    monkeypatch.setattr(core.store._writer, "on_queued", None)
     rows = _click_rows([(f"f{i % 2100:015d}", (a, b)[i % 3 == 0]) for i in range(2300)])
     assert run(core.store.record_click_batch, rows[:100]) == 100
     commits = []
     real_unit = store_clicks._write_unit
     monkeypatch.setattr(store_clicks, "_write_unit", lambda conn, cur, unit, *rest: commits.append(len(unit))
                         or real_unit(conn, cur, unit, *rest))
-    monkeypatch.setattr(core.store, "_writes_waiting", lambda: False)  # no background job stops a unit here
-    monkeypatch.setattr(core.store._writer, "on_queued", None)
+    core.store._click_stopped_at = float("-inf")
     assert run(core.store.record_click_batch, rows) == 2000  # ids 0-99 stored, 2100-2299 repeat 0-199
     assert commits == [800, 1500]  # the 100-row batch was a unit of 400, so the next is 800
     stored = {link["id"]: sum(1 for i in range(2100) if ((a, b)[i % 3 == 0])["id"] == link["id"]) for link in (a, b)}
