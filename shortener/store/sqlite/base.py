@@ -30,6 +30,7 @@ point read 0.6-1.2 ms against 0.3 ms (the pool's hand-off; worth trimming later)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -39,7 +40,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Sequence
 
 from shortener.errors import StoreUnavailable
 from shortener.tasks import cancel, every
@@ -211,6 +212,34 @@ def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable | None:
     return None
 
 
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """SQLite errors that are the environment's (busy, stopped, disk) become StoreUnavailable."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        unavailable = _unavailable(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
+
+
+def _commit(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple) -> Any:
+    """`fn(conn, *args)` then COMMIT, inside a transaction already begun; any error (or
+    BaseException) rolls back."""
+    try:
+        result = fn(conn, *args)
+        conn.execute("COMMIT").close()
+    except BaseException as exc:
+        # A failed fn's frames can hold its cursors, whose statements keep the transaction's
+        # snapshot (see ConnectionThread._run): cleared, they are finalized now.
+        traceback.clear_frames(exc.__traceback__)
+        if conn.in_transaction:
+            conn.execute("ROLLBACK").close()
+        raise
+    return result
+
+
 class Tx:
     """A connection on its own thread (inside a write transaction, or a reader's), with helpers
     that always close their cursors. `conn` is the plain sqlite3 connection."""
@@ -343,13 +372,8 @@ class ConnectionThread:
         job.add_done_callback(self._count_cancelled)
         if self.on_queued is not None:
             self.on_queued()
-        try:
+        with _store_errors():
             return await asyncio.wrap_future(job)
-        except sqlite3.OperationalError as exc:
-            unavailable = _unavailable(exc)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
 
     def in_transaction(self) -> bool:
         """For checks (tests, the soak): asks on the connection's own thread."""
@@ -578,13 +602,8 @@ class SQLiteBase:
     def read_now(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
         """Synchronous read, on the event loop, for index point lookups only (see module doc)."""
         assert self._sync is not None, "store is not open"
-        try:
+        with _store_errors():
             return fetchall(self._sync, sql, params)
-        except sqlite3.OperationalError as exc:
-            unavailable = _unavailable(exc)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
 
     async def write(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""
@@ -602,14 +621,7 @@ class SQLiteBase:
 
         def run(conn: sqlite3.Connection) -> Any:
             conn.execute("BEGIN IMMEDIATE").close()
-            try:
-                result = fn(conn, *args)
-                conn.execute("COMMIT").close()
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK").close()
-                raise
-            return result
+            return _commit(conn, fn, args)
 
         return await self._writer.call(run)
 
@@ -639,17 +651,8 @@ class SQLiteBase:
             self._loop_writes_waiting -= 1
         if locked:
             return await self.run_in_transaction(fn, *args)
-        try:
-            result = fn(conn, *args)
-            conn.execute("COMMIT").close()
-        except BaseException as exc:
-            traceback.clear_frames(exc.__traceback__)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK").close()
-            if isinstance(exc, sqlite3.OperationalError) and (unavailable := _unavailable(exc)) is not None:
-                raise unavailable from exc
-            raise
-        return result
+        with _store_errors():
+            return _commit(conn, fn, args)
 
     @staticmethod
     def _begin_within(conn: sqlite3.Connection, seconds: float) -> bool:
@@ -663,10 +666,8 @@ class SQLiteBase:
                 return True
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or conn.in_transaction:
-                    unavailable = _unavailable(exc)
-                    if unavailable is None:
+                    with _store_errors():
                         raise
-                    raise unavailable from exc
             if time.monotonic() >= deadline:
                 return False
             time.sleep(LOOP_WRITE_RETRY_S)  # the GIL is released: the writer thread rolls back
