@@ -123,6 +123,24 @@ def test_bad_bodies_and_unknown_links(shop):
     assert shop.get(f"/api/links/{shop.link['id']}", headers=shop.secret).json()["clicks"] == 0
 
 
+def test_a_password_protected_or_expired_link_is_not_tracked_and_its_destination_not_shown(shop):
+    """The answer carries the link's destination: a password protects it, and an expired link's
+    redirect leads elsewhere (410 here). Both answer as an unknown link would, and count nothing."""
+    secret = shop.post("/api/links", headers=shop.secret, json={
+        "url": "https://shop.example/members", "key": "locked", "password": "hunter22"}).json()
+    gone = shop.post("/api/links", headers=shop.secret, json={
+        "url": "https://shop.example/sale", "key": "over", "expiresAt": "2020-01-01T00:00:00Z"}).json()
+    assert shop.get("/over", headers={"user-agent": UA}).status_code == 410
+    for key in ("locked", "over"):
+        r = _post(shop, "https://shop.example", {"domain": "go.test", "key": key})
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "not_found" and "shop.example" not in r.text
+    shop.portal.call(shop.core.clicks.flush)
+    for link in (secret, gone):
+        assert shop.get(f"/api/links/{link['id']}", headers=shop.secret).json()["clicks"] == 0
+    assert _post(shop, "https://shop.example").status_code == 200  # the plain link still is
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the script")
 def test_the_landing_page_script_tracks_via_and_keeps_the_click_id(shop):
     """The script on https://shop.example/?via=launch posts to /track/click (stubbed fetch, whose

@@ -8,6 +8,7 @@ the web edge checks that (and the publishable key, when one is sent) before call
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,7 +92,10 @@ class ClickTrackService:
         stored = stored_key(key)
         if cache.domain(domain) is not None and stored is not None:
             link = cache.link(domain, stored)
-        if link is None or link.disabled:
+        # Only a link whose redirect would lead to its destination: the answer carries that URL,
+        # which a password protects, and an expired link sends no one there.
+        if link is None or link.disabled or link.password_hash or (
+                link.expires_at is not None and link.expires_at <= time.time()):
             raise NotFound(f"Link not found for domain: {domain} and key: {key}.")
         # The page the visitor landed on, if it is a real http(s) URL; else the link's destination.
         final = url if url and split_url(url) is not None else link.url
