@@ -414,6 +414,33 @@ def test_concurrent_creates_of_one_key_yield_one_link(live_server):
     assert [l["key"] for l in links] == ["race"]
 
 
+def test_concurrent_upserts_of_one_url_yield_one_link(live_server):
+    """20 upserts of one URL at once (found by an outside tester: up to 3 links, or a 409 for a
+    key the first had just taken). Each answers 200 with the one link, as they would in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    server = live_server()
+    headers = {"Authorization": f"Bearer {server.key}"}
+    cases = {"keys": lambda i: {"url": "https://up.test/keys", "key": f"k{i}"},
+             "one key": lambda i: {"url": "https://up.test/same", "key": "same"},
+             "no key": lambda i: {"url": "https://up.test/none"}}
+    for name, body in cases.items():
+        def put(i: int) -> tuple[int, str]:
+            r = httpx.put(f"{server.api_url}/links/upsert", json=body(i), headers=headers, timeout=30)
+            return r.status_code, r.json().get("id", r.text)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(put, range(20)))
+        links = httpx.get(f"{server.api_url}/links", params={"search": body(0)["url"]}, headers=headers,
+                          timeout=30).json()
+        assert len(links) == 1, (name, links)
+        assert answers == [(200, links[0]["id"])] * 20, name
+        if name == "one key":
+            assert links[0]["key"] == "same"
+
+
 def test_bulk_of_100_links_with_the_longest_urls_fits(api):
     url = "https://example.com/" + "a" * (32000 - len("https://example.com/"))
     r = api.post("/api/links/bulk", json=[{"url": url} for _ in range(100)])

@@ -14,6 +14,7 @@ from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, echo, json_type
 from shortener.services import abtests, folders
 from shortener.ids import new_id
+from shortener.keyedlocks import KeyedLocks
 from shortener.passwords import hash_password_async, verify_password_async
 from shortener.timeutil import iso, now_iso, parse_iso
 
@@ -270,6 +271,9 @@ def parse_link_body(body: Any, *, creating: bool) -> LinkInput:
 class LinkService:
     def __init__(self, core) -> None:
         self.core = core
+        # Upserts of one URL on one domain, one at a time: the lookup by URL and the create that
+        # follows span awaits, and 20 at once made up to 3 links of one URL.
+        self._upserts = KeyedLocks()
 
     @property
     def store(self):
@@ -681,10 +685,11 @@ class LinkService:
         p = parse_link_body(body, creating=True)
         domain = await self._domain(p.domain)
         url, _ = self._final_url(p.url or "", p.utm)
-        row = await self.store.get_link_by_url(url, domain) if url else None
-        if row is None:
-            return await self.create(body)
-        return await self._update(row, parse_link_body(body, creating=False), only_if_changed=True)
+        async with self._upserts.hold((domain, url)):
+            row = await self.store.get_link_by_url(url, domain) if url else None
+            if row is None:
+                return await self.create(body)
+            return await self._update(row, parse_link_body(body, creating=False), only_if_changed=True)
 
     # -- delete ------------------------------------------------------------------------------
 
