@@ -106,7 +106,11 @@ def normalise_prefix(raw: object) -> str:
         raise Unprocessable("Invalid prefix: keys starting with `_` are reserved.", field="prefix", issue="invalid_string")
     if prefix.lower() == "api" or is_reserved(prefix) or prefix.lower().startswith(".well-known"):
         raise Forbidden(f"{prefix} is a reserved path and cannot be used as a short link.")
-    return punycode(prefix)
+    if len(punycode(f"{prefix}/{'0' * MIN_LENGTH}")) > MAX_KEY:
+        raise Unprocessable("Invalid prefix.", field="prefix", issue="invalid_string")
+    # As typed: random_key encodes the whole key, as the redirect encodes the whole path it looks
+    # up (an encoded prefix and then `/random` made a key no visitor's path could reach).
+    return prefix
 
 
 def key_length(raw: object) -> int:
@@ -128,5 +132,10 @@ def random_key(length: int = DEFAULT_LENGTH, prefix: str = "") -> str:
     """nanoid over [0-9A-Za-z]; with a prefix, `prefix/random` (the prefix counts toward 190)."""
     if prefix:
         length = min(length, MAX_KEY - len(prefix) - 1)
-        return f"{prefix}/{nanoid(length)}"
+        while True:
+            # The random part is ASCII, one character each in the encoded key too.
+            key = punycode(f"{prefix}/{nanoid(length)}")
+            if len(key) <= MAX_KEY or length <= MIN_LENGTH:
+                return key
+            length = max(MIN_LENGTH, length - (len(key) - MAX_KEY))
     return nanoid(length)

@@ -192,6 +192,22 @@ def test_random_keys_length_and_prefix(api):
     assert len(keys) == 20
 
 
+@pytest.mark.parametrize("prefix", ["ü", "a/ü", "한글"])
+def test_a_random_key_under_a_unicode_prefix_redirects_from_its_unicode_path(api, prefix):
+    """The whole key is encoded, as the redirect encodes the whole path it looks up (found by an
+    outside tester: the prefix alone was encoded, and `/ü/random` answered 404)."""
+    from urllib.parse import quote
+
+    from shortener.keys import punycode
+
+    link = create(api, url="https://dest.test/p", prefix=prefix)
+    # Punycode keeps a label's ASCII characters, in order, before its last `-`.
+    typed = f"{prefix}/{link['key'][len('xn--'):].rsplit('-', 1)[0][-7:]}"
+    assert link["key"] == punycode(typed)
+    r = api.get("/" + quote(typed), headers={"user-agent": "Mozilla/5.0 Firefox/128.0"})
+    assert r.status_code == 302 and r.headers["location"] == "https://dest.test/p"
+
+
 def test_unknown_domain_is_403(api):
     error(api.post("/api/links", json={"url": "https://a.com", "domain": "nope.test"}), 403, "forbidden")
 
