@@ -56,7 +56,10 @@ def is_reserved(key: str) -> bool:
 
 def is_unsupported(key: str) -> bool:
     lowered = key.lower()
-    return lowered.endswith((".php", ".php7")) or lowered.startswith(".well-known")
+    # A `.` or `..` segment is resolved away by browsers and HTTP clients before the request is
+    # sent (RFC 3986, 5.2.4), so no visitor could reach such a key.
+    return (lowered.endswith((".php", ".php7")) or lowered.startswith(".well-known")
+            or any(segment in (".", "..") for segment in key.split("/")))
 
 
 def punycode(key: str) -> str:
@@ -106,6 +109,9 @@ def normalise_prefix(raw: object) -> str:
         raise Unprocessable("Invalid prefix: keys starting with `_` are reserved.", field="prefix", issue="invalid_string")
     if prefix.lower() == "api" or is_reserved(prefix) or prefix.lower().startswith(".well-known"):
         raise Forbidden(f"{prefix} is a reserved path and cannot be used as a short link.")
+    if is_unsupported(prefix):
+        raise Unprocessable("Invalid prefix: this path is not supported as a short link.", field="prefix",
+                            issue="invalid_string")
     if len(punycode(f"{prefix}/{'0' * MIN_LENGTH}")) > MAX_KEY:
         raise Unprocessable("Invalid prefix.", field="prefix", issue="invalid_string")
     # As typed: random_key encodes the whole key, as the redirect encodes the whole path it looks

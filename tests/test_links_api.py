@@ -208,6 +208,20 @@ def test_a_random_key_under_a_unicode_prefix_redirects_from_its_unicode_path(api
     assert r.status_code == 302 and r.headers["location"] == "https://dest.test/p"
 
 
+def test_keys_with_dot_segments_are_refused_since_no_client_can_reach_them(api):
+    """Browsers and HTTP clients resolve `.` and `..` segments before sending (found by an outside
+    tester: `..` and `../../etc/passwd` were accepted and stored). Dots inside a segment are fine."""
+    for key in (".", "..", "../../etc/passwd", "a/./b", "a/..", "./a"):
+        assert "not supported" in error(api.post("/api/links", json={"url": "https://a.com", "key": key}),
+                                         422, "unprocessable_entity"), key
+    for prefix in ("..", "a/."):
+        assert "prefix" in error(api.post("/api/links", json={"url": "https://a.com", "prefix": prefix}),
+                                 422, "unprocessable_entity"), prefix
+    assert api.get("/api/links").json() == []
+    assert [create(api, url="https://a.com", key=k)["key"] for k in ("a.b", "..a", ".a", "a../b")] == [
+        "a.b", "..a", ".a", "a../b"]
+
+
 def test_unknown_domain_is_403(api):
     error(api.post("/api/links", json={"url": "https://a.com", "domain": "nope.test"}), 403, "forbidden")
 
