@@ -119,6 +119,19 @@ def test_domain_validation(api, body):
     assert len(api.get("/api/domains").json()) == 2
 
 
+@pytest.mark.parametrize("slug, message", [
+    ("go.example.com", "Must be go.example.com or a parent domain of it (e.g. .example.com)."),
+    ("x.com", "Must be x.com."),  # `.com` would be refused: no parent to suggest
+    ("127.0.0.1:8901", "Must be 127.0.0.1."),
+])
+def test_a_refused_cookie_domain_suggests_only_what_would_be_accepted(api, slug, message):
+    r = api.post("/api/domains", json={"slug": slug, "cookieDomain": ".other.test"})
+    assert r.status_code == 422 and r.json()["error"]["message"].endswith(message), r.text
+    suggestion = message.split("e.g. ")[-1].rstrip(").") if "e.g." in message else slug.partition(":")[0]
+    r = api.post("/api/domains", json={"slug": slug, "cookieDomain": suggestion})
+    assert r.status_code in (200, 201) and r.json()["cookieDomain"] == suggestion, r.text
+
+
 def test_the_default_domain_cannot_be_deleted_or_renamed(api):
     assert code(api.delete("/api/domains/go.test"), 403) == "forbidden"
     assert code(api.patch("/api/domains/go.test", json={"slug": "new.test"}), 403) == "forbidden"

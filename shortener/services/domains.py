@@ -60,8 +60,11 @@ def cookie_domain_for(slug: str, value: str) -> str:
     bare = wanted.lstrip(".")
     if (not bare or "." not in bare or not _SLUG.match(bare)
             or not (host == bare or host.endswith("." + bare))):
+        labels = host.split(".")
+        # Only a parent below the top level can be suggested: `.com` is refused above.
+        parent = "." + ".".join(labels[1:]) if len(labels) > 2 and not labels[-1].isdigit() else None
         raise Unprocessable(
-            f"Must be {host} or a parent domain of it (e.g. .{host.split('.', 1)[-1]}).",
+            f"Must be {host} or a parent domain of it (e.g. {parent})." if parent else f"Must be {host}.",
             field="cookieDomain", issue="invalid_string",
         )
     return wanted
