@@ -202,6 +202,9 @@ class LinkCache:
         except KeyError:
             pass
         name = host.decode("latin-1").lower()
+        if name.endswith(".") or ".:" in name:
+            # A fully qualified name (`go.example.` typed with its root dot) is the same host.
+            name = name[:-1] if name.endswith(".") else name.replace(".:", ":", 1)
         domain = self.domain(name)
         if domain is None and name.startswith("www."):
             domain = self.domain(name[4:])

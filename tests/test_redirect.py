@@ -49,6 +49,18 @@ def test_unicode_key_is_looked_up_in_its_punycode_form(client, core, run):
     assert r.status_code == 302 and r.headers["location"] == "https://example.com/ko"
 
 
+def test_a_fully_qualified_host_with_its_root_dot_is_the_same_domain(client, core, run):
+    make_link(run, core, url="https://example.com/fq", key="fq")
+    for host in ("go.test.", "GO.TEST.", "www.go.test."):
+        r = client.get("/fq", headers={"host": host})
+        assert r.status_code == 302 and r.headers["location"] == "https://example.com/fq", host
+    for host in ("go.test..", "go.tes.", "."):
+        assert client.get("/fq", headers={"host": host}).status_code == 404, host
+    run(core.domains.create, {"slug": "ported.test:8080"})
+    make_link(run, core, url="https://example.com/port", key="fq", domain="ported.test:8080")
+    assert client.get("/fq", headers={"host": "ported.test.:8080"}).headers["location"] == "https://example.com/port"
+
+
 def test_host_only_destination_gains_its_slash(client, core, run):
     make_link(run, core, url="https://www.checklyhq.com", key="bare")
     assert client.get("/bare").headers["location"] == "https://www.checklyhq.com/"
