@@ -98,9 +98,11 @@ def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Unprocessable("Invalid URL: expected http:// or https:// with a host", field=field, issue="invalid_string")
     try:
-        parts.port
+        port = parts.port
     except ValueError:
-        raise Unprocessable("Invalid URL: bad port", field=field, issue="invalid_string") from None
+        port = -1
+    if port == 0 or port == -1:  # urlsplit takes `:0`, which no server listens on
+        raise Unprocessable("Invalid URL: bad port", field=field, issue="invalid_string")
     host = parts.hostname
     literal = None
     try:

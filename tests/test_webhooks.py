@@ -384,8 +384,10 @@ def test_fifty_unresolvable_hosts_do_not_block_a_good_webhook(hooked, receiver):
     "http://" + ".".join(["a" * 60] * 5) + "/h",             # a name over 253 characters
     "http://exa..mple.com/h",                                # an empty label
     "http://" + "\u00e9" * 60 + ".example.com/h",            # over 63 once IDNA-encoded
+    "http://hooks.example.com:0/h",                          # port 0, which urlsplit takes
+    "http://hooks.example.com:65536/h",
 ])
-def test_host_names_the_resolver_cannot_take_are_422(hooked, url):
+def test_urls_no_delivery_could_reach_are_422(hooked, url):
     r = hooked.post("/api/webhooks", json={"name": "x", "url": url, "triggers": ["link.created"]})
     assert r.status_code == 422, r.text
     assert "url" in r.json()["error"]["message"]
