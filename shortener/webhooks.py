@@ -99,9 +99,9 @@ def _validate_url(value: Any, *, allow_private: bool, field: str = "url") -> str
         raise Unprocessable("Invalid URL: expected http:// or https:// with a host", field=field, issue="invalid_string")
     try:
         port = parts.port
-    except ValueError:
-        port = -1
-    if port == 0 or port == -1:  # urlsplit takes `:0`, which no server listens on
+    except ValueError:  # not a number, or over 65535
+        port = 0
+    if port == 0:  # urlsplit takes `:0`, on which no server listens
         raise Unprocessable("Invalid URL: bad port", field=field, issue="invalid_string")
     host = parts.hostname
     literal = None

@@ -471,6 +471,32 @@ def test_concurrent_upserts_of_one_url_yield_one_link(live_server):
             assert links[0]["key"] == "same"
 
 
+def test_upsert_locks_are_made_per_url_and_dropped_once_released():
+    import asyncio
+
+    from shortener.keyedlocks import KeyedLocks
+
+    async def scenario():
+        locks, order = KeyedLocks(), []
+
+        async def user(key, name):
+            async with locks.hold(key):
+                order.append(f"{name} in")
+                await asyncio.sleep(0.01)
+                order.append(f"{name} out")
+
+        task = asyncio.gather(user("a", "a1"), user("a", "a2"), user("b", "b1"))
+        await asyncio.sleep(0.005)
+        during = len(locks)
+        await task
+        return order, during, len(locks)
+
+    order, during, after = asyncio.run(scenario())
+    assert order.index("a1 out") < order.index("a2 in")  # one URL: in turn
+    assert order.index("b1 in") < order.index("a1 out")  # another URL: meanwhile
+    assert (during, after) == (2, 0)
+
+
 def test_bulk_of_100_links_with_the_longest_urls_fits(api):
     url = "https://example.com/" + "a" * (32000 - len("https://example.com/"))
     r = api.post("/api/links/bulk", json=[{"url": url} for _ in range(100)])
