@@ -83,6 +83,9 @@ class Link:
     plain: bool
     location: bytes  # `url` as a Location header value
 
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
 
 def split_url(url: str) -> tuple[str, str, str] | None:
     try:

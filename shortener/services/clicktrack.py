@@ -94,8 +94,7 @@ class ClickTrackService:
             link = cache.link(domain, stored)
         # Only a link whose redirect would lead to its destination: the answer carries that URL,
         # which a password protects, and an expired link sends no one there.
-        if link is None or link.disabled or link.password_hash or (
-                link.expires_at is not None and link.expires_at <= time.time()):
+        if link is None or link.disabled or link.password_hash or link.expired(time.time()):
             raise NotFound(f"Link not found for domain: {domain} and key: {key}.")
         # The page the visitor landed on, if it is a real http(s) URL; else the link's destination.
         final = url if url and split_url(url) is not None else link.url

@@ -224,7 +224,7 @@ class Redirector:
                 if not await self._check_password(send, core, link, ip, qs, pw, head):
                     return
 
-        if link.expires_at is not None and link.expires_at <= time.time():
+        if link.expired(time.time()):
             target = link.expired_url or domain.expired_url
             if target:
                 await self._redirect(send, 302, target, [], head, link.do_index)
