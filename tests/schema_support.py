@@ -1,5 +1,8 @@
 """SQL that undoes the latest migrations, for tests of a database made by an older schema."""
 
+# Each UNDO_0NN takes a database made by today's schema back to before migration NN; chain them
+# newest first.
+UNDO_018 = "DROP TABLE dashboard_sessions;"
 # Migration 017 undone: the wide click rows of migrations 002 and 009 (the columns it dropped
 # filled as the code before it wrote them: the link's domain and key, "Unknown" user-agent
 # details), rowids kept.

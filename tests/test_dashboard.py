@@ -275,6 +275,33 @@ def test_sign_out_ends_the_session(dash):
     assert dash.get("/_/links").status_code == 303
 
 
+def test_sign_out_ends_the_session_on_the_server_too(client, owner):
+    """A copy of the cookie (another tab's, a stolen one) is worthless once its session signed
+    out; another session of the same owner goes on."""
+    def use(cookie):
+        client.cookies.clear()
+        client.cookies.set(COOKIE, cookie, domain="go.test", path="/_/")
+
+    assert sign_in(client).status_code == 303
+    first = client.cookies.get(COOKIE)
+    client.cookies.clear()
+    assert sign_in(client).status_code == 303
+    second = client.cookies.get(COOKIE)
+    use(first)
+    assert post(client, "/_/signout", {}).status_code == 303
+    use(first)
+    r = client.get("/_/links")
+    assert r.status_code == 303 and r.headers["location"].startswith("/_/signin")
+    use(second)
+    assert client.get("/_/links").status_code == 200
+
+
+def test_a_deleted_owner_is_signed_out(dash, core, run):
+    assert dash.get("/_/links").status_code == 200
+    run(core.users.delete, EMAIL)
+    assert dash.get("/_/links").status_code == 303
+
+
 def test_a_new_password_ends_old_sessions(dash, core, run):
     assert dash.get("/_/links").status_code == 200
     run(core.users.set, EMAIL, "another long password")

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from schema_support import UNDO_014, UNDO_015, UNDO_016, UNDO_017
+from schema_support import UNDO_014, UNDO_015, UNDO_016, UNDO_017, UNDO_018
 from starlette.testclient import TestClient
 
 import shortener.store.sqlite.base as store_base
@@ -223,7 +223,7 @@ def test_the_migration_indexes_links_stored_before_it(tmp_path):
         assert client.app_state["core"].store is not None
     db = data_dir / "shortener.db"
     conn = sqlite3.connect(db)
-    conn.executescript(UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "PRAGMA user_version = 13;")
+    conn.executescript(UNDO_018 + UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "PRAGMA user_version = 13;")
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'links_search'").fetchone()[0] == 0
     conn.close()
     with _client(data_dir) as client:

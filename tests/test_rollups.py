@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from schema_support import UNDO_014, UNDO_015, UNDO_016, UNDO_017
+from schema_support import UNDO_014, UNDO_015, UNDO_016, UNDO_017, UNDO_018
 from starlette.testclient import TestClient
 
 from shortener.config import Settings
@@ -127,7 +127,7 @@ def to_schema_9(db) -> None:
     """The database as the code before the rollups left it: same tables, no rollups."""
     conn = sqlite3.connect(db)
     try:
-        conn.executescript(UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
+        conn.executescript(UNDO_018 + UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DROP TABLE rollups; DROP TABLE rollup_backfill; DROP INDEX customers_click; "
                            "DROP INDEX lead_events_click; DROP INDEX sale_events_click; PRAGMA user_version = 9;")
     finally:
         conn.close()
@@ -282,7 +282,7 @@ def test_month_rows_built_from_day_rows(tmp_path, world):
     want = rollup_rows(copy / "shortener.db")
     assert any(r[1] == "m" for r in want)
     conn = sqlite3.connect(copy / "shortener.db")
-    conn.executescript(UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
+    conn.executescript(UNDO_018 + UNDO_017 + UNDO_016 + UNDO_015 + UNDO_014 + "DELETE FROM rollups WHERE level = 'm'; PRAGMA user_version = 11;")
     conn.close()
     with TestClient(create_app(_settings(copy)), base_url="http://go.test"):
         pass
@@ -533,14 +533,14 @@ def test_lean_click_rows_migrate_in_place_resumably(tmp_path, world):
     want_clicks, want_rollups, want_counters = _click_rows(path), rollup_rows(path), counters(path)
     assert len(want_clicks) == 600
     conn = sqlite3.connect(path)
-    conn.executescript(UNDO_017 + "PRAGMA user_version = 16;")
+    conn.executescript(UNDO_018 + UNDO_017 + "PRAGMA user_version = 16;")
     assert "device_vendor" in [r[1] for r in conn.execute("PRAGMA table_info(clicks)")]
     conn.close()
 
     async def partly_then_resume():
         store = await open_store(_settings(copy), migrate=False)
         try:
-            assert await SQLiteBase.migrate(store) == ["017_lean_clicks.sql"]
+            assert await SQLiteBase.migrate(store) == ["017_lean_clicks.sql", "018_dashboard_sessions.sql"]
             for _ in range(2):  # two chunks, then the process dies
                 assert await store.run_in_transaction(with_tx(lambda tx: clickrebuild.rebuild_step(tx, 100)))
             assert await store.run_on_reader(with_tx(clickrebuild.rebuild_status)) == (200, want_clicks[-1][0])

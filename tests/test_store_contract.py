@@ -249,3 +249,31 @@ def test_link_by_url_compares_the_whole_url(use_store):
         assert await store.get_link_by_url(long) is None
 
     use_store(body)
+
+
+# -- dashboard sessions ------------------------------------------------------------------------
+
+def test_dashboard_sessions_end_on_sign_out_expiry_and_owner_deletion(use_store):
+    async def body(store):
+        user = {"id": "user_1", "email": "o@example.com", "password_hash": "h", "created_at": T0, "updated_at": T0}
+        assert await store.save_user(user)
+        await store.start_session("a" * 64, "user_1", T0, "2026-01-15T00:00:00.000Z")
+        await store.start_session("b" * 64, "user_1", T0, "2026-01-15T00:00:00.000Z")
+        now = "2026-01-02T00:00:00.000Z"
+        assert (await store.find_session_user("a" * 64, "user_1", now))["email"] == "o@example.com"
+        assert await store.find_session_user("a" * 64, "user_2", now) is None  # another owner's id
+        assert await store.find_session_user("a" * 64, "user_1", "2026-01-15T00:00:00.000Z") is None  # expired
+        await store.end_session("a" * 64)
+        assert await store.find_session_user("a" * 64, "user_1", now) is None
+        assert await store.find_session_user("b" * 64, "user_1", now) is not None  # the other goes on
+        # a new session clears those past their expiry
+        await store.start_session("c" * 64, "user_1", "2026-02-01T00:00:00.000Z", "2026-02-15T00:00:00.000Z")
+        assert await store.read("SELECT id_hash FROM dashboard_sessions") == [{"id_hash": "c" * 64}]
+        # a new password ends them all; so does deleting the owner
+        assert not await store.save_user({**user, "password_hash": "h2", "updated_at": "2026-02-02T00:00:00.000Z"})
+        assert await store.find_session_user("c" * 64, "user_1", "2026-02-03T00:00:00.000Z") is None
+        await store.start_session("d" * 64, "user_1", "2026-02-03T00:00:00.000Z", "2026-02-15T00:00:00.000Z")
+        assert await store.delete_user("o@example.com")
+        assert await store.read("SELECT id_hash FROM dashboard_sessions") == []
+
+    use_store(body)

@@ -9,11 +9,13 @@ import asyncio
 import functools
 import hashlib
 import re
+import secrets
+from datetime import timedelta
 
 from shortener.errors import NotFound, Unprocessable
 from shortener.ids import new_id
 from shortener.passwords import hash_password, verify_password
-from shortener.timeutil import now_iso
+from shortener.timeutil import iso, now_iso, utcnow
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1000
@@ -35,9 +37,8 @@ def normalise_email(value: str) -> str:
     return email
 
 
-def password_stamp(password_hash: str) -> str:
-    """A short fingerprint of the stored hash: sessions carry it, so a new password ends them."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 class UserService:
@@ -69,6 +70,20 @@ class UserService:
             return None
         await self.store.user_signed_in(row["id"], now_iso())
         return row
+
+    async def start_session(self, user_id: str, seconds: int) -> str:
+        """A new session id for the owner, valid for `seconds` unless ended sooner."""
+        session_id = secrets.token_urlsafe(18)
+        now = utcnow()
+        await self.store.start_session(_session_hash(session_id), user_id, iso(now), iso(now + timedelta(seconds=seconds)))
+        return session_id
+
+    async def session_user(self, session_id: str, user_id: str) -> dict | None:
+        """The owner whose open session this is, or None (signed out, expired, owner deleted)."""
+        return await self.store.find_session_user(_session_hash(session_id), user_id, now_iso())
+
+    async def end_session(self, session_id: str) -> None:
+        await self.store.end_session(_session_hash(session_id))
 
     async def get(self, user_id: str) -> dict | None:
         return await self.store.find_user(user_id)

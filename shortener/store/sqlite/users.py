@@ -22,6 +22,9 @@ def _upsert_user(conn: sqlite3.Connection, row: Row) -> bool:
         "UPDATE users SET password_hash = ?, updated_at = ? WHERE email = ?",
         (row["password_hash"], row["updated_at"], row["email"]),
     ).close()
+    # A new password ends every session of the owner: one opened with the old password may be
+    # the reason for the change.
+    conn.execute("DELETE FROM dashboard_sessions WHERE user_id = ?", (existing["id"],)).close()
     return False
 
 
@@ -43,3 +46,22 @@ class UserQueries(SQLiteBase):
 
     async def user_signed_in(self, user_id: str, at: str) -> None:
         await self.write("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (at, user_id))
+
+    async def start_session(self, id_hash: str, user_id: str, created_at: str, expires_at: str) -> None:
+        """Store a new dashboard session; sessions past their expiry go at the same time."""
+        def start(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM dashboard_sessions WHERE expires_at <= ?", (created_at,)).close()
+            conn.execute("INSERT INTO dashboard_sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                         (id_hash, user_id, created_at, expires_at)).close()
+
+        await self.run_small_transaction(start)
+
+    async def find_session_user(self, id_hash: str, user_id: str, now: str) -> Row | None:
+        """The owner of a session that is still open, or None."""
+        return await self.read_one(
+            "SELECT users.* FROM dashboard_sessions AS s JOIN users ON users.id = s.user_id "
+            "WHERE s.id_hash = ? AND s.user_id = ? AND s.expires_at > ?", (id_hash, user_id, now))
+
+    async def end_session(self, id_hash: str) -> None:
+        await self.run_small_transaction(
+            lambda conn: conn.execute("DELETE FROM dashboard_sessions WHERE id_hash = ?", (id_hash,)).close())

@@ -7,11 +7,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shortener.attempts import attempt_key, release_all, reserve_all
-from shortener.services.users import password_stamp
 
 from ..common import core_of
 from ..templating import render
-from .session import SESSION_SECONDS, clear_session, client_address, context, new_sid, page, set_session
+from .session import SESSION_SECONDS, clear_session, client_address, context, page, set_session
 
 NETWORK_SCOPE = "signin"        # attempt_key adds the client's address (its /64 for IPv6)
 EMAIL_SCOPE = "signin-email|"
@@ -60,14 +59,15 @@ async def signin(request: Request, form) -> Response:
                       status_code=401)
     await release_all(limiter, attempt)
     response = RedirectResponse(target, status_code=303)
-    set_session(request, response, {"sid": new_sid(), "uid": user["id"], "pw": password_stamp(user["password_hash"])},
-                max_age=SESSION_SECONDS)
+    sid = await core_of(request).users.start_session(user["id"], SESSION_SECONDS)
+    set_session(request, response, {"sid": sid, "uid": user["id"]}, max_age=SESSION_SECONDS)
     return response
 
 
 @page
 async def signout(request: Request, form) -> Response:
     response = RedirectResponse("/_/signin", status_code=303)
+    await core_of(request).users.end_session(request.state.dash_session["sid"])
     clear_session(request, response)
     return response
 

@@ -1,8 +1,9 @@
 """What every dashboard page shares: the owner's session, CSRF and Origin checks, security headers.
 
 The session is a cookie signed with itsdangerous (its own salt, a max age) holding a random
-session id, the owner's id and a fingerprint of the owner's password hash, so a new password
-ends every session. A visitor who is not signed in gets an anonymous session (an id only), so
+session id and the owner's id. A signed-in session also has a row on the server (its id hashed):
+signing out deletes it, and so do a new password and deleting the owner, so a copy of the cookie
+is worthless after any of them. A visitor who is not signed in gets an anonymous session (an id only), so
 the sign-in form has a CSRF token too; signing in issues a new id (no session fixation).
 
 A form's CSRF token is the session id signed for another purpose: it cannot be read by another
@@ -21,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shortener.errors import ApiError
-from shortener.services.users import password_stamp
 from shortener.visitor import client_ip
 
 from ..common import core_of
@@ -137,10 +137,8 @@ def page(fn: Callable[..., Awaitable[Response]] | None = None, *, public: bool =
                 session = {"sid": new_sid()}
             request.state.dash_session = session
             request.state.user = None
-            if session.get("uid"):
-                user = await core_of(request).users.get(session["uid"])
-                if user is not None and hmac.compare_digest(password_stamp(user["password_hash"]), session.get("pw", "")):
-                    request.state.user = user
+            if isinstance(session.get("uid"), str):
+                request.state.user = await core_of(request).users.session_user(session["sid"], session["uid"])
             try:
                 if request.state.user is None and not public:
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
