@@ -51,30 +51,48 @@ def read(fmt: str, text: str) -> Iterator[Row]:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+# The largest counter an import may set: JavaScript's largest exact integer, so the TypeScript
+# SDK reads it unchanged, and far enough below SQLite's 2**63 that the counters can still grow
+# (at 2**63 - 1 the next click turned the column into a float).
+MAX_COUNTER = 2**53 - 1
+
+
 def _int(value: Any, name: str) -> int:
     if value in (None, ""):
         return 0
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} is not a whole number: {str(value)[:40]!r}")
     try:
-        number = int(str(value).replace(",", "").strip())
-    except ValueError:
+        number = int(value) if isinstance(value, (int, float)) else int(str(value).replace(",", "").strip())
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} is not a whole number: {str(value)[:40]!r}") from None
     if number < 0:
         raise ValueError(f"{name} is negative")
+    if number > MAX_COUNTER:
+        raise ValueError(f"{name} is too large (at most {MAX_COUNTER:,})")
     return number
+
+
+# `12.34`, `1,234.50`, `$1,234.50`, `USD 12`, `12.34 EUR`: digits with thousands commas and at
+# most two decimals, and a currency sign or code around them; anything else is refused rather
+# than read as some other number (`12abc` is not 12).
+_AMOUNT = re.compile(r"^\s*(?:[$€£¥]|[A-Z]{3})?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(?:[A-Z]{3})?\s*$")
 
 
 def _cents(value: Any) -> int:
     """A money amount as exported (`12.34`, `$1,234.50`) in cents."""
     if value in (None, ""):
         return 0
-    cleaned = re.sub(r"[^0-9.\-]", "", str(value))
-    try:
-        amount = float(cleaned)
-    except ValueError:
-        raise ValueError(f"sale amount is not a number: {str(value)[:40]!r}") from None
-    if amount < 0:
+    text = str(value)
+    if text.strip().startswith("-"):
         raise ValueError("sale amount is negative")
-    return round(amount * 100)
+    m = _AMOUNT.match(text)
+    if m is None:
+        raise ValueError(f"sale amount is not an amount such as 12.34: {text[:40]!r}")
+    cents = int(m.group(1).replace(",", "")) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+    if cents > MAX_COUNTER:
+        raise ValueError(f"sale amount is too large (at most {MAX_COUNTER:,} cents)")
+    return cents
 
 
 def _date(value: Any) -> str | None:
@@ -131,24 +149,33 @@ OUR_BODY_FIELDS = (
     "domain", "key", "url", "externalId", "tenantId", "identifier", "trackConversion", "archived",
     "expiresAt", "expiredUrl", "proxy", "title", "description", "image", "video", "rewrite", "doIndex",
     "ios", "android", "geo", "publicStats", "folderId", "comments", "programId", "partnerId",
-    "redirectStatus", "webhookIds",
+    "redirectStatus", "webhookIds", "testVariants", "testStartedAt", "testCompletedAt",
 )
 OUR_COUNTERS = ("clicks", "lastClicked", "leads", "conversions", "sales", "saleAmount")
-OUR_EXTRA = ("id", "createdAt", "updatedAt", "passwordHash", "passwordProtected", "disabledAt", "userId")
+OUR_EXTRA = ("id", "createdAt", "updatedAt", "passwordHash", "passwordProtected", "disabledAt", "userId", "folderName")
 
 
 def _ours(text: str) -> Iterator[Row]:
-    if text.lstrip().startswith("{"):
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            whole = json.loads(stripped)
+        except ValueError:
+            whole = None
+        if isinstance(whole, list):  # a JSON array of link objects (an export edited by a tool)
+            for number, obj in enumerate(whole, start=1):
+                yield _our_object(number, obj)
+            return
+    if stripped.startswith(("{", "[")):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-                yield _our_row(number, obj)
             except ValueError as exc:
                 yield Row(number, error=f"unreadable line: {exc}")
+                continue
+            yield _our_object(number, obj)
         return
 
     def convert(number: int, record: dict[str, str]) -> Row:
@@ -158,13 +185,22 @@ def _ours(text: str) -> Iterator[Row]:
                 continue
             if value == "":
                 obj[name] = None
-            elif name in ("geo", "tags", "webhookIds") or value in ("true", "false"):
+            elif name in ("geo", "tags", "webhookIds", "testVariants") or value in ("true", "false"):
                 obj[name] = json.loads(value)
             else:
                 obj[name] = value
         return _our_row(number, obj)
 
     yield from _rows(_csv(text), convert)
+
+
+def _our_object(number: int, obj: Any) -> Row:
+    if not isinstance(obj, dict):
+        return Row(number, error="unreadable line: not a JSON object")
+    try:
+        return _our_row(number, obj)
+    except ValueError as exc:
+        return Row(number, error=str(exc))
 
 
 def _our_row(number: int, obj: dict) -> Row:
@@ -354,7 +390,8 @@ def _kutt(text: str) -> Iterator[Row]:
     try:
         data = json.loads(stripped) if stripped else []
         if isinstance(data, dict):
-            data = data.get("data", [])
+            # Kutt's API answer ({"data": [...]}), or a file of one link (a JSON line alone)
+            data = data.get("data", []) if "data" in data or "address" not in data else [data]
         records = list(enumerate(data if isinstance(data, list) else [], start=1))
     except ValueError:
         records = [(i, json.loads(line)) for i, line in enumerate(stripped.splitlines(), start=1) if line.strip()]

@@ -48,17 +48,39 @@ def hash_password(password: str) -> str:
     return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
+def _parts(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    """(n, r, p, salt, digest) of a hash whose parameters cost at most ours, else None.
+
+    A hash can arrive from outside (`shortener import` keeps an export's hashes), and its
+    parameters set the price of every guess: p=40 made each attempt take two seconds of CPU, and
+    a large n takes gigabytes. So the work (n*r*p) and the memory (n*r) are held to ours.
+    """
+    try:
+        algo, n, r, p, salt, digest = stored.split("$")
+        n, r, p = int(n), int(r), int(p)
+        salt_bytes, digest_bytes = _unb64(salt), _unb64(digest)
+    except (ValueError, TypeError):
+        return None
+    if (algo != "scrypt" or n < 2 or n & (n - 1) or r < 1 or p < 1 or n * r > _N * _R or n * r * p > _N * _R * _P
+            or not 8 <= len(salt_bytes) <= 64 or not 16 <= len(digest_bytes) <= 64):
+        return None
+    return n, r, p, salt_bytes, digest_bytes
+
+
+def is_password_hash(value: object) -> bool:
+    """A hash verify_password can check at no more than our own cost."""
+    return isinstance(value, str) and _parts(value) is not None
+
+
 def verify_password(password: str, stored: str | None) -> bool:
     if not stored or not isinstance(password, str):
         return False
+    parts = _parts(stored)
+    if parts is None:
+        return False
+    n, r, p, salt, expected = parts
     try:
-        algo, n, r, p, salt, digest = stored.split("$")
-        if algo != "scrypt":
-            return False
-        expected = _unb64(digest)
-        actual = hashlib.scrypt(
-            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except (ValueError, TypeError):
+        actual = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected))
+    except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(actual, expected)

@@ -215,3 +215,127 @@ def test_unreadable_rows_are_reported_not_fatal():
     rows = list(importformats.read("shlink", "createdAt,domain,shortCode,shortUrl,longUrl,title,tags,visits\n"
                                             ",,k,,https://e.com,,,-3\n"))
     assert rows[0].error == "visits is negative"
+
+
+def test_a_row_with_a_counter_too_large_is_rejected_alone(cli, tmp_path):
+    """A counter past 2**53 - 1 (or past SQLite's integers: it was an OverflowError that lost the
+    whole batch) rejects its row, and the other rows of the file are imported."""
+    lines = [
+        {"key": "ok", "url": "https://example.com/ok", "clicks": 5},
+        {"key": "huge", "url": "https://example.com/h", "clicks": 99999999999999999999999},
+        {"key": "edge", "url": "https://example.com/e", "leads": 2**63 - 1},
+        {"key": "money", "url": "https://example.com/m", "saleAmount": 2**53},
+        {"key": "max", "url": "https://example.com/x", "sales": 2**53 - 1},
+    ]
+    path = write(tmp_path, "big.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
+    r = cli("import", path, "--format", "ours", "--json", check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 2
+    assert {x["row"]: x["reason"] for x in outcome["rejected"]} == {
+        2: "clicks is too large (at most 9,007,199,254,740,991)",
+        3: "leads is too large (at most 9,007,199,254,740,991)",
+        4: "saleAmount is too large (at most 9,007,199,254,740,991)",
+    }
+    got = links(cli)
+    assert got["go.test/ok"]["clicks"] == 5 and got["go.test/max"]["sales"] == 2**53 - 1
+    dub = write(tmp_path, "dub.csv", "Short link,Destination URL,Clicks\n"
+                                     "https://dub.sh/a,https://example.com/a,99999999999999999999999\n"
+                                     "https://dub.sh/b,https://example.com/b,3\n")
+    r = cli("import", dub, "--format", "dub", check=False)
+    assert "imported 1 of 2 links" in r.stderr and "clicks is too large" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("text, cents", [
+    ("12.34", 1234), ("$1,234.50", 123450), ("USD 12", 1200), ("12.5 EUR", 1250), ("0", 0), ("€7", 700),
+    ("12abc", None), ("1e300", None), ("1.2.3", None), ("12.345", None), ("1,23", None), ("-5", None),
+])
+def test_dub_sale_amounts_are_read_strictly(text, cents):
+    rows = list(importformats.read("dub", "Short link,Destination URL,Sale amount\n"
+                                          f'https://dub.sh/a,https://example.com/a,"{text}"\n'))
+    if cents is None:
+        assert rows[0].error is not None and "sale amount" in rows[0].error
+    else:
+        assert rows[0].error is None and rows[0].counters["sale_amount"] == cents
+
+
+def test_our_files_in_other_shapes(cli, tmp_path):
+    good = {"key": "g1", "url": "https://example.com/g1"}
+    # A first line that is not an object: its row is refused, the rows after it still read.
+    path = write(tmp_path, "odd.jsonl", "[1,2]\n" + json.dumps(good) + "\n")
+    r = cli("import", path, "--format", "ours", "--json", check=False)
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 1
+    assert [(x["row"], x["reason"]) for x in outcome["rejected"]] == [(1, "unreadable line: not a JSON object")]
+    # A JSON array of link objects.
+    path = write(tmp_path, "array.json", json.dumps([{"key": "g2", "url": "https://example.com/g2"}, 7]))
+    r = cli("import", path, "--format", "ours", "--json", check=False)
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 1 and [x["row"] for x in outcome["rejected"]] == [2]
+    # Kutt: a file of one JSON line.
+    path = write(tmp_path, "one.jsonl", '{"address":"k3kutt","target":"https://example.com/k","visit_count":3}\n')
+    r = cli("import", path, "--format", "kutt", "--domain", DOMAIN)
+    assert "imported 1 of 1 links" in r.stderr
+    assert links(cli)["go.test/k3kutt"]["clicks"] == 3
+
+
+def test_folders_and_ab_tests_survive_export_and_import_elsewhere(tmp_path, shortener_cli):
+    def data_dir(name):
+        run = shortener_cli(tmp_path / name, SHORTENER_DOMAIN=DOMAIN, SHORTENER_SQLITE_SYNCHRONOUS="normal")
+
+        def call(*args, stdin=None):
+            r = run(*args, stdin=stdin)
+            assert r.returncode == 0, (args, r.stderr)
+            return r
+
+        call("init")
+        return call
+
+    source = data_dir("source")
+    folder = json.loads(source("folders", "create", "Launch", "--json").stdout)
+    source("links", "create", "https://example.com/f", "--key", "in-folder", "--folder-id", folder["id"])
+    variants = [{"url": "https://example.com/a", "percentage": 60}, {"url": "https://example.com/b", "percentage": 40}]
+    ab = {"key": "ab", "url": "https://example.com/a", "testVariants": variants,
+          "testStartedAt": "2026-11-01T00:00:00.000Z", "testCompletedAt": "2030-01-01T00:00:00.000Z"}
+    source("import", "-", "--format", "ours", stdin=json.dumps(ab) + "\n")
+    exported = source("export").stdout
+    by_key = {o["key"]: o for o in map(json.loads, exported.splitlines())}
+    assert by_key["in-folder"]["folderName"] == "Launch" and "folderName" not in by_key["ab"]
+    csv_text = source("export", "--format", "csv").stdout
+    assert {"folderName", "testVariants", "testStartedAt", "testCompletedAt"} <= set(csv_text.splitlines()[0].split(","))
+
+    for name, text in (("from-jsonl", exported), ("from-csv", csv_text)):
+        target = data_dir(name)
+        r = target("import", "-", "--format", "ours", stdin=text)
+        assert "imported 2 of 2 links" in r.stderr, r.stderr
+        got = {link["key"]: link for link in json.loads(target("links", "list", "--json").stdout)}
+        [made] = json.loads(target("folders", "list", "--json").stdout)
+        assert made["name"] == "Launch" and got["in-folder"]["folderId"] == made["id"]
+        assert got["ab"]["testVariants"] == variants
+        assert got["ab"]["testStartedAt"] == "2026-11-01T00:00:00.000Z"
+        assert got["ab"]["testCompletedAt"] == "2030-01-01T00:00:00.000Z"
+        # a second import finds the folder by name instead of making another
+        target("links", "delete", got["in-folder"]["id"], got["ab"]["id"])
+        target("import", "-", "--format", "ours", stdin=text)
+        assert len(json.loads(target("folders", "list", "--json").stdout)) == 1
+
+
+def test_a_crafted_password_hash_is_refused(cli, tmp_path):
+    """The hash's parameters set each guess's cost: p=40 took two seconds of CPU per attempt."""
+    from shortener.passwords import hash_password
+
+    good = hash_password("open-sesame")
+    _, n, r, p, salt, digest = good.split("$")
+    rows = [
+        {"key": "ours", "url": "https://example.com/1", "passwordHash": good},
+        {"key": "p40", "url": "https://example.com/2", "passwordHash": f"scrypt${n}${r}$40${salt}${digest}"},
+        {"key": "n2e20", "url": "https://example.com/3", "passwordHash": f"scrypt${2**20}${r}${p}${salt}${digest}"},
+        {"key": "junk", "url": "https://example.com/4", "passwordHash": "not a hash"},
+    ]
+    path = write(tmp_path, "hashes.jsonl", "\n".join(json.dumps(x) for x in rows) + "\n")
+    r = cli("import", path, "--format", "ours", "--json", check=False)
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 1 and [x["row"] for x in outcome["rejected"]] == [2, 3, 4]
+    assert all("passwordHash" in x["reason"] for x in outcome["rejected"])
+    assert links(cli)["go.test/ours"]["passwordProtected"] is True

@@ -246,3 +246,23 @@ def test_passwords_are_checked_while_the_default_thread_pool_is_full(settings):
 
         r = c.portal.call(scenario)
         assert r.status_code == 302 and r.headers["location"] == "https://example.com/a"
+
+
+def test_a_hash_costing_more_than_ours_is_never_computed(monkeypatch):
+    """The stored hash's parameters set each guess's price (an imported p=40 took ~2 s of CPU)."""
+    import hashlib
+
+    from shortener import passwords
+
+    good = passwords.hash_password("pw")
+    _, n, r, p, salt, digest = good.split("$")
+    assert passwords.is_password_hash(good) and passwords.verify_password("pw", good)
+    assert not passwords.verify_password("no", good)
+    computed = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: computed.append(k) or real(*a, **k))
+    for bad in (f"scrypt${n}${r}$40${salt}${digest}", f"scrypt${2**20}${r}${p}${salt}${digest}",
+                f"scrypt${n}$64${p}${salt}${digest}", f"scrypt$12345${r}${p}${salt}${digest}",
+                f"scrypt${n}${r}${p}$${digest}", "scrypt$x$y$z$a$b", "bcrypt$1$2$3$4$5", ""):
+        assert not passwords.is_password_hash(bad) and not passwords.verify_password("pw", bad), bad
+    assert computed == []  # refused before any scrypt work

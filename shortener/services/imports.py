@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from shortener import keys as keyrules
-from shortener.errors import ApiError
+from shortener.errors import ApiError, Conflict
 from shortener.ids import new_id
 from shortener.importformats import Row
+from shortener.passwords import is_password_hash
 from shortener.services.links import DUPLICATE_EXTERNAL_ID, DUPLICATE_KEY, parse_link_body
 from shortener.timeutil import now_iso
 
@@ -34,10 +35,6 @@ class ImportReport:
         return self.imported + len(self.rejected)
 
 
-def _looks_like_hash(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("scrypt$") and value.count("$") == 5
-
-
 class Importer:
     def __init__(self, core, *, domain: str | None = None) -> None:
         self.core = core
@@ -48,7 +45,9 @@ class Importer:
         report = ImportReport()
         domains = {d["slug"].lower(): d["slug"] for d in await self.store.list_domains(limit=100_000)}
         tags = {t["name"].lower(): t for t in await self.store.all_tags()}
-        self.folders = {f["id"] for f in await self.store.list_folders(search=None, limit=1_000_000, offset=0)}
+        folders = await self.store.list_folders(search=None, limit=1_000_000, offset=0)
+        self.folders = {f["id"] for f in folders}
+        self.folder_names = {f["name"].lower(): f["id"] for f in folders}
         self.webhooks = {w["id"] for w in await self.store.list_webhooks()}
         pending: list[tuple[Row, dict]] = []
 
@@ -70,6 +69,7 @@ class Importer:
 
         for row in rows:
             try:
+                await self._resolve_folder(row)
                 item = self._item(row, domains, tags)
             except (ApiError, ValueError) as exc:
                 message = exc.message if isinstance(exc, ApiError) else str(exc)
@@ -83,6 +83,23 @@ class Importer:
                 await flush()
         await flush()
         return report
+
+    async def _resolve_folder(self, row: Row) -> None:
+        """Our export names each link's folder (`folderName`): a folder id unknown here becomes
+        the folder of that name, made if missing, as tags are by name."""
+        folder_id, name = row.body.get("folderId"), row.extra.get("folderName")
+        if not folder_id or folder_id in self.folders or not isinstance(name, str) or not name.strip():
+            return
+        found = self.folder_names.get(name.strip().lower())
+        if found is None:
+            try:
+                found = (await self.core.folders.create({"name": name.strip()}))["id"]
+            except Conflict:  # made meanwhile by someone else: find it
+                rows = await self.store.list_folders(search=None, limit=1_000_000, offset=0)
+                found = next(f["id"] for f in rows if f["name"].lower() == name.strip().lower())
+            self.folders.add(found)
+            self.folder_names[name.strip().lower()] = found
+        row.body = {**row.body, "folderId": found}
 
     def _item(self, row: Row, domains: dict[str, str], tags: dict[str, dict]) -> dict:
         if row.error is not None:
@@ -109,8 +126,10 @@ class Importer:
         if missing:
             raise ValueError(f"Invalid webhookIds detected: {', '.join(missing)[:300]}")
         extra = row.extra
-        if _looks_like_hash(extra.get("passwordHash")):
+        if is_password_hash(extra.get("passwordHash")):
             link["password_hash"] = extra["passwordHash"]
+        elif extra.get("passwordHash"):
+            raise ValueError("passwordHash is not one of our scrypt hashes (or costs more per guess than ours)")
         elif extra.get("passwordProtected"):
             raise ValueError("password-protected, but the export holds no password hash")
         if isinstance(extra.get("id"), str) and extra["id"].startswith(_ID) and len(extra["id"]) <= 64:
@@ -141,15 +160,17 @@ EXPORT_CSV_COLUMNS = (
     "image", "video", "tags", "archived", "expiresAt", "expiredUrl", "proxy", "rewrite", "doIndex", "ios",
     "android", "geo", "publicStats", "trackConversion", "folderId", "comments", "programId", "partnerId",
     "redirectStatus", "webhookIds", "passwordProtected", "passwordHash", "disabledAt", "clicks", "lastClicked",
-    "leads", "conversions", "sales", "saleAmount", "createdAt", "updatedAt",
+    "leads", "conversions", "sales", "saleAmount", "createdAt", "updatedAt", "folderName", "testVariants",
+    "testStartedAt", "testCompletedAt",
 )
 
 
 async def export_links(core):
-    """Every link (archived too) as its API object plus `passwordHash`, in id order, a page at a
+    """Every link (archived too) as its API object plus `passwordHash` and `folderName`, in id order, a page at a
     time. The hash lets `shortener import --format ours` keep a link's password: an export is as
     sensitive as the database itself."""
     after = ""
+    folder_names: dict[str, str | None] = {}
     while True:
         rows = await core.store.export_links_page(after)
         if not rows:
@@ -159,5 +180,12 @@ async def export_links(core):
             obj = core.links.to_api(r, tags[r["id"]])
             obj["passwordHash"] = r["password_hash"]
             obj["disabledAt"] = r["disabled_at"]
+            folder_id = r["folder_id"]
+            if folder_id is not None:
+                if folder_id not in folder_names:
+                    folder = await core.store.get_folder(folder_id)
+                    folder_names[folder_id] = folder["name"] if folder else None
+                # Another installation knows the folder by name, not by this id.
+                obj["folderName"] = folder_names[folder_id]
             yield obj
         after = rows[-1]["id"]
