@@ -97,3 +97,20 @@ def test_a_malformed_filter_is_a_message_not_a_500(api, owner):  # noqa: F811
     r = api.get("/_/analytics?qr=maybe")
     assert r.status_code == 422 and 'role="alert"' in r.text
     assert api.get("/_/analytics?interval=bogus").status_code == 200
+
+
+def test_values_no_filter_can_name_are_shown_but_not_linked(api, core, run, owner):  # noqa: F811
+    """Dub's filter syntax splits on commas and reads a leading `-` as "not": a row link for
+    `news,letter` showed 0 clicks, and one for `-neg` showed every click but those."""
+    for key, source in (("c1", "news,letter"), ("c2", "-neg"), ("c3", "plain")):
+        new_link(api, key, utm_source=source)
+        visits(api, key, [DESKTOP])
+    run(core.clicks.flush)
+    del api.headers["Authorization"]
+    sign_in(api)
+    html = api.get("/_/analytics?interval=24h").text
+    assert breakdown(html, "UTM sources") == {"plain": "1"}  # the only linked row
+    section = re.search(r'<h2 id="bd-\d+">UTM sources</h2>(.*?)</section>', html, re.S).group(1)
+    shown = [unescape(v) for v in re.findall(r'<span title="A value with a comma[^"]*">([^<]*)</span>', section)]
+    assert sorted(shown) == ["-neg", "news,letter"]
+    assert "utm_source=news%2Cletter" not in html and "utm_source=-neg" not in html

@@ -47,6 +47,12 @@ ROWS = 10
 METRICS = {"clicks": "Clicks", "leads": "Leads", "sales": "Sales", "saleAmount": "Revenue"}
 
 
+def filterable(value) -> bool:
+    """A breakdown row's value can be asked for as a filter: Dub's syntax has no escape, so a
+    comma would split it and a leading `-` would exclude it (the link showed other figures)."""
+    return isinstance(value, str) and value != "" and "," not in value and not value.startswith("-")
+
+
 def _zone(request: Request) -> str:
     for candidate in (request.query_params.get("timezone"), request.cookies.get(TZ_COOKIE)):
         if candidate:
@@ -108,6 +114,7 @@ async def _analytics_page(request: Request, *, link: dict | None) -> Response:
         request, link=link, totals=totals, chart=timeseries_chart(_points(series, zone, metric), label=METRICS[metric]),
         metric=metric, metrics=METRICS, breakdowns=breakdowns,
         interval=interval, intervals=INTERVAL_LABELS, zone=zone, filters=shown, url_with=url_with, error=error,
+        filterable=filterable,
         events_url="/_/events?" + urlencode({"event": "clicks", "interval": interval, **filters}),
     ), status_code=422 if error else 200)
 
