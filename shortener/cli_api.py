@@ -24,6 +24,23 @@ def _fields(args: argparse.Namespace, pairs) -> dict[str, Any]:
 Call = Callable[[Any, argparse.Namespace], Awaitable[Any]]
 
 
+def counting(low: int = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for a count: an integer from `low` to `high`, else a usage error (the API
+    answers 422 for the same values; the CLI must not quietly read 0 as "none")."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"expected {low} to {high}, got {value}" if high is not None else f"expected at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def _command(call: Call, answer: Callable[[argparse.Namespace, Any], Any]):
     """A command: the service call `call(core, args)`, then `answer(args, result)` prints it."""
 
@@ -65,7 +82,7 @@ def _on(parent, name: str, fn, help: str, *positionals: str) -> argparse.Argumen
 
 def _searchable(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--search")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=counting(), default=100)
     return p
 
 
@@ -79,7 +96,7 @@ _LINK_TEXT = (
     ("--external-id", "externalId", "your own id for the link"),
     ("--tenant-id", "tenantId", "the tenant the link belongs to"),
     ("--identifier", "identifier", "an identifier of your own"),
-    ("--folder-id", "folderId", "folder id (stored, not used)"),
+    ("--folder-id", "folderId", "folder id (see `shortener folders list`)"),
     ("--program-id", "programId", "program id (stored, not used)"),
     ("--partner-id", "partnerId", "partner id (stored, not used)"),
     ("--comments", "comments", "a note for yourself"),
@@ -260,7 +277,7 @@ def add_links_commands(sub) -> None:
     p.add_argument("--archived", action="store_true", help="include archived links")
     p.add_argument("--sort", choices=("createdAt", "clicks", "saleAmount", "lastClicked"), default="createdAt")
     p.add_argument("--order", choices=("asc", "desc"), default="desc")
-    p.add_argument("--limit", type=int, default=100, help="at most this many links (default 100)")
+    p.add_argument("--limit", type=counting(), default=100, help="at most this many links (default 100)")
 
     p = command(links, "count", count, "count links (optionally grouped)")
     p.add_argument("--domain")
@@ -376,7 +393,7 @@ def add_domains_commands(sub) -> None:
     p = command(domains, "list", list_, "list domains with their link counts")
     p.add_argument("--search")
     p.add_argument("--all", action="store_true", help="include archived domains")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=counting(), default=100)
     _options(_on(domains, "create", _shows(
         lambda core, args: core.domains.create({"slug": args.slug, **_fields(args, _DOMAIN_FIELDS)})),
         "add a short domain; prints it as JSON", "slug"))
@@ -422,7 +439,7 @@ def add_customers_commands(sub) -> None:
     p.add_argument("--sort", choices=tuple(CUSTOMER_SORTS), default="createdAt")
     p.add_argument("--order", choices=("asc", "desc"), default="desc")
     p.add_argument("--expanded", action="store_true", help="include the customer's link")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=counting(), default=100)
     p = _on(customers, "get", _shows(lambda core, args: core.conversions.get_customer(args.id, expanded=args.expanded)),
             "one customer as JSON (cus_... or ext_<externalId>)", "id")
     p.add_argument("--expanded", action="store_true")
@@ -529,8 +546,8 @@ def add_events_commands(sub) -> None:
     p.add_argument("--tag-id", action="append", dest="tag_ids")
     p.add_argument("--qr", action=argparse.BooleanOptionalAction, default=None, help="only QR scans (or --no-qr)")
     p.add_argument("--order", choices=("asc", "desc"), default="desc")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--limit", type=int, default=100, help="events per page (1-1000)")
+    p.add_argument("--page", type=counting(), default=1)
+    p.add_argument("--limit", type=counting(1, 1000), default=100, help="events per page (1-1000)")
 
 
 # -- webhooks --------------------------------------------------------------------------------
@@ -630,4 +647,4 @@ def add_webhook_commands(sub) -> None:
     p.add_argument("ids", nargs="+")
     _on(hooks, "rotate-secret", rotate, "replace a webhook's secret; prints the new one", "id")
     p = _on(hooks, "deliveries", deliveries, "a webhook's deliveries, newest first", "id")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=counting(), default=20)

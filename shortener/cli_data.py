@@ -57,10 +57,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     dest = Path(args.file)
     if dest.resolve() == Path(source).resolve():
         raise SystemExit("the backup file cannot be the database itself")
+    if dest.is_dir():
+        raise SystemExit(f"{dest} is a folder: name the backup file, e.g. {dest / 'shortener-backup.db'}")
+    if not dest.parent.is_dir():
+        raise SystemExit(f"the folder {dest.parent} does not exist: create it first, or choose another")
     if dest.exists() and not args.force:
         raise SystemExit(f"{dest} exists; choose another name or pass --force to replace it")
     started = time.perf_counter()
-    pages = copy_database(source, dest, pages=args.pages, pause=args.pause)
+    try:
+        pages = copy_database(source, dest, pages=args.pages, pause=args.pause)
+    except OSError as exc:  # no permission, disk full: say so, as for the checks above
+        raise SystemExit(f"cannot write the backup {dest}: {exc.strerror or exc}") from None
     took = time.perf_counter() - started
     errors = integrity_errors(dest)
     if errors:

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from shortener.analytics import EVENTS, GROUP_BYS, INTERVALS
-from shortener.errors import NotFound
+from shortener.errors import NotFound, Unprocessable
+from shortener.services.domains import normalise_slug
 
 SPARKS = "▁▂▃▄▅▆▇█"
 _FIGURES = ("clicks", "leads", "sales", "saleAmount")
@@ -68,11 +69,27 @@ async def _link_params(core, link: str | None) -> tuple[dict[str, str], str]:
         row = await core.links.get(link)
         return {"linkId": row["id"]}, row["shortLink"]
     rest = link.split("://", 1)[-1]
-    domain, _, key = rest.partition("/")
-    row = await core.store.get_link_by_key(domain.lower(), key.strip("/") or "_root")
-    if row is None:
-        raise NotFound(f"no link {link!r}")
-    return {"linkId": row["id"]}, core.settings.short_url(row["domain"], row["key"])
+    if "/" in rest:
+        domain, _, key = rest.partition("/")
+    else:  # a bare key, on the default domain
+        domain, key = core.settings.domain, rest
+    try:
+        found = await core.links.info(domain=_stored_domain(domain), key=key)
+    except (NotFound, Unprocessable):
+        raise NotFound(f"no link {link!r}") from None
+    return {"linkId": found["id"]}, found["shortLink"]
+
+
+def _stored_domain(domain: str) -> str:
+    try:
+        return normalise_slug(domain)
+    except Unprocessable:
+        return domain.lower()
+
+
+def _period(args) -> str:
+    zone = args.timezone.strip() or "UTC"
+    return f"{'all time' if args.interval == 'all' else 'last ' + args.interval} ({zone})"
 
 
 async def cmd_stats(core, args) -> int:
@@ -86,7 +103,7 @@ async def cmd_stats(core, args) -> int:
         if args.json:
             print(json.dumps({"count": count, "timeseries": series}, indent=2))
             return 0
-        print(f"{label}: {args.event}, last {args.interval} ({args.timezone})")
+        print(f"{label}: {args.event}, {_period(args)}")
         print("  ".join(f"{c} {_fmt(c, count[c])}" for c in columns))
         print(sparkline([s[columns[0]] for s in series]))
         print(_table(("start", *columns), [(_label("timeseries", s), *(_fmt(c, s[c]) for c in columns))
@@ -96,7 +113,7 @@ async def cmd_stats(core, args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    print(f"{label}: {args.event} by {args.by}, last {args.interval} ({args.timezone})")
+    print(f"{label}: {args.event} by {args.by}, {_period(args)}")
     if args.by == "timeseries":
         print(sparkline([s[columns[0]] for s in rows]))
     print(_table((args.by, *columns), [(_label(args.by, r), *(_fmt(c, r[c]) for c in columns)) for r in rows]))
@@ -108,7 +125,8 @@ def add_stats_commands(sub) -> None:
     from shortener.cli import with_core  # imported late: shortener.cli imports this module
 
     p = sub.add_parser("stats", help="analytics of one link or all: totals and a sparkline, or a breakdown")
-    p.add_argument("link", nargs="?", help="link id, ext_<externalId>, domain/key or short URL (all links if omitted)")
+    p.add_argument("link", nargs="?", help="link id, ext_<externalId>, domain/key, short URL, or a key on the default domain "
+                        "(all links if omitted)")
     p.add_argument("--interval", default="7d", choices=INTERVALS, help="time range (default 7d)")
     p.add_argument("--by", choices=[g for g in GROUP_BYS if g != "count"],
                    help="group by: countries, devices, browsers, os, referers, top_links, timeseries, ...")

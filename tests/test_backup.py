@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from conversion_support import DESKTOP
 from shortener.store.sqlite.maintenance import integrity_errors
@@ -144,3 +145,34 @@ def test_backup_refuses_a_missing_database_and_an_existing_file(tmp_path, shorte
     r = cli(str(tmp_path / "nowhere"), "backup", str(tmp_path / "x.db"))
     assert r.returncode != 0 and "no database" in r.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_backup_to_a_folder_or_nowhere_says_so_and_leaves_nothing(tmp_path, shortener_cli):
+    cli = shortener_cli(str(tmp_path / "data"))
+    assert cli("init").returncode == 0
+    folder = tmp_path / "emptydir"
+    folder.mkdir()
+    for args, message in (((str(folder),), "is a folder: name the backup file"),
+                          ((str(folder), "--force"), "is a folder: name the backup file"),
+                          ((str(tmp_path / "no" / "such" / "x.db"),), "does not exist: create it first")):
+        r = cli("backup", *args)
+        assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert list(folder.iterdir()) == [] and not (tmp_path / "emptydir.partial").exists()
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root may write anywhere
+        r = cli("backup", str(locked / "x.db"))
+        assert r.returncode != 0 and "cannot write the backup" in r.stderr
+        assert list(locked.iterdir()) == []
+    r = cli("backup", str(folder / "ok.db"))
+    assert r.returncode == 0 and [p.name for p in folder.iterdir()] == ["ok.db"]
+
+
+def test_a_failed_copy_leaves_no_partial_file(tmp_path):
+    from shortener.store.sqlite.maintenance import copy_database
+
+    source = tmp_path / "source.db"
+    sqlite3.connect(source).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(IsADirectoryError):
+        copy_database(str(source), tmp_path)  # the destination is a folder: the rename fails
+    assert not (tmp_path.parent / (tmp_path.name + ".partial")).exists()

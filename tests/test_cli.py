@@ -518,3 +518,35 @@ def test_serve_access_log_flag_is_our_log_not_uvicorns(tmp_path, monkeypatch):
     cli.cmd_serve(args)
     assert seen["access_log"] is False
     assert seen["settings"].access_log == "text"
+
+
+def test_counts_the_api_refuses_are_refused_here_too(cli):
+    """`--limit 0` printed "no links yet" next to 23 links; `--page 0` listed page 1."""
+    ok_json(cli("links", "create", "https://example.com/a", "--key", "a", "--json"))
+    for args, message in ((("links", "list", "--limit", "0"), "expected at least 1, got 0"),
+                          (("links", "list", "--limit", "-1"), "expected at least 1, got -1"),
+                          (("events", "--limit", "0"), "expected 1 to 1000, got 0"),
+                          (("events", "--limit", "1001"), "expected 1 to 1000, got 1001"),
+                          (("events", "--page", "0"), "expected at least 1, got 0"),
+                          (("events", "--page", "x"), "expected a whole number, got 'x'"),
+                          (("tags", "list", "--limit", "0"), "expected at least 1, got 0")):
+        code, out, err = cli(*args)
+        assert code == 2 and out == "" and message in err, (args, err)
+    assert [link["key"] for link in ok_json(cli("links", "list", "--limit", "1", "--json"))] == ["a"]
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, clean_env):
+    """`shortener export | head -1` printed a BrokenPipeError traceback."""
+    data = tmp_path / "pipe"
+    env = {**os.environ, "SHORTENER_DOMAIN": "go.test"}
+    cmd = [sys.executable, "-m", "shortener", "--data-dir", str(data)]
+    subprocess.run([*cmd, "init"], check=True, capture_output=True, env=env, timeout=60)
+    lines = "\n".join(json.dumps({"key": f"k{i}", "url": f"https://example.com/{i}"}) for i in range(3000))
+    subprocess.run([*cmd, "import", "-", "--format", "ours", "--quiet"], input=lines, text=True, check=True,
+                   capture_output=True, env=env, timeout=120)
+    export = subprocess.Popen([*cmd, "export"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = export.stdout.readline()
+    export.stdout.close()  # as `head -1` does
+    err = export.stderr.read().decode()
+    assert export.wait(timeout=60) == 1
+    assert json.loads(first)["key"].startswith("k") and "Traceback" not in err and "BrokenPipe" not in err, err

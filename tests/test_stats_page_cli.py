@@ -89,3 +89,27 @@ def test_cli_stats(api, core, run, client, settings, capsys):
                     {"device": "Mobile", "clicks": 2, "leads": 0, "sales": 0, "saleAmount": 0}]
     both = json.loads(_cli(capsys, settings, "stats", "--json", "--interval", "30d"))
     assert both["count"]["clicks"] == 6 and sum(s["clicks"] for s in both["timeseries"]) == 6
+
+
+def test_a_unicode_key_is_found_as_the_api_finds_it(api, core, run, client, settings, capsys, monkeypatch):
+    """`emoji🎉` is stored as `xn--emoji-xz93d`: GET /links/info found it, while the analytics and
+    events filters and `shortener stats` answered 0 or "no link"."""
+    link = api.post("/api/links", json={"url": "https://example.org/e", "key": "emoji🎉"}).json()
+    assert link["key"] == "xn--emoji-xz93d"
+    row = {c: None for c in CLICK_COLUMNS}
+    row.update({"id": "uni1".ljust(16, "x"), "link_id": link["id"], "url": link["url"], "timestamp": iso(utcnow()),
+                "country": "DE", "device": "Desktop", "qr": 0, "trigger": "link", "identity_hash": "h"})
+    run(core.store.record_click_batch, [tuple(row[c] for c in CLICK_COLUMNS)])
+    for params in ({"key": "emoji🎉"}, {"key": "/emoji🎉/", "domain": "GO.test"}, {"key": "xn--emoji-xz93d"}):
+        r = api.get("/api/analytics", params={**params, "interval": "24h"})
+        assert r.json()["clicks"] == 1, params
+        assert len(api.get("/api/events", params={**params, "interval": "24h"}).json()) == 1, params
+    client.__exit__(None, None, None)  # the CLI opens the database itself
+    monkeypatch.setenv("SHORTENER_DOMAIN", "go.test")
+    for name in ("go.test/emoji🎉", "http://go.test/emoji🎉", "emoji🎉", "GO.TEST/xn--emoji-xz93d"):
+        lines = _cli(capsys, settings, "stats", name, "--interval", "all").splitlines()
+        assert lines[0] == f"{link['shortLink']}: clicks, all time (UTC)", name
+        assert lines[1] == "clicks 1", name
+    args = build_parser().parse_args(["--data-dir", settings.data_dir, "stats", "go.test/nothing-here"])
+    assert args.func(args) == 1
+    assert "error: no link 'go.test/nothing-here'" in capsys.readouterr().err

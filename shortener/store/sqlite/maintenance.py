@@ -68,6 +68,16 @@ def copy_database(source: str, dest: str | Path, *, pages: int = 2048, pause: fl
     dest = Path(dest)
     partial = dest.with_name(dest.name + ".partial")
     _private_file(partial)
+    try:
+        copied = _copy(source, partial, pages, pause, progress)
+        os.replace(partial, dest)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # no half copy left behind
+        raise
+    return copied
+
+
+def _copy(source: str, partial: Path, pages: int, pause: float, progress: Progress | None) -> int:
     src = sqlite3.connect(source, isolation_level=None)
     dst = sqlite3.connect(partial, isolation_level=None)
     try:
@@ -90,7 +100,6 @@ def copy_database(source: str, dest: str | Path, *, pages: int = 2048, pause: fl
     finally:
         dst.close()
         src.close()
-    os.replace(partial, dest)
     return copied
 
 
