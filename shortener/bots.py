@@ -34,7 +34,7 @@ _NAMES = (
     r"ahrefsbot", r"semrushbot", r"mj12bot", r"dotbot", r"rogerbot", r"screaming frog", r"dataforseobot",
     r"uptimerobot", r"pingdom", r"statuscake", r"site24x7", r"checkly", r"newrelicpinger",
     # HTTP tools and headless browsers that name themselves
-    r"curl/", r"wget/", r"python-requests", r"python-urllib", r"aiohttp/", r"go-http-client",
+    r"\bcurl\b", r"\bwget\b", r"python-requests", r"python-urllib", r"aiohttp/", r"go-http-client",
     r"okhttp/", r"axios/", r"node-fetch", r"undici", r"postmanruntime", r"insomnia/", r"httpie/",
     r"java/\d", r"apache-httpclient", r"libwww-perl", r"scrapy", r"headlesschrome", r"phantomjs",
     r"lighthouse", r"chrome-lighthouse", r"linkchecker", r"httrack", r"feed ?fetcher",

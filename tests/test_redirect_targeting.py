@@ -149,3 +149,11 @@ def test_rewrite_link_serves_the_cloaking_page_and_counts(client, core, run):
     assert r.headers["set-cookie"].startswith("dub_id=")
     [row] = clicks(run, core, link)
     assert row["url"] == "https://example.com/app?x=1&y=2"
+
+
+@pytest.mark.parametrize("ua", ["curl", "Wget", "curl/8.5.0", "wget/1.21"])
+def test_http_tools_without_a_version_are_not_visitors(client, core, run, ua):
+    link = make_link(run, core, key="t", url="https://example.com/t")
+    r = client.get("/t", headers={"user-agent": ua})
+    assert r.status_code == 302 and "set-cookie" not in r.headers
+    assert clicks(run, core, link) == []
