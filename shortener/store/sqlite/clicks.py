@@ -97,12 +97,17 @@ _WRITER_CACHE_KIB = 65536
 # 2,400 clicks the writer stored 8,357 clicks/s against 11,133 in transactions of up to 20,000
 # (bench_redirect, 100k links, same hour); writes that keep coming keep the units small, and
 # what a stop throws away with them.
-FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
 # A batch whose last EMPTY_CALLS_BEFORE_GUARANTEE calls committed nothing, or that committed
 # nothing for STARVED_S, writes its next unit (FIRST_UNIT_ROWS) whatever waits, so a stream of
-# writes cannot starve the clicks (a storm of writes still lets 400 clicks through every third
-# one). After every stop instead, one write in ten waited for such a unit under a saturating
-# redirect load (~400 clicks and a COMMIT next to a busy loop: 50-65 ms), the slowest writes.
+# writes cannot starve the clicks. After every stop instead, one write in ten waited for such a
+# unit under a saturating redirect load, the slowest writes. Such a unit is short but slow: the
+# writer thread waits for the GIL at each statement next to a saturated loop, so 400 clicks took
+# 144 ms at p50 (max 189) and 100 clicks 44-48 ms (bench_analytics --parts load, 80 s, same
+# hour); a write that came meanwhile waited for it. So it holds 100 clicks, and doubles (up to
+# MAX_FIRST_UNIT_ROWS) only while writes keep starving the batch call after call: a storm of
+# writes still lets 400 clicks through every few of them.
+FIRST_UNIT_ROWS = 100
+MAX_FIRST_UNIT_ROWS = _ROWS_PER_STATEMENT
 EMPTY_CALLS_BEFORE_GUARANTEE = 3
 STARVED_S = 0.5
 # Units grow past UNIT_ROWS only when no write stopped one for this long. A unit's COMMIT cannot
@@ -202,11 +207,11 @@ def _write_unit(conn: sqlite3.Connection, cur: sqlite3.Cursor, unit: Sequence[tu
 
 def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dict[str, list[Row]] | None,
                   units: StoppableUnits, must_progress: bool, size: int,
-                  max_size: int = MAX_UNIT_ROWS) -> tuple[int, int, int]:
+                  max_size: int = MAX_UNIT_ROWS, first: int = FIRST_UNIT_ROWS) -> tuple[int, int, int]:
     """Write `clicks` in units, a transaction each (`size` rows to start with, doubling up to
     `max_size`), until done or until another write (an API call) waits: then the unit in
     progress is rolled back at once and the call returns, so that write goes next. With
-    `must_progress` (nothing committed for a while) the first unit is FIRST_UNIT_ROWS and cannot
+    `must_progress` (nothing committed for a while) the first unit is `first` rows and cannot
     be stopped, so a stream of writes cannot starve the clicks. Returns the rows inserted, how
     many of `clicks` were taken (the caller writes the rest in its next call) and the size of
     the next unit."""
@@ -223,7 +228,7 @@ def _write_clicks(conn: sqlite3.Connection, clicks: Sequence[tuple], outbox: dic
             if not guaranteed and units.waiting():
                 size = UNIT_ROWS
                 break
-            unit = clicks[taken:taken + (FIRST_UNIT_ROWS if guaranteed else size)]
+            unit = clicks[taken:taken + (first if guaranteed else size)]
             inserted = _write_unit(conn, cur, unit, outbox, None if guaranteed else units)
             if inserted is None:
                 size = UNIT_ROWS
@@ -286,6 +291,7 @@ class ClickQueries(SQLiteBase):
         written = 0
         progressed = time.monotonic()
         empty_calls = 0
+        first = FIRST_UNIT_ROWS
         while clicks:
             now = time.monotonic()
             must_progress = empty_calls >= EMPTY_CALLS_BEFORE_GUARANTEE or now - progressed > STARVED_S
@@ -294,7 +300,11 @@ class ClickQueries(SQLiteBase):
             max_size = UNIT_ROWS if now - self._click_stopped_at < CALM_S else MAX_UNIT_ROWS
             size = min(self._click_unit_rows or UNIT_ROWS, max_size)
             inserted, taken, self._click_unit_rows = await self.run_on_writer(
-                _write_clicks, clicks, outbox, self.units, must_progress, size, max_size)
+                _write_clicks, clicks, outbox, self.units, must_progress, size, max_size, first)
+            if taken:
+                # Starved again right after a guaranteed unit: the next one is larger.
+                still_starved = must_progress and taken <= first and taken < len(clicks)
+                first = min(2 * first, MAX_FIRST_UNIT_ROWS) if still_starved else FIRST_UNIT_ROWS
             written += inserted
             if taken < len(clicks):
                 self._click_stopped_at = time.monotonic()
