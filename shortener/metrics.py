@@ -45,6 +45,15 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
 
+def _histogram(name: str, doc: str, bounds, counts, total: float) -> HistogramMetricFamily:
+    """A histogram from per-bucket counts (the last one +Inf), made cumulative as Prometheus wants."""
+    cumulative, buckets = 0, []
+    for bound, n in zip((*bounds, float("inf")), counts):
+        cumulative += n
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=total)
+
+
 class ShortenerCollector(Collector):
     def __init__(self, stats: RequestStats, core: Callable[[], Any]) -> None:
         self.stats = stats
@@ -57,13 +66,8 @@ class ShortenerCollector(Collector):
             requests.add_metric([kind, str(status)], n)
         yield requests
 
-        cumulative, buckets = 0, []
-        for bound, n in zip((*REDIRECT_BUCKETS, float("inf")), self.stats.redirect_buckets):
-            cumulative += n
-            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-        yield HistogramMetricFamily("shortener_redirect_duration_seconds",
-                                    "Time to answer a short-link request, in seconds.",
-                                    buckets=buckets, sum_value=self.stats.redirect_sum)
+        yield _histogram("shortener_redirect_duration_seconds", "Time to answer a short-link request, in seconds.",
+                         REDIRECT_BUCKETS, self.stats.redirect_buckets, self.stats.redirect_sum)
 
         core = self.core()
         if core is None:  # not started yet, or stopped
@@ -89,6 +93,12 @@ class ShortenerCollector(Collector):
         for outcome, n in sorted(core.webhooks.outcomes.items()):
             deliveries.add_metric([outcome], n)
         yield deliveries
+
+        waits = getattr(core.store, "write_waits", None)
+        if waits is not None:
+            yield _histogram("shortener_store_write_wait_seconds",
+                             "An API write's wait for the database's write lock (held by the click writer "
+                             "between the units it commits), in seconds.", waits.bounds, waits.counts, waits.total)
 
         cache = core.link_cache
         yield _gauge("shortener_link_cache_links", "Links held in the redirect cache.", cache.size)

@@ -93,6 +93,12 @@ def test_counters_move_with_clicks_leads_sales_and_webhooks(settings):
     # every lookup of the link is a cache hit or a database load
     assert value(after, "shortener_link_cache_hits_total") + value(after, "shortener_link_cache_loads_total") >= 3
     assert "shortener_link_cache_links" in after
+    # API writes (the webhook, the link, three leads' customers and events, the sale) waited
+    # for the write lock and are counted, each in one bucket
+    waits = value(after, "shortener_store_write_wait_seconds_count")
+    assert waits >= 4 and value(after, "shortener_store_write_wait_seconds_bucket", le="+Inf") == waits
+    assert value(before, "shortener_store_write_wait_seconds_count") == 0
+    assert 0 <= value(after, "shortener_store_write_wait_seconds_sum") < waits
 
 
 def test_each_app_has_its_own_registry(settings, tmp_path):

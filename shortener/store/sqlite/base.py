@@ -30,6 +30,7 @@ point read 0.6-1.2 ms against 0.3 ms (the pool's hand-off; worth trimming later)
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import functools
 import logging
@@ -428,6 +429,26 @@ class StoppableUnits:
                 self._conn.interrupt()
 
 
+# Bounds (seconds) of the histogram of API writes' waits for the write lock: the part of a
+# write's latency the click writer decides (a unit being stopped, a COMMIT that cannot be).
+WAIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class WaitStats:
+    """Bucket counts (the last is +Inf) and the sum of observed waits: /_/metrics exports them."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float] = WAIT_BUCKETS) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+
 class ReaderPool:
     """A few reader threads; a call goes to an idle one, else to the least recently used."""
 
@@ -468,6 +489,7 @@ class SQLiteBase:
         self._loop_writes_waiting = 0
         # The click writer's units, which a waiting write stops (late-bound: tests replace it).
         self.units = StoppableUnits(lambda: self._writes_waiting())
+        self.write_waits = WaitStats()  # run_small_transaction's wait for the lock
         self._checkpointer: ConnectionThread | None = None
         self._checkpoints: asyncio.Task | None = None
         if self.path == ":memory:":
@@ -636,6 +658,7 @@ class SQLiteBase:
         """
         conn = self._loop_writer
         assert conn is not None, "store is not open"
+        asked = time.perf_counter()
         self._loop_writes_waiting += 1
         try:
             self.units.interrupt()
@@ -649,6 +672,9 @@ class SQLiteBase:
                 locked = not self._begin_within(conn, 0)
         finally:
             self._loop_writes_waiting -= 1
+        # Counted when the lock is taken, or when the write goes to the writer thread instead
+        # (it waited at least that long; another process holds the lock).
+        self.write_waits.observe(time.perf_counter() - asked)
         if locked:
             return await self.run_in_transaction(fn, *args)
         with _store_errors():
