@@ -13,6 +13,7 @@ with the UTC instant it starts at.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
@@ -91,9 +92,23 @@ def time_zone(name: str | None) -> ZoneInfo:
                             field="timezone", issue="invalid_string") from None
 
 
-def _date(value: str | None, field: str) -> datetime | None:
+# A calendar day without a time: 2026-11-27 or 20261127.
+_DAY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+
+
+def _date(value: str | None, field: str, tz: ZoneInfo | None = None) -> datetime | None:
+    """A `start` or `end`. A day without a time is that day's midnight in `tz` (read as UTC's, a
+    range in New York started and ended five hours early)."""
     if value is None or value.strip() == "":
         return None
+    if tz is not None and _DAY.fullmatch(value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise Unprocessable("Invalid date", field=field, issue="invalid_date") from None
+        if not 1970 <= day.year <= 9000:
+            raise Unprocessable("Invalid date: years 1970 to 9000", field=field, issue="invalid_date")
+        return _local_midnight(day, tz)
     try:
         dt = parse_iso(value)
     except (ValueError, OverflowError):
@@ -148,8 +163,8 @@ def resolve_range(params: Mapping[str, str], *, data_from: datetime | None = Non
     """Dub's start, end and granularity for `interval` / `start` / `end` / `timezone`."""
     tz = time_zone(params.get("timezone"))
     interval = _enum(params, "interval", INTERVALS, None)
-    start = _date(params.get("start"), "start")
-    end = _date(params.get("end"), "end")
+    start = _date(params.get("start"), "start", tz)
+    end = _date(params.get("end"), "end", tz)
     now = now or utcnow()
     if start is not None or (start is None and end is None and interval == "all"):
         start = start or data_from or DUB_FOUNDING

@@ -189,6 +189,15 @@ def test_daily_timeseries_in_two_zones(world):
     assert [(s["start"], s["clicks"]) for s in utc] == [
         ("2026-03-27T00:00:00.000Z", 0), ("2026-03-28T00:00:00.000Z", 1), ("2026-03-29T00:00:00.000Z", 3),
         ("2026-03-30T00:00:00.000Z", 0)]
+    # A day without a time is that day in the zone (it was UTC's: New York's March ran from
+    # Feb 28 19:00 to Mar 30 20:00 local, and the 31st was missing).
+    days = get(client, "/api/analytics", groupBy="timeseries", event="composite", timezone="America/New_York",
+               start="2026-03-01", end="2026-03-31")
+    assert days == series
+    assert get(client, "/api/analytics", timezone="America/New_York", start="20260308", end="2026-03-08") == (
+        get(client, "/api/analytics", timezone="America/New_York", start="2026-03-08T00:00:00-05:00",
+            end="2026-03-08T12:00:00-04:00")) == {"clicks": 7, **ZERO}
+    assert len(get(client, "/api/events", timezone="America/New_York", start="2026-03-08", end="2026-03-08")) == 7
     hourly = get(client, "/api/analytics", groupBy="timeseries", timezone="Europe/Berlin",
                  start="2026-03-29T00:00:00+01:00", end="2026-03-29T12:00:00+02:00")
     assert len(hourly) == 23  # 02:00 CET never happened
