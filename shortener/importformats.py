@@ -62,8 +62,11 @@ def _int(value: Any, name: str) -> int:
         return 0
     if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{name} is not a whole number: {str(value)[:40]!r}")
+    text = None if isinstance(value, (int, float)) else str(value).replace(",", "").strip()
     try:
-        number = int(value) if isinstance(value, (int, float)) else int(str(value).replace(",", "").strip())
+        if text is not None and not text.isascii():  # int() also reads "١٢" and "１２"
+            raise ValueError
+        number = int(value) if text is None else int(text)
     except (ValueError, OverflowError):
         raise ValueError(f"{name} is not a whole number: {str(value)[:40]!r}") from None
     if number < 0:
@@ -76,7 +79,7 @@ def _int(value: Any, name: str) -> int:
 # `12.34`, `1,234.50`, `$1,234.50`, `USD 12`, `12.34 EUR`: digits with thousands commas and at
 # most two decimals, and a currency sign or code around them; anything else is refused rather
 # than read as some other number (`12abc` is not 12).
-_AMOUNT = re.compile(r"^\s*(?:[$€£¥]|[A-Z]{3})?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(?:[A-Z]{3})?\s*$")
+_AMOUNT = re.compile(r"^\s*(?:[$€£¥]|[A-Z]{3})?\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?\s*(?:[A-Z]{3})?\s*$")
 
 
 def _cents(value: Any) -> int:
@@ -392,7 +395,8 @@ def _kutt(text: str) -> Iterator[Row]:
         if isinstance(data, dict):
             # Kutt's API answer ({"data": [...]}), or a file of one link (a JSON line alone)
             data = data.get("data", []) if "data" in data or "address" not in data else [data]
-        records = list(enumerate(data if isinstance(data, list) else [], start=1))
+        # Anything else (a bare string or number) is one row that is not a link.
+        records = list(enumerate(data if isinstance(data, list) else [data], start=1))
     except ValueError:
         records = [(i, json.loads(line)) for i, line in enumerate(stripped.splitlines(), start=1) if line.strip()]
     for number, link in records:

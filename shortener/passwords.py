@@ -57,12 +57,15 @@ def _parts(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
     """
     try:
         algo, n, r, p, salt, digest = stored.split("$")
+        if not all(x.isascii() and x.isdigit() for x in (n, r, p)):  # int() also reads "１６"
+            return None
         n, r, p = int(n), int(r), int(p)
         salt_bytes, digest_bytes = _unb64(salt), _unb64(digest)
     except (ValueError, TypeError):
         return None
+    # At least 1/128 of our memory cost too: n=2 would make a stolen database free to guess.
     if (algo != "scrypt" or n < 2 or n & (n - 1) or r < 1 or p < 1 or n * r > _N * _R or n * r * p > _N * _R * _P
-            or not 8 <= len(salt_bytes) <= 64 or not 16 <= len(digest_bytes) <= 64):
+            or n * r < _N * _R // 128 or not 8 <= len(salt_bytes) <= 64 or not 16 <= len(digest_bytes) <= 64):
         return None
     return n, r, p, salt_bytes, digest_bytes
 

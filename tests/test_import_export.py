@@ -339,3 +339,47 @@ def test_a_crafted_password_hash_is_refused(cli, tmp_path):
     assert outcome["imported"] == 1 and [x["row"] for x in outcome["rejected"]] == [2, 3, 4]
     assert all("passwordHash" in x["reason"] for x in outcome["rejected"])
     assert links(cli)["go.test/ours"]["passwordProtected"] is True
+
+
+def test_import_holds_text_to_the_apis_rule(cli, tmp_path):
+    """A lone surrogate (a JSON escape) failed the whole batch with a traceback; a NUL was stored
+    although the API refuses it. Each now rejects its row only."""
+    lines = [
+        '{"key": "ok1", "url": "https://example.com/1"}',
+        '{"key": "sur", "url": "https://example.com/2", "title": "\\ud800"}',
+        '{"key": "nul", "url": "https://example.com/3", "comments": "x\\u0000y"}',
+        '{"key": "tag", "url": "https://example.com/4", "tags": ["t\\u0000g"]}',
+        '{"key": "fold", "url": "https://example.com/5", "folderId": "fold_x", "folderName": "\\udcff"}',
+        '{"key": "k\\ud800", "url": "https://example.com/6"}',
+        '{"key": "ok2", "url": "https://example.com/7"}',
+    ]
+    r = cli("import", write(tmp_path, "text.jsonl", "\n".join(lines) + "\n"), "--format", "ours", "--json",
+            check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    outcome = json.loads(r.stdout)
+    assert outcome["imported"] == 2
+    reasons = {x["row"]: x["reason"] for x in outcome["rejected"]}
+    assert reasons == {
+        2: "invalid_string: title: Invalid string: contains a lone surrogate",
+        3: "invalid_string: comments: Invalid string: contains a NUL character",
+        4: "invalid_string: tagNames.0: Invalid string: contains a NUL character",
+        5: "invalid_string: folderName: Invalid string: contains a lone surrogate",
+        6: "invalid_string: key: Invalid string: contains a lone surrogate",
+    }
+    assert "rejected row 6 (k\\ud800)" in r.stderr
+    assert set(links(cli)) == {"go.test/ok1", "go.test/ok2"}
+
+
+@pytest.mark.parametrize("text", ["١٢", "１２", "12\u00a0000"])
+def test_only_ascii_digits_are_numbers(text):
+    rows = list(importformats.read("dub", "Short link,Destination URL,Clicks,Sale amount\n"
+                                          f"https://dub.sh/a,https://example.com/a,{text},\n"
+                                          f"https://dub.sh/b,https://example.com/b,1,{text}\n"))
+    assert rows[0].error is not None and rows[1].error is not None
+
+
+def test_a_kutt_file_that_is_not_links_says_so(cli, tmp_path):
+    r = cli("import", write(tmp_path, "k.json", '"just a string"'), "--format", "kutt", "--json", check=False)
+    outcome = json.loads(r.stdout)
+    assert r.returncode == 1 and outcome["imported"] == 0
+    assert [(x["row"], x["reason"]) for x in outcome["rejected"]] == [(1, "not a JSON object")]

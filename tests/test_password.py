@@ -263,6 +263,8 @@ def test_a_hash_costing_more_than_ours_is_never_computed(monkeypatch):
     monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: computed.append(k) or real(*a, **k))
     for bad in (f"scrypt${n}${r}$40${salt}${digest}", f"scrypt${2**20}${r}${p}${salt}${digest}",
                 f"scrypt${n}$64${p}${salt}${digest}", f"scrypt$12345${r}${p}${salt}${digest}",
-                f"scrypt${n}${r}${p}$${digest}", "scrypt$x$y$z$a$b", "bcrypt$1$2$3$4$5", ""):
+                f"scrypt${n}${r}${p}$${digest}", "scrypt$x$y$z$a$b", "bcrypt$1$2$3$4$5", "",
+                # too cheap to protect anything, and digits int() reads but we do not write
+                f"scrypt$2$1$1${salt}${digest}", f"scrypt$１６３８４${r}${p}${salt}${digest}"):
         assert not passwords.is_password_hash(bad) and not passwords.verify_password("pw", bad), bad
     assert computed == []  # refused before any scrypt work

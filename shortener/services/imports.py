@@ -17,6 +17,7 @@ from shortener import keys as keyrules
 from shortener.errors import ApiError, Conflict
 from shortener.ids import new_id
 from shortener.importformats import Row
+from shortener.inputs import bad_text, check_value
 from shortener.passwords import is_password_hash
 from shortener.services.links import DUPLICATE_EXTERNAL_ID, DUPLICATE_KEY, parse_link_body
 from shortener.timeutil import now_iso
@@ -69,11 +70,17 @@ class Importer:
 
         for row in rows:
             try:
+                # The API's rule for text: a lone surrogate (a JSON escape) cannot be stored and
+                # failed the whole batch; a NUL was stored although the API refuses it.
+                check_value(row.body)
+                check_value(row.extra)
                 await self._resolve_folder(row)
                 item = self._item(row, domains, tags)
             except (ApiError, ValueError) as exc:
                 message = exc.message if isinstance(exc, ApiError) else str(exc)
                 key = row.body.get("key") if isinstance(row.body.get("key"), str) else ""
+                if bad_text(key):  # shown in the report: printable whatever it holds
+                    key = key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
                 report.rejected.append((row.number, key or "", message))
                 if progress is not None:
                     progress(1)
