@@ -719,3 +719,23 @@ def test_folders_in_the_form_and_the_filter(dash, core, run):
     assert "go.test/infolder" in listed and "go.test/outside" not in listed
     r = post(dash, "/_/links/new", {"url": "https://example.com/h", "folderId": "fold_missing"}, page="/_/links/new")
     assert r.status_code == 422 and "folderId" in field_errors(r.text)
+
+
+def test_a_signed_cookie_holding_text_the_store_cannot_take_is_no_session(client, core, owner):
+    """Only the secret key's holder can sign one, but it was a 500 when the session was looked up."""
+    from itsdangerous import URLSafeTimedSerializer
+    from itsdangerous.encoding import base64_encode
+
+    from shortener.web.dashboard.session import SESSION_PURPOSE
+
+    assert core.signer.loads(SESSION_PURPOSE, core.signer.dumps(SESSION_PURPOSE, {"sid": "x"}), max_age=60)
+    # The JSON text with the escape, as a forger writes it (json.dumps would refuse to encode it).
+    signer = URLSafeTimedSerializer(core.signer._secret, salt=f"shortener.{SESSION_PURPOSE}").make_signer(
+        f"shortener.{SESSION_PURPOSE}")
+    uid = owner["id"]
+    for text in ('{"sid":"\\ud800","uid":"%s"}' % uid, '{"sid":"ssssssssssssssssssssssss","uid":"\\ud800"}',
+                 '{"sid":"a\\u0000b","uid":"%s"}' % uid, '{"sid":"ssssssssssssssssssssssss","uid":7}'):
+        client.cookies.clear()
+        client.cookies.set(COOKIE, signer.sign(base64_encode(text.encode())).decode(), domain="go.test", path="/_/")
+        r = client.get("/_/links")
+        assert r.status_code == 303 and r.headers["location"].startswith("/_/signin"), text

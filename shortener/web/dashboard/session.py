@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shortener.errors import ApiError
+from shortener.inputs import bad_text
 from shortener.visitor import client_ip
 
 from ..common import core_of
@@ -65,9 +66,17 @@ def _secure(request: Request) -> bool:
     return core_of(request).settings.secure_cookies or request.url.scheme == "https"
 
 
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bad_text(value) is None
+
+
 def read_session(request: Request) -> dict:
     data = core_of(request).signer.loads(SESSION_PURPOSE, request.cookies.get(COOKIE), max_age=SESSION_SECONDS)
-    return data if isinstance(data, dict) and isinstance(data.get("sid"), str) else {}
+    # Signed, so ours, but held to the rule for text that reaches the store all the same: a
+    # lone surrogate in it was a 500 when the session was looked up.
+    if not isinstance(data, dict) or not _text(data.get("sid")) or ("uid" in data and not _text(data["uid"])):
+        return {}
+    return data
 
 
 def set_session(request: Request, response: Response, data: dict, *, max_age: int) -> None:
