@@ -137,7 +137,8 @@ def parse_metadata_query(raw: str) -> tuple[tuple[str, str, str], ...]:
 
 def _stored_domain(value: str) -> str:
     """A domain as the store holds it: lower case, no root dot, an IDN host in punycode."""
-    host, sep, port = value.lower().rstrip(".").partition(":")
+    host, sep, port = value.lower().partition(":")
+    host = host.rstrip(".")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")

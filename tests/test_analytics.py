@@ -260,7 +260,7 @@ def _filter_cases(data):
         ({"trigger": "qr"}, 2), ({"qr": "true"}, 2), ({"qr": "false"}, 13), ({"tagIds": tags["beta"]["id"]}, 5),
         ({"tagId": tags["alpha"]["id"]}, 12), ({"tagIds": "-" + tags["beta"]["id"]}, 10),
         ({"folderId": spring}, 7), ({"folderId": "-" + spring}, 8), ({"domain": "other.test"}, 2),
-        ({"domain": "-other.test"}, 13), ({"domain": "OTHER.test."}, 2), ({"key": "three"}, 2), ({"key": "/three/"}, 2), ({"externalId": "ext_ext3"}, 2),
+        ({"domain": "-other.test"}, 13), ({"domain": "OTHER.test."}, 2), ({"domain": "other.test.:"}, 0), ({"key": "three"}, 2), ({"key": "/three/"}, 2), ({"externalId": "ext_ext3"}, 2),
         ({"tenantId": "t1"}, 2), ({"root": "true"}, 1), ({"root": "false"}, 14), ({"utm_source": "news"}, 7),
         ({"utm_source": "-news"}, 8), ({"utm_medium": "email"}, 7), ({"url": links["L3"]["url"]}, 2),
         ({"customerId": "cus_alice"}, 1), ({"groupId": "grp_1"}, 0), ({"partnerTagId": "-pt_1"}, 15),

@@ -103,7 +103,9 @@ class Importer:
                 found = (await self.core.folders.create({"name": name.strip()}))["id"]
             except Conflict:  # made meanwhile by someone else: find it
                 rows = await self.store.list_folders(search=None, limit=1_000_000, offset=0)
-                found = next(f["id"] for f in rows if f["name"].lower() == name.strip().lower())
+                found = next((f["id"] for f in rows if f["name"].lower() == name.strip().lower()), None)
+                if found is None:
+                    raise ValueError(f"the folder {name.strip()!r} could not be made or found; import again") from None
             self.folders.add(found)
             self.folder_names[name.strip().lower()] = found
         row.body = {**row.body, "folderId": found}
@@ -136,7 +138,7 @@ class Importer:
         if is_password_hash(extra.get("passwordHash")):
             link["password_hash"] = extra["passwordHash"]
         elif extra.get("passwordHash"):
-            raise ValueError("passwordHash is not one of our scrypt hashes (or costs more per guess than ours)")
+            raise ValueError("passwordHash is not one of our scrypt hashes (or its cost per guess is far from ours)")
         elif extra.get("passwordProtected"):
             raise ValueError("password-protected, but the export holds no password hash")
         if isinstance(extra.get("id"), str) and extra["id"].startswith(_ID) and len(extra["id"]) <= 64:

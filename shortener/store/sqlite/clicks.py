@@ -102,8 +102,8 @@ _WRITER_CACHE_KIB = 65536
 # writes cannot starve the clicks. After every stop instead, one write in ten waited for such a
 # unit under a saturating redirect load, the slowest writes. Such a unit is short but slow: the
 # writer thread waits for the GIL at each statement next to a saturated loop, so 400 clicks took
-# 144 ms at p50 (max 189) and 100 clicks 44-48 ms (bench_analytics --parts load, 80 s, same
-# hour); a write that came meanwhile waited for it. So it holds 100 clicks, and doubles (up to
+# 105-145 ms at p50 (at most 221) and 100 clicks 39-48 ms (at most 65; bench_analytics --parts
+# load, 80 s phases, three pairs in the same hour); a write that came meanwhile waited for it. So it holds 100 clicks, and doubles (up to
 # MAX_FIRST_UNIT_ROWS) only while writes keep starving the batch call after call: a storm of
 # writes still lets 400 clicks through every few of them.
 FIRST_UNIT_ROWS = 100
