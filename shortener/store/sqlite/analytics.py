@@ -65,6 +65,11 @@ DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "utm_content": (("l.utm_content",), ("utm_content",)),
     "event_name": (("e.event_name",), ("event_name",)),
 }
+# What a group shows for a missing value (DIMENSIONS above): a filter naming it matches them, so
+# each row of a breakdown can be asked for (country=Unknown found nothing while the countries
+# group showed its clicks).
+_SHOWN_FOR_NULL = {"country": "Unknown", "device": "Unknown", "browser": "Unknown", "os": "Unknown",
+                   "trigger": "link", "referer": "(direct)", "referer_url": "(direct)"}
 # Dimensions where an unknown value is no group (Dub's enums and codes have no "Unknown").
 _BUCKETS_PER_QUERY = 2000
 # Timeseries with more buckets than this are planned on a worker thread (a day of hours, 180
@@ -177,7 +182,11 @@ class _Query:
         column = self._column(field)
         if column is None:
             raise ValueError(f"unknown filter field {field!r}")
-        self._membership(column, values, exclude, nocase=field in _NOCASE)
+        nocase = field in _NOCASE
+        label = _SHOWN_FOR_NULL.get(field)
+        if label is not None and any(v.lower() == label.lower() for v in values):
+            column, nocase = f"COALESCE({column}, '{label}')", True
+        self._membership(column, values, exclude, nocase=nocase)
 
     def _metadata(self, terms: tuple) -> None:
         groups: list[list[str]] = []
