@@ -7,7 +7,6 @@ from typing import Any
 
 from shortener.analytics import EVENTS, GROUP_BYS, INTERVALS
 from shortener.errors import NotFound, Unprocessable
-from shortener.services.domains import normalise_slug
 
 SPARKS = "▁▂▃▄▅▆▇█"
 _FIGURES = ("clicks", "leads", "sales", "saleAmount")
@@ -74,17 +73,10 @@ async def _link_params(core, link: str | None) -> tuple[dict[str, str], str]:
     else:  # a bare key, on the default domain
         domain, key = core.settings.domain, rest
     try:
-        found = await core.links.info(domain=_stored_domain(domain), key=key)
+        found = await core.links.info(domain=domain, key=key)
     except (NotFound, Unprocessable):
         raise NotFound(f"no link {link!r}") from None
     return {"linkId": found["id"]}, found["shortLink"]
-
-
-def _stored_domain(domain: str) -> str:
-    try:
-        return normalise_slug(domain)
-    except Unprocessable:
-        return domain.lower()
 
 
 def _period(args) -> str:

@@ -16,6 +16,7 @@ from typing import Mapping, NamedTuple
 from shortener import keys as keyrules
 from shortener.errors import Unprocessable, echo
 from shortener.geo import CONTINENTS
+from shortener.services.domains import lookup_slug
 
 TRIGGERS = ("qr", "link", "pageview", "deeplink")
 SALE_TYPES = ("new", "recurring")
@@ -135,18 +136,6 @@ def parse_metadata_query(raw: str) -> tuple[tuple[str, str, str], ...]:
         connector, pos = c.group(1).upper(), c.end()
 
 
-def _stored_domain(value: str) -> str:
-    """A domain as the store holds it: lower case, no root dot, an IDN host in punycode."""
-    host, sep, port = value.lower().partition(":")
-    host = host.rstrip(".")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # no stored domain is spelled so: the filter matches nothing, as it should
-    return host + sep + port
-
-
 def parse_filters(params: Mapping[str, str]) -> list[Condition]:
     """The conditions named by a request's query parameters; 422 for a malformed value."""
     found: list[Condition] = []
@@ -170,7 +159,7 @@ def parse_filters(params: Mapping[str, str]) -> list[Condition]:
             # As stored, and as GET /links/info reads a key: `emoji🎉` is `xn--emoji-xz93d`.
             values = tuple(keyrules.punycode(v.strip("/")) if v.strip("/") else keyrules.ROOT for v in values)
         elif field == "domain":
-            values = tuple(_stored_domain(v) for v in values)
+            values = tuple(lookup_slug(v) for v in values)
         if field == "external_id":
             values = tuple(v[4:] if v.startswith("ext_") else v for v in values)
         if field == "continent":

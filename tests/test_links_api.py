@@ -252,6 +252,8 @@ def test_get_by_id_ext_and_domain_key(api):
     assert api.get("/api/links/info", params={"linkId": link["id"]}).json() == link
     assert api.get("/api/links/info", params={"externalId": "ext_e1"}).json() == link
     assert api.get("/api/links/info", params={"domain": "GO.test", "key": "find-me"}).json() == link
+    # the domain read as the analytics filters read it: the root's dot is the same name
+    assert api.get("/api/links/info", params={"domain": "go.test.", "key": "find-me"}).json() == link
     assert api.get("/api/links/ext_e1").json() == link
     error(api.get("/api/links/info", params={"externalId": "nope"}), 400, "bad_request")
     error(api.get("/api/links/info", params={"linkId": "link_nope"}), 404, "not_found")

@@ -35,19 +35,28 @@ _FIELDS = {
 }
 
 
-def normalise_slug(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Unprocessable("Expected string.", field="slug", issue="invalid_type")
-    slug = value.strip().lower().rstrip(".")
-    if len(slug) > MAX_SLUG:
-        raise Unprocessable(f"Too big: expected string to have <={MAX_SLUG} characters", field="slug", issue="too_big")
-    host, sep, port = slug.partition(":")
+def lookup_slug(value: str) -> str:
+    """A domain as typed (any case, the root's dot, an IDN host) in the form the store holds;
+    never raises: a name no domain can have simply finds nothing."""
+    host, sep, port = value.strip().lower().partition(":")
+    host = host.rstrip(".")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
-            raise Unprocessable("Invalid domain.", field="slug", issue="invalid_string") from None
-    slug = host + sep + port
+            pass
+    return host + sep + port
+
+
+def normalise_slug(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Unprocessable("Expected string.", field="slug", issue="invalid_type")
+    if len(value.strip().rstrip(".")) > MAX_SLUG:
+        raise Unprocessable(f"Too big: expected string to have <={MAX_SLUG} characters", field="slug", issue="too_big")
+    slug = lookup_slug(value)
+    host, sep, port = slug.partition(":")
+    if not host.isascii():  # not a name IDNA can encode
+        raise Unprocessable("Invalid domain.", field="slug", issue="invalid_string")
     if not _SLUG.match(slug) or ("." not in host and not port) or (port and not 0 < int(port) < 65536):
         raise Unprocessable("Invalid domain.", field="slug", issue="invalid_string")
     return slug

@@ -12,7 +12,7 @@ from typing import Any
 from shortener import keys as keyrules
 from shortener import urls
 from shortener.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable, echo, json_type
-from shortener.services import abtests, folders
+from shortener.services import abtests, domains, folders
 from shortener.ids import new_id
 from shortener.keyedlocks import KeyedLocks
 from shortener.passwords import hash_password_async, verify_password_async
@@ -384,7 +384,7 @@ class LinkService:
             return (await self._objects([row]))[0]
         if domain and key is not None:
             stored = keyrules.ROOT if key.strip("/") == "" else keyrules.punycode(key.strip("/"))
-            row = await self.store.get_link_by_key(domain.strip().lower(), stored)
+            row = await self.store.get_link_by_key(domains.lookup_slug(domain), stored)
             if row is None:
                 raise NotFound("Link not found.")
             return (await self._objects([row]))[0]

@@ -40,18 +40,29 @@ _LINK_FIELDS = {
 _ABSENT_FIELDS = ("group_id", "partner_tag_id")
 _NOCASE = {"device", "browser", "os", "domain", "key", "city"}
 
+# What a group shows for a missing value: a filter naming it matches them too, so each row of a
+# breakdown can be asked for (country=Unknown found nothing while the countries group showed
+# its clicks).
+_SHOWN_FOR_NULL = {"country": "Unknown", "device": "Unknown", "browser": "Unknown", "os": "Unknown",
+                   "trigger": "link", "referer": "(direct)", "referer_url": "(direct)"}
+
+
+def _shown(field: str) -> str:
+    return f"COALESCE(c.{field}, '{_SHOWN_FOR_NULL[field]}')"
+
+
 # groupBy dimension -> (SQL expressions, output names); None values are left out where `known`.
 DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "continent": (("c.continent",), ("continent",)),
-    "country": (("COALESCE(c.country, 'Unknown')",), ("country",)),
+    "country": ((_shown("country"),), ("country",)),
     "region": (("c.country", "c.region"), ("country", "region")),
     "city": (("c.country", "c.region", "c.city"), ("country", "region", "city")),
-    "device": (("COALESCE(c.device, 'Unknown')",), ("device",)),
-    "browser": (("COALESCE(c.browser, 'Unknown')",), ("browser",)),
-    "os": (("COALESCE(c.os, 'Unknown')",), ("os",)),
-    "trigger": (("COALESCE(c.trigger, 'link')",), ("trigger",)),
-    "referer": (("COALESCE(c.referer, '(direct)')",), ("referer",)),
-    "referer_url": (("COALESCE(c.referer_url, '(direct)')",), ("referer_url",)),
+    "device": ((_shown("device"),), ("device",)),
+    "browser": ((_shown("browser"),), ("browser",)),
+    "os": ((_shown("os"),), ("os",)),
+    "trigger": ((_shown("trigger"),), ("trigger",)),
+    "referer": ((_shown("referer"),), ("referer",)),
+    "referer_url": ((_shown("referer_url"),), ("referer_url",)),
     "url": (("COALESCE(c.url, l.url)",), ("url",)),
     "base_url": (("COALESCE(c.url, l.url)",), ("url",)),
     "link": (("{link}",), ("link_id",)),
@@ -65,11 +76,6 @@ DIMENSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "utm_content": (("l.utm_content",), ("utm_content",)),
     "event_name": (("e.event_name",), ("event_name",)),
 }
-# What a group shows for a missing value (DIMENSIONS above): a filter naming it matches them, so
-# each row of a breakdown can be asked for (country=Unknown found nothing while the countries
-# group showed its clicks).
-_SHOWN_FOR_NULL = {"country": "Unknown", "device": "Unknown", "browser": "Unknown", "os": "Unknown",
-                   "trigger": "link", "referer": "(direct)", "referer_url": "(direct)"}
 # Dimensions where an unknown value is no group (Dub's enums and codes have no "Unknown").
 _BUCKETS_PER_QUERY = 2000
 # Timeseries with more buckets than this are planned on a worker thread (a day of hours, 180
@@ -185,7 +191,7 @@ class _Query:
         nocase = field in _NOCASE
         label = _SHOWN_FOR_NULL.get(field)
         if label is not None and any(v.lower() == label.lower() for v in values):
-            column, nocase = f"COALESCE({column}, '{label}')", True
+            column, nocase = _shown(field), True
         self._membership(column, values, exclude, nocase=nocase)
 
     def _metadata(self, terms: tuple) -> None:
