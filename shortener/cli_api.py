@@ -33,8 +33,9 @@ def counting(low: int = 1, high: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < low or (high is not None and value > high):
+            shown = text if len(text) <= 20 else text[:20] + "..."
             raise argparse.ArgumentTypeError(
-                f"expected {low} to {high}, got {value}" if high is not None else f"expected at least {low}, got {value}")
+                f"expected {low} to {high}, got {shown}" if high is not None else f"expected at least {low}, got {shown}")
         return value
 
     parse.__name__ = "count"
